@@ -1,0 +1,458 @@
+"""The PyMC model: whether each ally endorses the candidate (cure fraction) and when (survival)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import arviz as az
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from forecast import __version__
+from forecast.frame import ModelInputs
+from forecast.timing import TIMING_FORMS
+
+logger = logging.getLogger(__name__)
+
+SAMPLERS: tuple[str, ...] = ("nutpie", "pymc")
+
+
+class NotFittedError(RuntimeError):
+    """A method that needs a posterior was called before ``fit()``."""
+
+
+class ConfigMismatchError(ValueError):
+    """A stored fit was made with another model configuration or package version."""
+
+
+def _timing_dist(form: str, location, shape):
+    if form == "lognormal":
+        return pm.LogNormal.dist(mu=location, sigma=shape)
+    return pm.Weibull.dist(alpha=shape, beta=pt.exp(location))
+
+
+def _endorsement_logp(form: str):
+    """Log-likelihood of one ally's record under the cure-fraction survival model.
+
+    An endorsement reported with reliability r is true with probability r; if false the
+    ally is simply still undecided at the cut-off (right-censored there):
+    ``r * pi * f(t) + (1 - r) * [(1 - pi) + pi * S(c)]``. Allies that are not members
+    contribute nothing (weight 0).
+    """
+
+    def logp(value, p_endorse, location, shape, event, reliability, censor_day, member):
+        dist = _timing_dist(form, location, shape)
+        censored = pm.math.logaddexp(
+            pt.log1p(-p_endorse), pt.log(p_endorse) + pm.logccdf(dist, censor_day)
+        )
+        # A public endorsement is dated exactly (density); a report of support with
+        # reliability below 1 says only that it was given on or before that day (CDF).
+        endorsed = pt.log(p_endorse) + pt.switch(
+            reliability < 1.0, pm.logcdf(dist, value), pm.logp(dist, value)
+        )
+        # log(r e^a + (1 - r) e^b) written as a + log(r + (1 - r) e^(b - a)); the clip only
+        # keeps the unused branch finite so that its gradient cannot poison the switch.
+        gap = pt.clip(censored - endorsed, -50.0, 50.0)
+        mixed = endorsed + pt.log(reliability + (1.0 - reliability) * pt.exp(gap))
+        return member * pt.switch(event > 0, mixed, censored)
+
+    return logp
+
+
+def _endorsement_random(form: str):
+    """Simulate endorsement days (``inf`` for an ally that never endorses)."""
+
+    def random(p_endorse, location, shape, event, reliability, censor_day, member, rng, size):
+        from forecast import timing
+
+        size = size or np.broadcast_shapes(np.shape(p_endorse), np.shape(location))
+        days = timing.sample(form, np.broadcast_to(location, size), shape, rng)
+        endorses = rng.uniform(size=size) < p_endorse
+        return np.where(endorses, days, np.inf)
+
+    return random
+
+
+class ConfirmationModel:
+    """Bayesian model of each ally's endorsement (whether and when).
+
+    Eventual endorsement: ``logit(pi_i) = intercept + sum_b bloc_effect_b * in_bloc_ib +
+    b_spend * spending_z_i + b_griev * grievance_i + b_rival * rival_i + b_obj * objection_i``
+    with bloc effects partially pooled (non-centred). Timing, for allies that endorse:
+    log-normal or Weibull time from the campaign start with log-scale location
+    ``tau0 + d_griev * grievance_i + d_rival * rival_i + d_obj * objection_i``.
+    Undecided allies are right-censored at the cut-off. The formal decision follows the
+    last consent after ``decision_lag`` days (prior only, from past appointments).
+
+    Parameters
+    ----------
+    inputs
+        The input frame at the first cut-off (fixes the ally and bloc coordinates).
+    model_config
+        Overrides of ``default_model_config`` (priors, timing form).
+    sampler_config
+        Overrides of ``default_sampler_config``.
+    """
+
+    default_model_config: ClassVar[dict[str, Any]] = {
+        "timing": "lognormal",
+        # A front-runner backed by the largest allies is usually accepted in the end:
+        # logit 1.5 is pi = 0.82; sd 1 still allows 0.4-0.97 for a typical ally.
+        "intercept_mu": 1.5,
+        "intercept_sd": 1.0,
+        # Scale of the half-normal on the sd of bloc effects: blocs shift an ally's logit
+        # by up to about +-1.5, not decide it alone.
+        "bloc_scale": 0.75,
+        # Spending per sd across allies: a small effect of either sign a priori.
+        "spend_prior_sd": 0.5,
+        # Each severity point of an open grievance lowers the logit; a blocking (3) one
+        # by about 2 on average (pi 0.82 -> 0.38).
+        "griev_prior_mu": -0.75,
+        "griev_prior_sd": 0.5,
+        # An ally fielding its own candidate does not endorse while the candidacy stands.
+        "rival_prior_mu": -2.5,
+        "rival_prior_sd": 1.0,
+        # A public objection (refusal or conditions) lowers the chance of endorsing.
+        "objection_prior_mu": -1.5,
+        "objection_prior_sd": 0.75,
+        # Median time to endorse from the campaign start: about five months (past
+        # Secretary General contests took three to six), log-scale sd 0.5.
+        "tau0_mu_days": 150.0,
+        "tau0_sd": 0.5,
+        # Delays (log-scale, per unit of covariate): open grievances, a rival candidacy and
+        # objections postpone an endorsement; each centred on +20-50% per unit.
+        "delay_griev_mu": 0.2,
+        "delay_griev_sd": 0.2,
+        "delay_rival_mu": 0.5,
+        "delay_rival_sd": 0.3,
+        "delay_objection_mu": 0.3,
+        "delay_objection_sd": 0.3,
+        # Spread of endorsement times between allies (log-normal sigma / Weibull k).
+        # Decisions spread over weeks to months, even when announcements cluster on one
+        # day: sigma has mean 0.6 and little mass below 0.2 (which would read a cluster of
+        # announcements as "whoever has not endorsed by now never will").
+        "lognormal_sigma_mu": 0.6,
+        "lognormal_sigma_sd": 0.2,
+        # Weibull k: 2 (hazard rising with time) with room for 1 (constant) to 3.5.
+        "weibull_k_mu": 2.0,
+        "weibull_k_sd": 0.75,
+        # Days from the last consent to the formal decision of the North Atlantic Council:
+        # past appointments were formalised the same day to a few days later.
+        "decision_lag_mu_days": 5.0,
+        "decision_lag_sd_days": 4.0,
+    }
+    default_sampler_config: ClassVar[dict[str, Any]] = {
+        "sampler": "nutpie",
+        "chains": 4,
+        "tune": 1000,
+        "draws": 1000,
+        "target_accept": 0.9,
+    }
+
+    def __init__(
+        self,
+        inputs: ModelInputs,
+        model_config: dict[str, Any] | None = None,
+        sampler_config: dict[str, Any] | None = None,
+    ):
+        unknown = set(model_config or {}) - set(self.default_model_config)
+        if unknown:
+            raise ValueError(
+                f"unknown model_config keys {sorted(unknown)}; valid: "
+                f"{', '.join(sorted(self.default_model_config))}"
+            )
+        self.model_config = {**self.default_model_config, **(model_config or {})}
+        self.sampler_config = {**self.default_sampler_config, **(sampler_config or {})}
+        if self.model_config["timing"] not in TIMING_FORMS:
+            raise ValueError(
+                f"model_config['timing'] {self.model_config['timing']!r} is not a timing form; "
+                f"valid: {', '.join(TIMING_FORMS)}"
+            )
+        if self.sampler_config["sampler"] not in SAMPLERS:
+            raise ValueError(
+                f"sampler {self.sampler_config['sampler']!r} is not known; "
+                f"valid: {', '.join(SAMPLERS)}"
+            )
+        self.inputs = inputs
+        self.coords = {
+            "ally": list(inputs.frame.index),
+            "bloc": list(inputs.blocs.columns),
+        }
+        self.model: pm.Model | None = None
+        self._compiled = None
+        self.idata: az.InferenceData | None = None
+        self.sample_seconds: float | None = None
+        self.compile_seconds: float | None = None
+
+    @property
+    def timing(self) -> str:
+        return self.model_config["timing"]
+
+    @property
+    def config_hash(self) -> str:
+        """Fingerprint of the model configuration and package version."""
+        payload = json.dumps({"model": self.model_config, "version": __version__}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def _data_values(self, inputs: ModelInputs) -> dict[str, np.ndarray]:
+        """The ``pm.Data`` contents for a cut-off: everything evidence can change."""
+        frame = inputs.frame
+        if list(frame.index) != self.coords["ally"] or list(inputs.blocs.columns) != list(
+            self.coords["bloc"]
+        ):
+            raise ValueError("inputs have other allies or blocs than the model was built for")
+        event = frame["event"].to_numpy(float)
+        return {
+            "in_bloc": inputs.blocs.to_numpy(float),
+            "spending_z": frame["spending_z"].to_numpy(float),
+            "grievance": frame["grievance"].to_numpy(float),
+            "rival": frame["rival"].to_numpy(float),
+            "objection": frame["objection"].to_numpy(float),
+            "member": frame["member"].to_numpy(float),
+            "event": event,
+            "reliability": frame["reliability"].to_numpy(float),
+            "censor_day": frame["censor_day"].to_numpy(float),
+            # Undecided allies carry their censoring day as a placeholder observation.
+            "endorsement_day": np.where(
+                event > 0, frame["event_day"].to_numpy(float), frame["censor_day"].to_numpy(float)
+            ),
+        }
+
+    def build_model(self) -> pm.Model:
+        """Build (once) the PyMC model on the first cut-off's data."""
+        cfg = self.model_config
+        values = self._data_values(self.inputs)
+        with pm.Model(coords=self.coords) as model:
+            in_bloc = pm.Data("in_bloc", values["in_bloc"], dims=("ally", "bloc"))
+            spending_z = pm.Data("spending_z", values["spending_z"], dims="ally")
+            grievance = pm.Data("grievance", values["grievance"], dims="ally")
+            rival = pm.Data("rival", values["rival"], dims="ally")
+            objection = pm.Data("objection", values["objection"], dims="ally")
+            member = pm.Data("member", values["member"], dims="ally")
+            event = pm.Data("event", values["event"], dims="ally")
+            reliability = pm.Data("reliability", values["reliability"], dims="ally")
+            censor_day = pm.Data("censor_day", values["censor_day"], dims="ally")
+            endorsement_day = pm.Data("endorsement_day", values["endorsement_day"], dims="ally")
+
+            # Whether: reasons for each scale are in default_model_config and docs/model.md.
+            intercept = pm.Normal("intercept", cfg["intercept_mu"], cfg["intercept_sd"])
+            bloc_sd = pm.HalfNormal("bloc_sd", cfg["bloc_scale"])
+            bloc_z = pm.Normal("bloc_z", 0.0, 1.0, dims="bloc")
+            bloc_effect = pm.Deterministic("bloc_effect", bloc_sd * bloc_z, dims="bloc")
+            b_spend = pm.Normal("b_spend", 0.0, cfg["spend_prior_sd"])
+            b_griev = pm.Normal("b_griev", cfg["griev_prior_mu"], cfg["griev_prior_sd"])
+            b_rival = pm.Normal("b_rival", cfg["rival_prior_mu"], cfg["rival_prior_sd"])
+            b_obj = pm.Normal("b_obj", cfg["objection_prior_mu"], cfg["objection_prior_sd"])
+            logit_p = (
+                intercept
+                + pt.dot(in_bloc, bloc_effect)
+                + b_spend * spending_z
+                + b_griev * grievance
+                + b_rival * rival
+                + b_obj * objection
+            )
+            p_endorse = pm.Deterministic("p_endorse", pm.math.sigmoid(logit_p), dims="ally")
+
+            # When: log-scale location of the endorsement time, in days.
+            tau0 = pm.Normal("tau0", np.log(cfg["tau0_mu_days"]), cfg["tau0_sd"])
+            d_griev = pm.Normal("d_griev", cfg["delay_griev_mu"], cfg["delay_griev_sd"])
+            d_rival = pm.Normal("d_rival", cfg["delay_rival_mu"], cfg["delay_rival_sd"])
+            d_obj = pm.Normal("d_obj", cfg["delay_objection_mu"], cfg["delay_objection_sd"])
+            location = pm.Deterministic(
+                "location",
+                tau0 + d_griev * grievance + d_rival * rival + d_obj * objection,
+                dims="ally",
+            )
+            if self.timing == "lognormal":
+                shape = pm.Gamma(
+                    "timing_shape", mu=cfg["lognormal_sigma_mu"], sigma=cfg["lognormal_sigma_sd"]
+                )
+            else:
+                shape = pm.Gamma("timing_shape", mu=cfg["weibull_k_mu"], sigma=cfg["weibull_k_sd"])
+            pm.Gamma(
+                "decision_lag",
+                mu=cfg["decision_lag_mu_days"],
+                sigma=cfg["decision_lag_sd_days"],
+            )
+            pm.CustomDist(
+                "endorsement",
+                p_endorse,
+                location,
+                shape,
+                event,
+                reliability,
+                censor_day,
+                member,
+                logp=_endorsement_logp(self.timing),
+                random=_endorsement_random(self.timing),
+                observed=endorsement_day,
+                dims="ally",
+            )
+        self.model = model
+        return model
+
+    def set_inputs(self, inputs: ModelInputs) -> None:
+        """Swap in another cut-off's data; the compiled model is reused, not rebuilt."""
+        values = self._data_values(inputs)
+        self.inputs = inputs
+        if self.model is not None:
+            with self.model:
+                pm.set_data(values)
+
+    def _nutpie_model(self):
+        import nutpie
+
+        if self._compiled is None:
+            started = time.perf_counter()
+            self._compiled = nutpie.compile_pymc_model(self.model, freeze_model=False)
+            self.compile_seconds = time.perf_counter() - started
+            logger.info("compiled the model for nutpie in %.1f s", self.compile_seconds)
+        return self._compiled.with_data(**self._data_values(self.inputs))
+
+    def fit(
+        self,
+        inputs: ModelInputs | None = None,
+        *,
+        random_seed: int,
+        sampler: str | None = None,
+    ) -> az.InferenceData:
+        """Sample the posterior at ``inputs`` (or the current cut-off).
+
+        Parameters
+        ----------
+        inputs
+            A new cut-off's input frame; the compiled model is reused.
+        random_seed
+            Seed of the sampler: the same seed and inputs give the same draws.
+        sampler
+            ``"nutpie"`` (default, compiled once per process) or ``"pymc"`` (``pm.sample``).
+
+        Returns
+        -------
+        arviz.InferenceData
+            Posterior and sample stats, with the configs in its attributes.
+        """
+        if self.model is None:
+            self.build_model()
+        if inputs is not None:
+            self.set_inputs(inputs)
+        sampler = sampler or self.sampler_config["sampler"]
+        if sampler not in SAMPLERS:
+            raise ValueError(f"sampler {sampler!r} is not known; valid: {', '.join(SAMPLERS)}")
+        cfg = self.sampler_config
+        if sampler == "nutpie":
+            import nutpie
+
+            compiled = self._nutpie_model()
+            started = time.perf_counter()
+            idata = nutpie.sample(
+                compiled,
+                draws=cfg["draws"],
+                tune=cfg["tune"],
+                chains=cfg["chains"],
+                seed=random_seed,
+                target_accept=cfg["target_accept"],
+                progress_bar=False,
+                save_warmup=False,
+            )
+        else:
+            started = time.perf_counter()
+            with self.model:
+                idata = pm.sample(
+                    draws=cfg["draws"],
+                    tune=cfg["tune"],
+                    chains=cfg["chains"],
+                    target_accept=cfg["target_accept"],
+                    random_seed=random_seed,
+                    progressbar=False,
+                    compute_convergence_checks=False,
+                )
+        self.sample_seconds = time.perf_counter() - started
+        idata.attrs.update(self._attrs(sampler, random_seed))
+        self.idata = idata
+        return idata
+
+    def _attrs(self, sampler: str, seed: int) -> dict[str, str]:
+        return {
+            "model_config": json.dumps(self.model_config, sort_keys=True),
+            "sampler_config": json.dumps({**self.sampler_config, "sampler": sampler}),
+            "package_version": __version__,
+            "config_hash": self.config_hash,
+            "random_seed": str(seed),
+            "sample_seconds": f"{self.sample_seconds:.4f}",
+        }
+
+    def require_fit(self) -> az.InferenceData:
+        if self.idata is None:
+            raise NotFittedError("this model has no posterior yet: call fit() first")
+        return self.idata
+
+    def log_likelihood(self) -> az.InferenceData:
+        """Add pointwise (per-ally) log-likelihoods to the posterior, for LOO."""
+        idata = self.require_fit()
+        if "log_likelihood" not in idata.groups():
+            pm.compute_log_likelihood(
+                idata, var_names=["endorsement"], model=self.model, progressbar=False
+            )
+        return idata
+
+    def sample_prior_predictive(self, draws: int, random_seed: int) -> az.InferenceData:
+        """Prior draws of parameters and simulated endorsement days, for prior checks."""
+        if self.model is None:
+            self.build_model()
+        with self.model:
+            return pm.sample_prior_predictive(draws=draws, random_seed=random_seed)
+
+    def sample_posterior_predictive(self, random_seed: int) -> az.InferenceData:
+        """Simulated endorsement days under the posterior (``inf`` = never), for PPC."""
+        idata = self.require_fit()
+        with self.model:
+            return pm.sample_posterior_predictive(
+                idata, var_names=["endorsement"], random_seed=random_seed, progressbar=False
+            )
+
+    def save(self, path: Path | str) -> Path:
+        """Write the posterior as netCDF, configs and version in its attributes."""
+        idata = self.require_fit()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        idata.to_netcdf(str(path), engine="h5netcdf")
+        return path
+
+    @classmethod
+    def load(cls, path: Path | str, inputs: ModelInputs) -> ConfirmationModel:
+        """Rebuild a fitted model from a saved posterior.
+
+        Raises
+        ------
+        ConfigMismatchError
+            If the file was written by another package version or its config hash does
+            not match its config (an edited or foreign file).
+        """
+        idata = az.from_netcdf(str(path), engine="h5netcdf")
+        attrs = idata.attrs
+        if attrs.get("package_version") != __version__:
+            raise ConfigMismatchError(
+                f"{path} was written by version {attrs.get('package_version')!r}, "
+                f"this is {__version__!r}"
+            )
+        model = cls(
+            inputs,
+            model_config=json.loads(attrs["model_config"]),
+            sampler_config=json.loads(attrs["sampler_config"]),
+        )
+        if model.config_hash != attrs.get("config_hash"):
+            raise ConfigMismatchError(
+                f"{path} has config hash {attrs.get('config_hash')!r}, "
+                f"its config gives {model.config_hash!r}"
+            )
+        model.build_model()
+        model.idata = idata
+        model.sample_seconds = float(attrs.get("sample_seconds", "nan"))
+        return model

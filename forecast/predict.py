@@ -1,0 +1,258 @@
+"""Derived quantities from posterior draws, vectorised over draws (numpy only, no PyMC).
+
+Per draw s and ally i, ``G_si(x)`` is the probability that the ally has endorsed by day
+``x`` given everything observed at the cut-off ``c``:
+
+    G(x) = w * 1[x >= t_report] + (1 - w) * pi * (F(x) - F(c))+ / (1 - pi + pi * S(c))
+
+where ``w`` is the posterior probability that a reported endorsement is true (1 for a
+public one, 0 with no report). Confirmation by deadline D needs every member:
+``P(confirmed by D) = prod_i G_i(D - lag)``, computed exactly per draw.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from forecast import timing
+
+logger = logging.getLogger(__name__)
+
+ASSUMPTIONS: tuple[str, ...] = ("endorsed", "opposed")
+INTERVAL_PROB = 0.94
+# Draws used for the last-holdout integral (a grid over time for every ally and draw).
+HOLDOUT_DRAWS = 1000
+HOLDOUT_HORIZON_DAYS = 1500.0
+HOLDOUT_GRID = 160
+
+
+@dataclass(frozen=True)
+class PosteriorDraws:
+    """Posterior draws of the per-ally parameters and the cut-off's observations.
+
+    Arrays have shape (draw,) or (draw, ally); draws of all chains are stacked.
+    """
+
+    timing: str
+    codes: tuple[str, ...]
+    p_endorse: np.ndarray
+    location: np.ndarray
+    shape: np.ndarray
+    decision_lag: np.ndarray
+    member: np.ndarray
+    status: tuple[str, ...]
+    event: np.ndarray
+    event_day: np.ndarray
+    reliability: np.ndarray
+    censor_day: float
+    campaign_start: dt.date
+    as_of: dt.date
+    chains: int = 1
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def n_draws(self) -> int:
+        return self.p_endorse.shape[0]
+
+    def day(self, date: dt.date) -> float:
+        """Days from the campaign start to the end of ``date``."""
+        return float((date - self.campaign_start).days + 1)
+
+    def date(self, day: float) -> dt.date:
+        """The calendar date whose end is ``day``."""
+        return self.campaign_start + dt.timedelta(days=int(np.ceil(day)) - 1)
+
+    def save(self, path: Path | str) -> Path:
+        """Write the draws as a compressed ``.npz`` (read by the API without PyMC)."""
+        meta = {
+            "timing": self.timing,
+            "codes": list(self.codes),
+            "status": list(self.status),
+            "censor_day": self.censor_day,
+            "campaign_start": self.campaign_start.isoformat(),
+            "as_of": self.as_of.isoformat(),
+            "chains": self.chains,
+        }
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            np.savez_compressed(
+                handle,
+                meta=np.array(json.dumps(meta)),
+                p_endorse=self.p_endorse,
+                location=self.location,
+                shape=self.shape,
+                decision_lag=self.decision_lag,
+                member=self.member,
+                event=self.event,
+                event_day=self.event_day,
+                reliability=self.reliability,
+            )
+        return path
+
+    @classmethod
+    def load(cls, path: Path | str) -> PosteriorDraws:
+        with np.load(Path(path), allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            arrays = {k: data[k] for k in data.files if k != "meta"}
+        return cls(
+            timing=meta["timing"],
+            codes=tuple(meta["codes"]),
+            status=tuple(meta["status"]),
+            censor_day=float(meta["censor_day"]),
+            campaign_start=dt.date.fromisoformat(meta["campaign_start"]),
+            as_of=dt.date.fromisoformat(meta["as_of"]),
+            chains=int(meta.get("chains", 1)),
+            **arrays,
+        )
+
+
+def _validate_assume(draws: PosteriorDraws, assume: Mapping[str, str] | None) -> dict[str, str]:
+    assume = dict(assume or {})
+    for code, outcome in assume.items():
+        if code not in draws.codes:
+            raise KeyError(f"unknown ally {code!r}; valid: {', '.join(sorted(draws.codes))}")
+        if outcome not in ASSUMPTIONS:
+            raise ValueError(f"unknown outcome {outcome!r}; valid: {', '.join(ASSUMPTIONS)}")
+    return assume
+
+
+def _state(draws: PosteriorDraws) -> dict[str, np.ndarray]:
+    """Per draw and ally: w, the survival term, and F(c) (cached on the draws)."""
+    if "state" in draws._cache:
+        return draws._cache["state"]
+    pi = draws.p_endorse
+    shape = draws.shape[:, None]
+    c = draws.censor_day
+    f_c = timing.cdf(draws.timing, np.asarray(c), draws.location, shape)
+    surv = pi * (1.0 - f_c)
+    base = (1.0 - pi) + surv  # P(no endorsement by c)
+    # Posterior probability that a report of support is true (left-censored reports).
+    t = np.maximum(draws.event_day, 1e-6)
+    f_t = timing.cdf(draws.timing, t[None, :], draws.location, shape)
+    r = draws.reliability[None, :]
+    true_mass = r * pi * f_t
+    w = np.where(draws.event[None, :] > 0, true_mass / (true_mass + (1.0 - r) * base), 0.0)
+    w = np.where((draws.event[None, :] > 0) & (r >= 1.0), 1.0, w)
+    state = {"w": w, "base": base, "f_c": f_c}
+    draws._cache["state"] = state
+    return state
+
+
+def endorsed_by(
+    draws: PosteriorDraws, day: np.ndarray, assume: Mapping[str, str] | None = None
+) -> np.ndarray:
+    """G_si(day): P(ally i has endorsed by ``day``) per draw.
+
+    Parameters
+    ----------
+    day
+        Days from the campaign start, shape (draw,) or (draw, k) for k days per draw.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (draw, ally) or (draw, ally, k).
+    """
+    assume = _validate_assume(draws, assume)
+    st = _state(draws)
+    day = np.asarray(day, dtype=float)
+    grid = day.ndim == 2
+    x = day[:, None, :] if grid else day[:, None]  # (S, 1[, K])
+
+    def per_ally(a: np.ndarray) -> np.ndarray:
+        return a[:, :, None] if grid else a
+
+    shape = draws.shape[:, None, None] if grid else draws.shape[:, None]
+    f_x = timing.cdf(draws.timing, x, per_ally(draws.location), shape)
+    pi = per_ally(draws.p_endorse)
+    later = pi * np.clip(f_x - per_ally(st["f_c"]), 0.0, None) / per_ally(st["base"])
+    reported = x >= per_ally(draws.event_day[None, :])
+    w = per_ally(st["w"])
+    value = w * reported + (1.0 - w) * np.where(x > draws.censor_day, later, 0.0)
+    for code, outcome in assume.items():
+        i = draws.codes.index(code)
+        if outcome == "opposed":
+            value[:, i] = 0.0
+        elif draws.status[i] != "endorsed":
+            value[:, i] = x[:, 0] >= draws.censor_day
+    return value
+
+
+def endorse_ever(draws: PosteriorDraws, assume: Mapping[str, str] | None = None) -> np.ndarray:
+    """P(ally eventually endorses) per draw, shape (draw, ally)."""
+    assume = _validate_assume(draws, assume)
+    st = _state(draws)
+    pi = draws.p_endorse
+    value = st["w"] + (1.0 - st["w"]) * pi * (1.0 - st["f_c"]) / st["base"]
+    for code, outcome in assume.items():
+        value[:, draws.codes.index(code)] = 1.0 if outcome == "endorsed" else 0.0
+    return value
+
+
+def confirmed_by(
+    draws: PosteriorDraws, day: float | np.ndarray, assume: Mapping[str, str] | None = None
+) -> np.ndarray:
+    """P(confirmed by the end of ``day``) per draw: every member consents ``lag`` days before.
+
+    ``day`` is a scalar (result shape (draw,)) or a 1-d array of k days (shape (draw, k)).
+    """
+    days = np.atleast_1d(np.asarray(day, dtype=float))
+    x = days[None, :] - draws.decision_lag[:, None]  # (S, K)
+    g = endorsed_by(draws, x, assume)  # (S, N, K)
+    members = draws.member > 0
+    value = np.prod(g[:, members, :], axis=1)
+    return value[:, 0] if np.ndim(day) == 0 else value
+
+
+def last_holdout(
+    draws: PosteriorDraws, assume: Mapping[str, str] | None = None, seed: int = 0
+) -> np.ndarray:
+    """P(ally i is the last member to endorse | every member endorses), shape (ally,).
+
+    Integrates ``dG_i(x) * prod_{j != i} G_j(x)`` over a time grid after the cut-off on
+    a thinned subset of draws; allies that have already endorsed are never last.
+    """
+    rng = np.random.default_rng(seed)
+    keep = np.sort(rng.choice(draws.n_draws, min(HOLDOUT_DRAWS, draws.n_draws), replace=False))
+    thin = PosteriorDraws(
+        **{
+            **{k: getattr(draws, k) for k in draws.__dataclass_fields__ if k != "_cache"},
+            "p_endorse": draws.p_endorse[keep],
+            "location": draws.location[keep],
+            "shape": draws.shape[keep],
+            "decision_lag": draws.decision_lag[keep],
+        }
+    )
+    c = draws.censor_day
+    offsets = np.concatenate([[0.0], np.geomspace(0.5, HOLDOUT_HORIZON_DAYS, HOLDOUT_GRID)])
+    grid = np.broadcast_to(c + offsets, (len(keep), offsets.size))
+    g = endorsed_by(thin, grid, assume)  # (S, N, K)
+    members = np.flatnonzero(draws.member > 0)
+    g = g[:, members, :]
+    step = np.diff(g, axis=2)  # (S, M, K-1)
+    at = g[:, :, 1:]
+    ones = np.ones_like(at[:, :1, :])
+    before = np.cumprod(np.concatenate([ones, at[:, :-1, :]], axis=1), axis=1)
+    after = np.cumprod(np.concatenate([ones, at[:, :0:-1, :]], axis=1), axis=1)[:, ::-1, :]
+    last = (step * before * after).sum(axis=2)  # (S, M)
+    all_in = np.prod(g[:, :, -1], axis=1)  # (S,)
+    out = np.zeros(len(draws.codes))
+    total = all_in.sum()
+    if total > 0:
+        out[members] = last.sum(axis=0) / total
+    return out
+
+
+def interval(values: np.ndarray, prob: float = INTERVAL_PROB) -> tuple[float, float]:
+    """Equal-tailed posterior interval over draws (axis 0)."""
+    tail = (1.0 - prob) / 2.0
+    lo, hi = np.quantile(values, [tail, 1.0 - tail], axis=0)
+    return float(lo), float(hi)
