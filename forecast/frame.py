@@ -155,12 +155,19 @@ class _History:
         return (since is not None and since <= day) or bool(self.items(code, "accession", day))
 
     def grievance(self, code: str, blocs: tuple[str, ...], day: dt.date) -> float:
-        """Summed severity of the grievances open on ``day``, own and bloc-wide."""
+        """Severity of the worst grievance open on ``day``, own or bloc-wide.
+
+        The maximum, not the sum: overlapping complaints from one ally (several bloc-wide
+        irritants) are one reservation, not additive vetoes.
+        """
         holders = {code, *blocs}
-        return sum(
-            weight
-            for holder, weight, recorded, resolved in self.grievances
-            if holder in holders and recorded <= day and (resolved is None or resolved > day)
+        return max(
+            (
+                weight
+                for holder, weight, recorded, resolved in self.grievances
+                if holder in holders and recorded <= day and (resolved is None or resolved > day)
+            ),
+            default=0.0,
         )
 
     def rival(self, code: str, day: dt.date) -> float:

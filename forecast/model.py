@@ -21,6 +21,8 @@ from forecast.timing import TIMING_FORMS
 logger = logging.getLogger(__name__)
 
 SAMPLERS: tuple[str, ...] = ("nutpie", "pymc")
+# Endorsements on or before this day of the campaign are the sponsor's own.
+SPONSOR_DAY = 1.0
 
 
 class NotFittedError(RuntimeError):
@@ -51,11 +53,13 @@ def _endorsement_logp(form: str):
         censored = pm.math.logaddexp(
             pt.log1p(-p_endorse), pt.log(p_endorse) + pm.logccdf(dist, censor_day)
         )
-        # A public endorsement is dated exactly (density); a report of support with
-        # reliability below 1 says only that it was given on or before that day (CDF).
-        endorsed = pt.log(p_endorse) + pt.switch(
-            reliability < 1.0, pm.logcdf(dist, value), pm.logp(dist, value)
-        )
+        # An endorsement dated t says the ally had decided by t (interval-censored on
+        # (0, t], the CDF), not that it decided that day: governments announce together
+        # (four did within 24 hours) and reports lag decisions.
+        # The sponsoring government backs its candidate from day one (day <= 1): that
+        # says nothing about how long allies take, so it carries no timing term.
+        timing_term = pm.logcdf(dist, value)
+        endorsed = pt.log(p_endorse) + pt.switch(value <= SPONSOR_DAY, 0.0, timing_term)
         # log(r e^a + (1 - r) e^b) written as a + log(r + (1 - r) e^(b - a)); the clip only
         # keeps the unused branch finite so that its gradient cannot poison the switch.
         gap = pt.clip(censored - endorsed, -50.0, 50.0)
@@ -102,19 +106,20 @@ class ConfirmationModel:
 
     default_model_config: ClassVar[dict[str, Any]] = {
         "timing": "lognormal",
-        # A front-runner backed by the largest allies is usually accepted in the end:
-        # logit 1.5 is pi = 0.82; sd 1 still allows 0.4-0.97 for a typical ally.
-        "intercept_mu": 1.5,
+        # Base rate: in the last three appointments (2003, 2009, 2014) every ally
+        # consented in the end, about 80 ally decisions without a lasting veto: logit 3
+        # is pi = 0.95; sd 1 still allows 0.7-0.99 for a typical ally.
+        "intercept_mu": 3.0,
         "intercept_sd": 1.0,
         # Scale of the half-normal on the sd of bloc effects: blocs shift an ally's logit
-        # by up to about +-1.5, not decide it alone.
-        "bloc_scale": 0.75,
+        # by up to about +-1, not decide it alone.
+        "bloc_scale": 0.5,
         # Spending per sd across allies: a small effect of either sign a priori.
         "spend_prior_sd": 0.5,
-        # Each severity point of an open grievance lowers the logit; a blocking (3) one
-        # by about 2 on average (pi 0.82 -> 0.38).
-        "griev_prior_mu": -0.75,
-        "griev_prior_sd": 0.5,
+        # Each severity point of an open grievance lowers the logit: a serious (2) one by
+        # about 1 (pi 0.95 -> 0.88), a blocking (3) one by about 1.5 on average.
+        "griev_prior_mu": -0.5,
+        "griev_prior_sd": 0.3,
         # An ally fielding its own candidate does not endorse while the candidacy stands.
         "rival_prior_mu": -2.5,
         "rival_prior_sd": 1.0,
@@ -125,6 +130,9 @@ class ConfirmationModel:
         # Secretary General contests took three to six), log-scale sd 0.5.
         "tau0_mu_days": 150.0,
         "tau0_sd": 0.5,
+        # Half-normal scale of the sd of bloc timing shifts (log-scale): a bloc may be
+        # about half again as fast or slow as the rest.
+        "bloc_delay_scale": 0.4,
         # Delays (log-scale, per unit of covariate): open grievances, a rival candidacy and
         # objections postpone an endorsement; each centred on +20-50% per unit.
         "delay_griev_mu": 0.2,
@@ -134,11 +142,11 @@ class ConfirmationModel:
         "delay_objection_mu": 0.3,
         "delay_objection_sd": 0.3,
         # Spread of endorsement times between allies (log-normal sigma / Weibull k).
-        # Decisions spread over weeks to months, even when announcements cluster on one
-        # day: sigma has mean 0.6 and little mass below 0.2 (which would read a cluster of
-        # announcements as "whoever has not endorsed by now never will").
-        "lognormal_sigma_mu": 0.6,
-        "lognormal_sigma_sd": 0.2,
+        # Spread of one ally's decision around its bloc's timing: governments of a bloc
+        # move within weeks of each other (sigma 0.35: middle 50% within a factor 1.27),
+        # little mass below 0.15; shared bloc timing is bloc_delay's.
+        "lognormal_sigma_mu": 0.35,
+        "lognormal_sigma_sd": 0.1,
         # Weibull k: 2 (hazard rising with time) with room for 1 (constant) to 3.5.
         "weibull_k_mu": 2.0,
         "weibull_k_sd": 0.75,
@@ -150,9 +158,9 @@ class ConfirmationModel:
     default_sampler_config: ClassVar[dict[str, Any]] = {
         "sampler": "nutpie",
         "chains": 4,
-        "tune": 1000,
-        "draws": 1000,
-        "target_accept": 0.9,
+        "tune": 600,
+        "draws": 600,
+        "target_accept": 0.95,
     }
 
     def __init__(
@@ -264,9 +272,18 @@ class ConfirmationModel:
             d_griev = pm.Normal("d_griev", cfg["delay_griev_mu"], cfg["delay_griev_sd"])
             d_rival = pm.Normal("d_rival", cfg["delay_rival_mu"], cfg["delay_rival_sd"])
             d_obj = pm.Normal("d_obj", cfg["delay_objection_mu"], cfg["delay_objection_sd"])
+            # Blocs also shift timing (partially pooled, non-centred): a bloc that holds out
+            # together may be late rather than opposed.
+            bloc_delay_sd = pm.HalfNormal("bloc_delay_sd", cfg["bloc_delay_scale"])
+            bloc_delay_z = pm.Normal("bloc_delay_z", 0.0, 1.0, dims="bloc")
+            bloc_delay = pm.Deterministic("bloc_delay", bloc_delay_sd * bloc_delay_z, dims="bloc")
             location = pm.Deterministic(
                 "location",
-                tau0 + d_griev * grievance + d_rival * rival + d_obj * objection,
+                tau0
+                + pt.dot(in_bloc, bloc_delay)
+                + d_griev * grievance
+                + d_rival * rival
+                + d_obj * objection,
                 dims="ally",
             )
             if self.timing == "lognormal":
