@@ -160,7 +160,7 @@ class ConfirmationModel:
         "chains": 4,
         "tune": 600,
         "draws": 600,
-        "target_accept": 0.95,
+        "target_accept": 0.98,
     }
 
     def __init__(

@@ -1,0 +1,218 @@
+"""Command line: ``python -m forecast fit | show | backtest`` (design section 6)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from forecast.data import Dataset, live_as_of, load_dataset
+from forecast.runs import DEFAULT_RUNS_DIR, latest_published, new_run_id, read_document
+from forecast.schema import EvidenceItem, ValidationError, validate_evidence
+
+logger = logging.getLogger(__name__)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _dates(text: str) -> list[dt.date]:
+    return [_date(part.strip()) for part in text.split(",") if part.strip()]
+
+
+def read_evidence_file(path: Path, dataset: Dataset) -> list[EvidenceItem]:
+    """Validate an evidence CSV (the ``evidence.csv`` columns) against the dataset.
+
+    Grievances recorded in the same file may be resolved by id in later rows.
+    """
+    problems = []
+    items: list[EvidenceItem] = []
+    with path.open(newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle), start=2):
+            raw = {k: v for k, v in row.items() if v not in (None, "")}
+            vocabulary = dataset.vocabulary(tuple(e.id for e in items if e.kind == "grievance"))
+            try:
+                items.append(validate_evidence(raw, vocabulary, latest=dt.date.today()))
+            except ValidationError as exc:
+                problems.extend(
+                    f"{path.name}, row {number}, {str(p).split(': ', 1)[-1]}"
+                    if not p.file
+                    else str(p)
+                    for p in exc.problems
+                )
+    if problems:
+        raise SystemExit("invalid evidence file:\n  " + "\n  ".join(problems))
+    return items
+
+
+def _evidence(dataset: Dataset, extra: Path | None) -> list[EvidenceItem]:
+    items = list(dataset.evidence)
+    if extra is not None:
+        known = {e.id for e in items}
+        items += [e for e in read_evidence_file(extra, dataset) if e.id not in known]
+    return items
+
+
+def _forecaster(dataset: Dataset, args: argparse.Namespace):
+    from forecast.fit import Forecaster
+
+    sampler_config: dict[str, Any] = {}
+    if args.draws:
+        sampler_config["draws"] = args.draws
+    if args.sampler:
+        sampler_config["sampler"] = args.sampler
+    return Forecaster(dataset, sampler_config=sampler_config)
+
+
+def _print_summary(document: dict[str, Any]) -> None:
+    print(f"{document['question']}  (as of {document['as_of']}, run {document.get('run_id')})")
+    for d in document["deadlines"]:
+        lo, hi = d["interval"]
+        print(f"  {d['label']:<60} {d['p_confirmed']:7.1%}  [{lo:.1%}, {hi:.1%}]")
+    print("  ally  status       P(endorse)  " + "  ".join(d["key"] for d in document["deadlines"]))
+    for a in sorted(document["allies"], key=lambda a: a["p_endorse"]):
+        by = "  ".join(
+            f"{a['p_endorse_by'][d['key']]:>{len(d['key'])}.1%}" for d in document["deadlines"]
+        )
+        print(f"  {a['code']:<5} {a['status']:<12} {a['p_endorse']:9.1%}  {by}")
+    diag = document.get("diagnostics", {})
+    print(
+        f"  gate: {'passed' if diag.get('passed') else 'FAILED'}; "
+        f"R-hat max {diag.get('r_hat_max', 0):.3f}, "
+        f"ESS bulk min {diag.get('ess_bulk_min', 0):.0f}, divergences {diag.get('divergences')}, "
+        f"{diag.get('sampler')} {diag.get('sample_seconds')} s"
+    )
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from forecast.gate import GateFailed
+
+    dataset = load_dataset(args.data_dir)
+    evidence = _evidence(dataset, args.evidence)
+    as_of = args.as_of or live_as_of(dataset, evidence)
+    forecaster = _forecaster(dataset, args)
+    run_id = new_run_id()
+    try:
+        result = forecaster.run(
+            evidence, as_of, seed=args.seed, run_id=run_id, run_dir=args.runs_dir / run_id
+        )
+    except GateFailed as exc:
+        print(f"run {run_id} failed the diagnostics gate: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.document))
+    else:
+        _print_summary(result.document)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    run_dir = latest_published(args.runs_dir)
+    if run_dir is None:
+        print(
+            f"no published forecast in {args.runs_dir}; run `python -m forecast fit`",
+            file=sys.stderr,
+        )
+        return 1
+    document = read_document(run_dir)
+    if args.json:
+        print(json.dumps(document))
+    else:
+        _print_summary(document)
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from forecast.backtest import backtest, load_outcomes
+
+    dataset = load_dataset(args.data_dir)
+    evidence = _evidence(dataset, args.evidence)
+    outcomes = load_outcomes(args.outcomes, dataset.codes) if args.outcomes else None
+    forecaster = _forecaster(dataset, args)
+
+    def run(used: Sequence[EvidenceItem], as_of: dt.date):
+        run_id = new_run_id()
+        result = forecaster.run(
+            used, as_of, seed=args.seed, run_id=run_id, run_dir=args.runs_dir / run_id
+        )
+        return result.document, forecaster.inputs(used, as_of).frame
+
+    result = backtest(dataset, evidence, args.as_of, run, outcomes)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    for doc, base in zip(result["forecasts"], result["baselines"], strict=True):
+        cells = "  ".join(
+            f"{d['key']} {d['p_confirmed']:.1%} (baseline {base['deadlines'][d['key']]:.1%})"
+            for d in doc["deadlines"]
+        )
+        print(f"as of {doc['as_of']}: {cells}")
+    for key, table in result.get("scores", {}).items():
+        print(f"scores for {key}:")
+        for name, s in table.items():
+            print(f"  {name:<14} Brier {s['brier']:.4f}  log {s['log']:.4f}  n={s['n']}")
+    if result.get("calibration"):
+        print("calibration (per-ally forecasts): bin, n, mean forecast, observed")
+        for row in result["calibration"]:
+            print(
+                f"  {row['bin']}  {row['n']:4d}  {row['mean_forecast']:.3f}  {row['observed']:.3f}"
+            )
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m forecast", description=__doc__)
+    root.add_argument("--data-dir", type=Path, default=os.environ.get("FORECAST_DATA_DIR"))
+    root.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=Path(os.environ.get("FORECAST_RUNS_DIR", DEFAULT_RUNS_DIR)),
+        help="where run artifacts are stored (FORECAST_RUNS_DIR)",
+    )
+    root.add_argument("-v", "--verbose", action="store_true")
+    sub = root.add_subparsers(dest="command", required=True)
+
+    def fitting(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--evidence", type=Path, help="extra evidence CSV (evidence.csv columns)")
+        p.add_argument("--sampler", choices=("nutpie", "pymc"))
+        p.add_argument("--draws", type=int, help="draws per chain")
+        p.add_argument("--seed", type=int, default=20240222)
+        p.add_argument("--json", action="store_true", help="print the GET /forecast document")
+
+    fit = sub.add_parser("fit", help="fit and publish a forecast")
+    fit.add_argument("--as-of", type=_date, help="cut-off (default: the latest evidence)")
+    fitting(fit)
+    fit.set_defaults(func=cmd_fit)
+    show = sub.add_parser("show", help="print the latest published forecast")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_show)
+    bt = sub.add_parser("backtest", help="refit at past cut-offs and score")
+    bt.add_argument("--as-of", type=_dates, required=True, help="D1,D2,...")
+    bt.add_argument("--outcomes", type=Path, help="CSV: event,ally,date")
+    fitting(bt)
+    bt.set_defaults(func=cmd_backtest)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    try:
+        return args.func(args)
+    except ValidationError as exc:
+        print(f"invalid input: {exc}", file=sys.stderr)
+        return 2
