@@ -29,7 +29,6 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 test: setup lint
-	$(BIN)/python -m tests.system_deps
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -1,0 +1,5 @@
+"""Runs every benchmark and prints its ratios."""
+
+from bench import fit_speed
+
+fit_speed.main()

@@ -1,0 +1,78 @@
+"""New evidence -> published forecast, warm, against the same model fitted with pm.sample."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import pymc as pm
+
+from forecast.data import load_dataset
+from forecast.fit import Forecaster
+from forecast.runs import new_run_id
+from forecast.schema import EvidenceItem
+
+REPEATS = 5
+TARGET_SECONDS = 1.0
+TARGET_RATIO = 5.0
+
+
+def _posted(day: int) -> EvidenceItem:
+    return EvidenceItem(
+        ally="HU",
+        kind="endorsement",
+        date=dt.date(2024, 2, 22) + dt.timedelta(days=day),
+        source="bench",
+        summary=f"benchmark endorsement {day}",
+    )
+
+
+def main() -> dict[str, float]:
+    dataset = load_dataset()
+    forecaster = Forecaster(dataset)
+    base = list(dataset.evidence)
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        forecaster.run(base, dt.date(2024, 2, 22), seed=0, run_id="cold", run_dir=Path(tmp) / "c")
+        cold = time.perf_counter() - started
+        warm, sampling = [], []
+        for k in range(REPEATS):
+            item = _posted(k + 1)
+            run_id = new_run_id()
+            started = time.perf_counter()
+            result = forecaster.run(
+                [*base, item], item.date, seed=k, run_id=run_id, run_dir=Path(tmp) / run_id
+            )
+            warm.append(time.perf_counter() - started)
+            sampling.append(result.timings["sample_seconds"])
+        # The same model and data, sampled by pm.sample with its defaults.
+        model = forecaster.model
+        started = time.perf_counter()
+        with model.model:
+            pm.sample(random_seed=1, progressbar=False, compute_convergence_checks=False)
+        pymc_seconds = time.perf_counter() - started
+    median = statistics.median(warm)
+    result = {
+        "cold_seconds": cold,
+        "warm_median_seconds": median,
+        "warm_sampling_median_seconds": statistics.median(sampling),
+        "pm_sample_defaults_seconds": pymc_seconds,
+        "speedup_vs_pm_sample": pymc_seconds / median,
+    }
+    print("evidence -> published forecast (warm, nutpie, full run incl. gate and storage)")
+    print(f"  cold (compile + fit):          {cold:8.2f} s")
+    print(f"  warm median of {REPEATS}:            {median:8.2f} s  (target <= {TARGET_SECONDS} s)")
+    print(f"  of which sampling (median):    {result['warm_sampling_median_seconds']:8.2f} s")
+    print(f"  pm.sample defaults, same model:{pymc_seconds:8.2f} s")
+    print(
+        f"  ratio pm.sample / warm rerun:  {result['speedup_vs_pm_sample']:8.1f}x "
+        f"(target >= {TARGET_RATIO}x)"
+    )
+    return result
+
+
+if __name__ == "__main__":
+    main()
