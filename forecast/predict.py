@@ -139,7 +139,9 @@ def _state(draws: PosteriorDraws) -> dict[str, np.ndarray]:
     f_t = timing.cdf(draws.timing, t[None, :], draws.location, shape)
     r = draws.reliability[None, :]
     true_mass = r * pi * f_t
-    w = np.where(draws.event[None, :] > 0, true_mass / (true_mass + (1.0 - r) * base), 0.0)
+    denominator = true_mass + (1.0 - r) * base
+    w = np.divide(true_mass, denominator, out=np.zeros_like(true_mass), where=denominator > 0)
+    w = np.where(draws.event[None, :] > 0, w, 0.0)
     w = np.where((draws.event[None, :] > 0) & (r >= 1.0), 1.0, w)
     state = {"w": w, "base": base, "f_c": f_c}
     draws._cache["state"] = state
