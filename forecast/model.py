@@ -143,9 +143,9 @@ class ConfirmationModel:
         "delay_objection_sd": 0.3,
         # Spread of endorsement times between allies (log-normal sigma / Weibull k).
         # Spread of one ally's decision around its bloc's timing: governments of a bloc
-        # move within weeks of each other (sigma 0.35: middle 50% within a factor 1.27),
-        # little mass below 0.15; shared bloc timing is bloc_delay's.
-        "lognormal_sigma_mu": 0.35,
+        # move within weeks of each other (sigma 0.45: middle 50% within a factor 1.35);
+        # little mass below 0.25, where the sampler met divergences (steep CDFs).
+        "lognormal_sigma_mu": 0.45,
         "lognormal_sigma_sd": 0.1,
         # Weibull k: 2 (hazard rising with time) with room for 1 (constant) to 3.5.
         "weibull_k_mu": 2.0,
@@ -250,7 +250,9 @@ class ConfirmationModel:
 
             # Whether: reasons for each scale are in default_model_config and docs/model.md.
             intercept = pm.Normal("intercept", cfg["intercept_mu"], cfg["intercept_sd"])
-            bloc_sd = pm.HalfNormal("bloc_sd", cfg["bloc_scale"])
+            # Gamma(2, .) avoids zero: with four blocs the data cannot pin the sd down and a
+            # half-normal lets the sampler into the funnel's neck (divergences).
+            bloc_sd = pm.Gamma("bloc_sd", alpha=2.0, beta=2.0 / cfg["bloc_scale"])
             bloc_z = pm.Normal("bloc_z", 0.0, 1.0, dims="bloc")
             bloc_effect = pm.Deterministic("bloc_effect", bloc_sd * bloc_z, dims="bloc")
             b_spend = pm.Normal("b_spend", 0.0, cfg["spend_prior_sd"])
@@ -274,7 +276,7 @@ class ConfirmationModel:
             d_obj = pm.Normal("d_obj", cfg["delay_objection_mu"], cfg["delay_objection_sd"])
             # Blocs also shift timing (partially pooled, non-centred): a bloc that holds out
             # together may be late rather than opposed.
-            bloc_delay_sd = pm.HalfNormal("bloc_delay_sd", cfg["bloc_delay_scale"])
+            bloc_delay_sd = pm.Gamma("bloc_delay_sd", alpha=2.0, beta=2.0 / cfg["bloc_delay_scale"])
             bloc_delay_z = pm.Normal("bloc_delay_z", 0.0, 1.0, dims="bloc")
             bloc_delay = pm.Deterministic("bloc_delay", bloc_delay_sd * bloc_delay_z, dims="bloc")
             location = pm.Deterministic(
