@@ -141,19 +141,19 @@ def load_dataset(data_dir: Path | str | None = None) -> Dataset:
     folder = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
     problems: list[Problem] = []
     question = _load_question(folder / "question.toml", problems)
-    blocs = _load_rows(folder / "blocs.csv", problems, _bloc)
+    blocs = _load_rows(folder / "blocs.csv", problems, _bloc, unique="key")
     bloc_keys = tuple(b.key for b in blocs)
-    allies = _load_rows(folder / "allies.csv", problems, lambda r, p: _ally(r, p, bloc_keys))
+    allies = _load_rows(
+        folder / "allies.csv", problems, lambda r, p: _ally(r, p, bloc_keys), unique="code"
+    )
     codes = tuple(a.code for a in allies)
-    _check_unique(folder / "allies.csv", codes, "code", problems)
-    _check_unique(folder / "blocs.csv", bloc_keys, "key", problems)
     opened = question.opened if question else None
     grievances = _load_rows(
         folder / "grievances.csv",
         problems,
         lambda r, p: _grievance(r, p, codes, bloc_keys, opened),
+        unique="id",
     )
-    _check_unique(folder / "grievances.csv", tuple(g.id for g in grievances), "id", problems)
     vocabulary = Vocabulary(
         allies=codes, blocs=bloc_keys, grievances=tuple(g.id for g in grievances)
     )
@@ -217,9 +217,14 @@ def _load_rows(
     path: Path,
     problems: list[Problem],
     parse: Callable[[dict[str, str], list[Problem]], Any],
+    unique: str | None = None,
 ) -> tuple[Any, ...]:
-    """Parse each row, collecting problems tagged with the file and row number."""
+    """Parse each row, collecting problems tagged with the file and row number.
+
+    ``unique`` names a field whose value may appear in one row only.
+    """
     records = []
+    first_row: dict[Any, int] = {}
     for number, row in _read_csv(path, problems):
         row_problems: list[Problem] = []
         try:
@@ -227,6 +232,17 @@ def _load_rows(
         except ValidationError as exc:
             row_problems.extend(exc.problems)
             record = None
+        if record is not None and unique is not None:
+            key = getattr(record, unique)
+            if key in first_row:
+                row_problems.append(
+                    Problem(
+                        unique,
+                        f"{key!r} appears twice (first in row {first_row[key]})",
+                        "unique values",
+                    )
+                )
+            first_row.setdefault(key, number)
         if row_problems:
             problems.extend(
                 msgspec.structs.replace(p, file=path.name, row=number) for p in row_problems
@@ -234,14 +250,6 @@ def _load_rows(
         elif record is not None:
             records.append(record)
     return tuple(records)
-
-
-def _check_unique(path: Path, keys: tuple[str, ...], field: str, problems: list[Problem]) -> None:
-    seen: set[str] = set()
-    for key in keys:
-        if key in seen:
-            problems.append(Problem(field, f"{key!r} appears twice", "unique values", path.name))
-        seen.add(key)
 
 
 def _required(row: Mapping[str, str], field: str, problems: list[Problem]) -> str:

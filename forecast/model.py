@@ -53,12 +53,14 @@ def _endorsement_logp(form: str):
         censored = pm.math.logaddexp(
             pt.log1p(-p_endorse), pt.log(p_endorse) + pm.logccdf(dist, censor_day)
         )
-        # An endorsement dated t says the ally had decided by t (interval-censored on
-        # (0, t], the CDF), not that it decided that day: governments announce together
-        # (four did within 24 hours) and reports lag decisions.
+        # T is the day an ally endorses publicly. A public endorsement (reliability 1) is
+        # observed on its day (the density); a report of support with reliability below 1
+        # says only that support had been given by that day (the CDF). Reading public
+        # endorsements as "by t" biased recovery from simulated data (tau0 and intercept
+        # too low; docs/model.md).
         # The sponsoring government backs its candidate from day one (day <= 1): that
         # says nothing about how long allies take, so it carries no timing term.
-        timing_term = pm.logcdf(dist, value)
+        timing_term = pt.switch(reliability < 1.0, pm.logcdf(dist, value), pm.logp(dist, value))
         endorsed = pt.log(p_endorse) + pt.switch(value <= SPONSOR_DAY, 0.0, timing_term)
         # log(r e^a + (1 - r) e^b) written as a + log(r + (1 - r) e^(b - a)); the clip only
         # keeps the unused branch finite so that its gradient cannot poison the switch.
@@ -413,12 +415,16 @@ class ConfirmationModel:
         return self.idata
 
     def log_likelihood(self) -> az.InferenceData:
-        """Add pointwise (per-ally) log-likelihoods to the posterior, for LOO."""
+        """Add pointwise log-likelihoods of the member allies to the posterior, for LOO."""
         idata = self.require_fit()
         if "log_likelihood" not in idata.groups():
             pm.compute_log_likelihood(
                 idata, var_names=["endorsement"], model=self.model, progressbar=False
             )
+            # Non-members are not observations (their term is 0 in every draw), and a
+            # constant column gives LOO an infinite Pareto k.
+            members = self.inputs.frame.index[self.inputs.frame["member"] > 0]
+            idata.log_likelihood = idata.log_likelihood.sel(ally=list(members))
         return idata
 
     def sample_prior_predictive(self, draws: int, random_seed: int) -> az.InferenceData:

@@ -261,7 +261,7 @@ def _reliability(value: Any, problems: list[Problem]) -> float:
         return 1.0
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         problems.append(Problem("reliability", f"{value!r} is not a number", valid))
         return 1.0
     if not (math.isfinite(number) and 0.0 < number <= 1.0):
@@ -282,7 +282,7 @@ def _severity(value: Any, kind: Any, problems: list[Problem]) -> int | None:
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         number = math.nan
     if number not in SEVERITIES:
         problems.append(Problem("severity", f"{value!r} is not a severity", valid))

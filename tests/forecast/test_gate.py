@@ -1,0 +1,96 @@
+"""The diagnostics gate: thresholds, what is measured, and a failed fit never published."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from arviz import from_dict
+
+from forecast.gate import GateConfig, GateFailed, check, diagnose
+from forecast.runs import DIAGNOSTICS_FILE, DOCUMENT_FILE, read_json
+from tests.conftest import SYNTHETIC_AS_OF, SYNTHETIC_SEED
+
+CHAINS, DRAWS = 4, 500
+
+
+def well_mixed(seed: int = 0, divergent: int = 0):
+    """Independent draws: what a converged sampler gives (no sampling needed)."""
+    rng = np.random.default_rng(seed)
+    diverging = np.zeros((CHAINS, DRAWS), dtype=bool)
+    diverging.flat[:divergent] = True
+    return from_dict(
+        posterior={"a": rng.normal(size=(CHAINS, DRAWS)), "b": rng.normal(size=(CHAINS, DRAWS, 3))},
+        sample_stats={"diverging": diverging},
+    )
+
+
+def stuck(seed: int = 0):
+    """Chains that each sit somewhere else: R-hat far above 1."""
+    rng = np.random.default_rng(seed)
+    offsets = np.arange(CHAINS)[:, None] * 5.0
+    return from_dict(
+        posterior={"a": offsets + rng.normal(size=(CHAINS, DRAWS))},
+        sample_stats={"diverging": np.zeros((CHAINS, DRAWS), dtype=bool)},
+    )
+
+
+def test_well_mixed_draws_pass_and_check_returns_the_diagnostics():
+    diagnostics = diagnose(well_mixed(), {}, sampler="nutpie", sample_seconds=0.1)
+    assert diagnostics["passed"]
+    assert diagnostics["failures"] == []
+    assert check(diagnostics) is diagnostics
+
+
+def test_impossible_thresholds_raise_gate_failed_carrying_the_diagnostics():
+    impossible = GateConfig(r_hat_max=0.5, ess_bulk_min=1e9, ess_tail_min=1e9)
+    diagnostics = diagnose(
+        well_mixed(), {}, sampler="nutpie", sample_seconds=0.1, config=impossible
+    )
+    with pytest.raises(GateFailed) as caught:
+        check(diagnostics)
+    assert caught.value.diagnostics is diagnostics
+    assert not caught.value.diagnostics["passed"]
+    assert len(caught.value.diagnostics["failures"]) == 3
+    assert "R-hat" in str(caught.value)
+
+
+def test_chains_that_disagree_fail_on_r_hat():
+    diagnostics = diagnose(stuck(), {}, sampler="nutpie", sample_seconds=0.1)
+    assert not diagnostics["passed"]
+    assert any(f.startswith("R-hat") for f in diagnostics["failures"])
+
+
+def test_a_single_divergence_fails_the_gate():
+    diagnostics = diagnose(well_mixed(divergent=1), {}, sampler="nutpie", sample_seconds=0.1)
+    assert diagnostics["divergences"] == 1
+    assert diagnostics["failures"] == ["1 divergences > 0"]
+
+
+def test_reported_quantities_are_checked_too():
+    offsets = np.arange(CHAINS)[:, None] * np.ones((CHAINS, DRAWS))
+    diagnostics = diagnose(well_mixed(), {"p": offsets}, sampler="nutpie", sample_seconds=0.1)
+    assert not diagnostics["passed"]
+
+
+def test_a_quantity_constant_in_every_draw_is_not_held_against_the_fit():
+    constant = np.ones((CHAINS, DRAWS, 2))
+    diagnostics = diagnose(well_mixed(), {"p": constant}, sampler="nutpie", sample_seconds=0.1)
+    assert diagnostics["passed"]
+
+
+def test_a_fit_that_fails_the_gate_is_recorded_but_not_published(
+    synthetic_forecaster, synthetic_dataset, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(synthetic_forecaster, "gate", GateConfig(ess_bulk_min=1e9))
+    run_dir = tmp_path / "run"
+    with pytest.raises(GateFailed) as caught:
+        synthetic_forecaster.run(
+            synthetic_dataset.evidence,
+            SYNTHETIC_AS_OF,
+            seed=SYNTHETIC_SEED,
+            run_id="run_failed",
+            run_dir=run_dir,
+        )
+    assert caught.value.diagnostics["failures"]
+    assert read_json(run_dir / DIAGNOSTICS_FILE)["passed"] is False
+    assert not (run_dir / DOCUMENT_FILE).exists()

@@ -1,0 +1,175 @@
+"""Derived quantities on posterior draws built directly with numpy (no sampling)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from forecast import predict
+from forecast.predict import PosteriorDraws
+from forecast.timing import TIMING_FORMS
+
+START = dt.date(2023, 10, 26)
+KINDS = ("endorsed", "reported", "undecided", "opposed", "not_member")
+TOLERANCE = 1e-12
+HOLDOUT_GRID_ERROR = 0.01
+
+
+def floats(low: float, high: float) -> st.SearchStrategy[float]:
+    return st.floats(low, high, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def posterior_draws(draw) -> PosteriorDraws:
+    """Any plausible bundle of draws: 1-8 draws, 1-6 allies of every kind, both forms."""
+    n_draws = draw(st.integers(1, 8))
+    kinds = draw(st.lists(st.sampled_from(KINDS), min_size=1, max_size=6))
+    n_allies = len(kinds)
+    censor_day = float(draw(st.integers(2, 300)))
+
+    def array(shape, low, high):
+        return draw(hnp.arrays(float, shape, elements=floats(low, high)))
+
+    kinds_array = np.array(kinds)
+    reported = np.isin(kinds_array, ["endorsed", "reported"])
+    reliability = np.where(kinds_array == "reported", array(n_allies, 0.01, 0.99), 1.0)
+    event_day = np.where(reported, array(n_allies, 0.5, censor_day - 0.5), 1.0)
+    status = tuple(
+        "undecided" if kind == "reported" else kind for kind in kinds
+    )  # reported support leaves an ally undecided
+    return PosteriorDraws(
+        timing=draw(st.sampled_from(TIMING_FORMS)),
+        codes=tuple(f"A{i}" for i in range(n_allies)),
+        p_endorse=array((n_draws, n_allies), 1e-6, 1.0 - 1e-6),
+        location=array((n_draws, n_allies), np.log(5.0), np.log(2000.0)),
+        shape=array(n_draws, 0.1, 4.0),
+        decision_lag=array(n_draws, 0.0, 20.0),
+        member=(kinds_array != "not_member").astype(float),
+        status=status,
+        event=reported.astype(float),
+        event_day=event_day,
+        reliability=reliability,
+        censor_day=censor_day,
+        campaign_start=START,
+        as_of=START + dt.timedelta(days=int(censor_day) - 1),
+    )
+
+
+DAYS = st.lists(floats(0.0, 800.0), min_size=1, max_size=5).map(sorted)
+
+
+def confirmed_ever(draws: PosteriorDraws) -> np.ndarray:
+    return np.prod(predict.endorse_ever(draws)[:, draws.member > 0], axis=1)
+
+
+@given(draws=posterior_draws(), days=st.tuples(floats(0.0, 800.0), floats(0.0, 800.0)))
+def test_confirmation_by_april_is_at_most_by_june_at_most_ever(draws, days):
+    april, june = sorted(days)
+    p_april = predict.confirmed_by(draws, april)
+    p_june = predict.confirmed_by(draws, june)
+    p_ever = confirmed_ever(draws)
+    assert np.all(p_april >= 0.0)
+    assert np.all(p_april <= p_june + TOLERANCE)
+    assert np.all(p_june <= p_ever + TOLERANCE)
+    assert np.all(p_ever <= 1.0 + TOLERANCE)
+
+
+@given(draws=posterior_draws(), days=DAYS)
+def test_every_probability_is_in_the_unit_interval(draws, days):
+    grid = np.broadcast_to(np.array(days), (draws.n_draws, len(days)))
+    for values in (
+        predict.endorsed_by(draws, grid),
+        predict.endorse_ever(draws),
+        predict.confirmed_by(draws, np.array(days)),
+    ):
+        assert np.all((values >= 0.0) & (values <= 1.0 + TOLERANCE))
+
+
+@given(draws=posterior_draws(), days=DAYS, data=st.data())
+def test_a_later_by_date_never_lowers_confirmation(draws, days, data):
+    code = data.draw(st.sampled_from(draws.codes))
+    for what_if in ({}, {code: "endorsed"}, {code: "opposed"}):
+        p = predict.confirmed_by(draws, np.array(days), what_if)
+        assert np.all(np.diff(p, axis=1) >= -TOLERANCE)
+
+
+@given(draws=posterior_draws(), days=DAYS, data=st.data())
+def test_assuming_a_member_opposed_makes_confirmation_impossible(draws, days, data):
+    members = [c for c, m in zip(draws.codes, draws.member, strict=True) if m > 0]
+    assume(members)
+    code = data.draw(st.sampled_from(members))
+    p = predict.confirmed_by(draws, np.array(days), {code: "opposed"})
+    assert np.all(p == 0.0)
+    assert np.all(predict.endorse_ever(draws, {code: "opposed"})[:, draws.codes.index(code)] == 0)
+
+
+@given(draws=posterior_draws(), days=DAYS, data=st.data())
+def test_assuming_an_ally_endorsed_never_lowers_confirmation(draws, days, data):
+    code = data.draw(st.sampled_from(draws.codes))
+    before = predict.confirmed_by(draws, np.array(days))
+    after = predict.confirmed_by(draws, np.array(days), {code: "endorsed"})
+    assert np.all(after >= before - TOLERANCE)
+    assert np.all(
+        confirmed_ever(draws)
+        <= np.prod(predict.endorse_ever(draws, {code: "endorsed"})[:, draws.member > 0], axis=1)
+        + TOLERANCE
+    )
+
+
+@given(draws=posterior_draws())
+def test_last_holdout_probabilities_sum_to_one_while_a_member_is_silent(draws):
+    silent = (draws.member > 0) & (draws.event == 0)
+    assume(silent.any())
+    last = predict.last_holdout(draws)
+    assert np.all(last >= 0.0)
+    assert np.all(last[np.array(draws.status) == "endorsed"] == 0.0)
+    # A grid integral (160 points in time): close to 1, not exactly.
+    assert last.sum() == pytest.approx(1.0, abs=HOLDOUT_GRID_ERROR) or last.sum() == 0.0
+
+
+def test_an_endorsed_ally_has_endorsed_by_every_later_day():
+    draws = PosteriorDraws(
+        timing="lognormal",
+        codes=("AA", "BB"),
+        p_endorse=np.full((3, 2), 0.5),
+        location=np.full((3, 2), np.log(150.0)),
+        shape=np.full(3, 0.4),
+        decision_lag=np.full(3, 5.0),
+        member=np.ones(2),
+        status=("endorsed", "undecided"),
+        event=np.array([1.0, 0.0]),
+        event_day=np.array([100.5, 1.0]),
+        reliability=np.ones(2),
+        censor_day=120.0,
+        campaign_start=START,
+        as_of=START + dt.timedelta(days=119),
+    )
+    g = predict.endorsed_by(draws, np.full(3, 130.0))
+    assert np.all(g[:, 0] == 1.0)
+    assert np.all((g[:, 1] > 0.0) & (g[:, 1] < 1.0))
+
+
+def test_an_unknown_ally_in_assume_is_refused_with_the_valid_codes():
+    draws = PosteriorDraws(
+        timing="weibull",
+        codes=("AA",),
+        p_endorse=np.full((1, 1), 0.5),
+        location=np.full((1, 1), 5.0),
+        shape=np.ones(1),
+        decision_lag=np.zeros(1),
+        member=np.ones(1),
+        status=("undecided",),
+        event=np.zeros(1),
+        event_day=np.ones(1),
+        reliability=np.ones(1),
+        censor_day=10.0,
+        campaign_start=START,
+        as_of=START + dt.timedelta(days=9),
+    )
+    with pytest.raises(KeyError, match="valid: AA"):
+        predict.confirmed_by(draws, 20.0, {"ZZ": "endorsed"})
