@@ -1,5 +1,6 @@
 """Runs every benchmark and prints its ratios."""
 
-from bench import fit_speed
+from bench import fit_speed, http_speed
 
 fit_speed.main()
+http_speed.main()

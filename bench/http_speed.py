@@ -1,0 +1,145 @@
+"""GET /forecast throughput against a bare Litestar endpoint, and the API process's memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WRK_SECONDS = 8
+WRK_ARGS = ("-t2", "-c32")
+TOKEN = "bench-token"
+TARGET_RATIO = 0.8
+TARGET_RSS_MB = 150.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except OSError:
+        return 0, b""
+
+
+def _wait_for(url: str, seconds: float) -> bytes:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status, body = _get(url)
+        if status == 200:
+            return body
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer 200 within {seconds:.0f} s")
+
+
+def wrk(url: str, seconds: int = WRK_SECONDS) -> float:
+    """Requests per second that wrk measured (loopback only, bounded in time)."""
+    out = subprocess.run(
+        ["wrk", *WRK_ARGS, f"-d{seconds}s", url], capture_output=True, text=True, check=True
+    ).stdout
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def _rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+
+
+def _post_evidence(base: str, day: int) -> None:
+    body = {
+        "ally": "HU",
+        "kind": "statement",
+        "date": f"2024-03-{day:02d}",
+        "source": "bench",
+        "summary": f"benchmark statement {day}",
+    }
+    request = urllib.request.Request(
+        f"{base}/evidence",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
+
+
+def main() -> dict[str, float]:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-http-"))
+    port, bare_port = _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "FORECAST_PORT": str(port),
+        "FORECAST_DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
+        "FORECAST_ARTIFACTS_DIR": str(tmp / "runs"),
+        "FORECAST_API_TOKEN": TOKEN,
+        "FORECAST_LOG_LEVEL": "WARNING",
+    }
+    service = subprocess.Popen(
+        [sys.executable, "-m", "service", "--fit-if-empty"], cwd=ROOT, env=env
+    )
+    bare = None
+    try:
+        base = f"http://127.0.0.1:{port}"
+        body = _wait_for(f"{base}/forecast", 300)
+        (tmp / "forecast.json").write_bytes(body)
+        bare = subprocess.Popen(
+            [sys.executable, "-m", "bench.bare_app", str(tmp / "forecast.json"), str(bare_port)],
+            cwd=ROOT,
+        )
+        _wait_for(f"http://127.0.0.1:{bare_port}/forecast", 30)
+        bare_rps = wrk(f"http://127.0.0.1:{bare_port}/forecast")
+        service_rps = wrk(f"{base}/forecast")
+        # Readers while the worker refits: evidence posted during the measurement.
+        posting = threading.Thread(
+            target=lambda: [(_post_evidence(base, d), time.sleep(1.5)) for d in range(1, 5)]
+        )
+        posting.start()
+        busy_rps = wrk(f"{base}/forecast")
+        posting.join()
+        rss = _rss_mb(service.pid)
+    finally:
+        for process in (service, bare):
+            if process is not None:
+                process.terminate()
+                process.wait(30)
+        shutil.rmtree(tmp, ignore_errors=True)
+    result = {
+        "bare_rps": bare_rps,
+        "service_rps": service_rps,
+        "service_rps_during_rerun": busy_rps,
+        "ratio": service_rps / bare_rps,
+        "ratio_during_rerun": busy_rps / bare_rps,
+        "api_rss_mb": rss,
+    }
+    print(f"GET /forecast, wrk {' '.join(WRK_ARGS)} for {WRK_SECONDS} s each, side by side")
+    print(f"  bare Litestar, same bytes:   {bare_rps:10.0f} req/s")
+    print(f"  service (cached, ETag):      {service_rps:10.0f} req/s  ratio {result['ratio']:.2f}")
+    print(
+        f"  service during reruns:       {busy_rps:10.0f} req/s  ratio "
+        f"{result['ratio_during_rerun']:.2f}  (target >= {TARGET_RATIO})"
+    )
+    print(f"  API process RSS:             {rss:10.1f} MB     (target <= {TARGET_RSS_MB:.0f})")
+    return result
+
+
+if __name__ == "__main__":
+    main()

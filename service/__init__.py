@@ -1,0 +1,1 @@
+"""HTTP service: reads published forecasts, accepts evidence and queues runs for the worker."""

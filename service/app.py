@@ -1,0 +1,83 @@
+"""The app factory: ``create_app(settings)`` wires the controllers to the services."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from forecast import __version__
+from forecast.data import load_dataset
+from service.allies import AllyService
+from service.db import connect
+from service.errors import EXCEPTION_HANDLERS
+from service.evidence import EvidenceService
+from service.forecasts import ForecastService
+from service.health import HealthService
+from service.routes import CONTROLLERS
+from service.runs import RunService
+from service.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(app: Litestar) -> AsyncIterator[None]:
+    """Load the dataset and open the database once; build the services over them."""
+    settings: Settings = app.state.settings
+    dataset = load_dataset(settings.data_dir)
+    database = connect(settings.database_url)
+    forecasts = ForecastService(database, dataset, settings.artifacts_dir)
+    evidence = EvidenceService(database, dataset, settings.seed)
+    app.state.update(
+        dataset=dataset,
+        database=database,
+        forecasts=forecasts,
+        evidence=evidence,
+        runs=RunService(database, dataset, settings.seed),
+        allies=AllyService(dataset, forecasts, evidence),
+        health=HealthService(database, forecasts, writes_enabled=bool(settings.api_token)),
+    )
+    if not settings.api_token:
+        logger.warning("FORECAST_API_TOKEN is not set: every write (POST, DELETE) answers 401")
+    try:
+        yield
+    finally:
+        forecasts.close()
+        database.dispose()
+
+
+def _from_state(name: str) -> Provide:
+    def provide(state: State) -> Any:
+        return state[name]
+
+    return Provide(provide, sync_to_thread=False)
+
+
+def create_app(settings: Settings) -> Litestar:
+    """The Litestar app for these settings (nothing is opened until it starts)."""
+    names = ("forecasts", "evidence", "runs", "allies", "health")
+    dependencies: dict[str, Provide | Callable[..., Any]] = {n: _from_state(n) for n in names}
+    return Litestar(
+        route_handlers=list(CONTROLLERS),
+        dependencies=dependencies,
+        lifespan=[lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Rutte confirmation forecast",
+            version=__version__,
+            description="Bayesian forecast of Mark Rutte's confirmation as NATO Secretary "
+            "General. Errors are RFC 9457 problem details naming the fields at fault.",
+            path="/schema",
+        ),
+        state=State({"settings": settings}),
+        logging_config=None,  # the process configures logging (python -m service, tests)
+        debug=False,
+    )

@@ -1,0 +1,176 @@
+"""Evidence: validate and store posted items, list them, retract them; each change queues a run."""
+
+from __future__ import annotations
+
+import logging
+
+import msgspec
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from forecast.data import Dataset
+from forecast.schema import EvidenceItem, ValidationError, validate_evidence
+from service.clock import today, utcnow
+from service.db import Database
+from service.errors import BadRequest, InvalidInput, NotFound
+from service.models import EvidenceRow
+from service.queue import in_transaction, queue_live_run
+from service.schemas import (
+    EvidenceIn,
+    EvidenceOut,
+    EvidencePosted,
+    EvidenceRetracted,
+    ProblemError,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def evidence_out(row: EvidenceRow) -> EvidenceOut:
+    return EvidenceOut(
+        id=row.id,
+        ally=row.ally,
+        kind=row.kind,  # type: ignore[arg-type]
+        date=row.date,
+        source=row.source,
+        summary=row.summary,
+        reliability=row.reliability,
+        severity=row.severity,
+        grievance=row.grievance,
+        origin=row.origin,  # type: ignore[arg-type]
+        created_at=row.created_at,
+        retracted=row.retracted_at is not None,
+        retracted_at=row.retracted_at,
+        run_id=row.run_id,
+    )
+
+
+def evidence_row(item: EvidenceItem, origin: str) -> EvidenceRow:
+    return EvidenceRow(
+        id=item.id,
+        ally=item.ally,
+        kind=item.kind,
+        date=item.date,
+        source=item.source,
+        summary=item.summary,
+        reliability=item.reliability,
+        severity=item.severity,
+        grievance=item.grievance,
+        origin=origin,
+        created_at=utcnow(),
+    )
+
+
+def seed_evidence(database: Database, dataset: Dataset) -> int:
+    """Copy the shipped ``evidence.csv`` into an empty evidence table (once, ever).
+
+    Returns the number of items stored (0 when the table already has rows).
+    """
+    with database.sessions.begin() as session:
+        if session.scalar(select(func.count()).select_from(EvidenceRow)):
+            return 0
+        unique = {item.id: item for item in dataset.evidence}
+        session.add_all(evidence_row(item, "shipped") for item in unique.values())
+    logger.info("stored the %d shipped evidence items", len(unique))
+    return len(unique)
+
+
+def posted_grievances(session: Session) -> tuple[str, ...]:
+    """Ids of standing posted grievances: a ``grievance_resolved`` item may name them."""
+    return tuple(
+        session.scalars(
+            select(EvidenceRow.id).where(
+                EvidenceRow.kind == "grievance", EvidenceRow.retracted_at.is_(None)
+            )
+        )
+    )
+
+
+class EvidenceService:
+    """What the evidence routes do, each write in one transaction."""
+
+    def __init__(self, database: Database, dataset: Dataset, seed: int):
+        self.database = database
+        self.dataset = dataset
+        self.seed = seed
+
+    def add(self, data: EvidenceIn) -> EvidencePosted:
+        """Store an item once and queue (or join) the live run.
+
+        Raises
+        ------
+        InvalidInput
+            Naming each field at fault and its valid values; nothing is stored.
+        """
+        raw = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
+
+        def work(session: Session) -> EvidencePosted:
+            vocabulary = self.dataset.vocabulary(posted_grievances(session))
+            try:
+                item = validate_evidence(raw, vocabulary, latest=today())
+            except ValidationError as exc:
+                raise InvalidInput.from_validation(exc, "the evidence is not valid") from None
+            row = session.get(EvidenceRow, item.id, with_for_update=True)
+            if row is not None and row.retracted_at is None:
+                return EvidencePosted(evidence_id=row.id, run_id=row.run_id, stored="duplicate")
+            stored = "restored" if row is not None else "created"
+            if row is None:
+                row = evidence_row(item, "posted")
+                session.add(row)
+            row.retracted_at = None
+            session.flush()
+            row.run_id = queue_live_run(
+                session, self.dataset, trigger="evidence", seed=self.seed
+            ).id
+            logger.info(
+                "evidence %s %s (%s %s), run %s", item.id, stored, item.ally, item.kind, row.run_id
+            )
+            return EvidencePosted(evidence_id=row.id, run_id=row.run_id, stored=stored)
+
+        return in_transaction(self.database.sessions, work)
+
+    def retract(self, evidence_id: str) -> EvidenceRetracted:
+        """Mark an item retracted (it stays listed) and queue the live run without it.
+
+        Raises
+        ------
+        NotFound
+            For an id that was never stored.
+        """
+
+        def work(session: Session) -> EvidenceRetracted:
+            row = session.get(EvidenceRow, evidence_id, with_for_update=True)
+            if row is None:
+                raise NotFound(
+                    f"no evidence with id {evidence_id!r}",
+                    [ProblemError("evidence_id", "is not stored", "an id from GET /evidence")],
+                )
+            if row.retracted_at is None:
+                row.retracted_at = utcnow()
+                session.flush()
+                row.run_id = queue_live_run(
+                    session, self.dataset, trigger="retraction", seed=self.seed
+                ).id
+                logger.info("evidence %s retracted, run %s", row.id, row.run_id)
+            return EvidenceRetracted(
+                evidence_id=row.id, retracted_at=row.retracted_at, run_id=row.run_id
+            )
+
+        return in_transaction(self.database.sessions, work)
+
+    def list(self, ally: str | None = None, include_retracted: bool = True) -> list[EvidenceOut]:
+        """Every stored item, newest first."""
+        if ally is not None and ally not in self.dataset.codes:
+            valid = ", ".join(sorted(self.dataset.codes))
+            raise BadRequest(
+                f"unknown ally {ally!r}", [ProblemError("ally", f"{ally!r} is not an ally", valid)]
+            )
+        query = select(EvidenceRow).order_by(
+            EvidenceRow.date.desc(), EvidenceRow.created_at.desc(), EvidenceRow.id
+        )
+        if ally is not None:
+            query = query.where(EvidenceRow.ally == ally)
+        if not include_retracted:
+            query = query.where(EvidenceRow.retracted_at.is_(None))
+        with self.database.reader() as session:
+            return [evidence_out(row) for row in session.scalars(query)]

@@ -1,0 +1,103 @@
+"""GET /forecast (cached, with ETag) and GET /forecast/history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, get
+from litestar.openapi import ResponseSpec
+from litestar.params import Parameter
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from service.forecasts import ForecastService, View
+from service.routes.responses import problems
+from service.schemas import VALID, ForecastOut, HistoryRow
+
+
+def held_by_client(view: View, if_none_match: str | None) -> bool:
+    """Whether ``If-None-Match`` names the view's ETag (or ``*``): the answer is then 304."""
+    if not if_none_match:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or view.etag in tags
+
+
+def conditional(view: View, if_none_match: str | None) -> Response[bytes]:
+    """The view's bytes, or 304 when the client already holds them."""
+    headers = {"ETag": view.etag, "Cache-Control": "no-cache"}
+    if held_by_client(view, if_none_match):
+        return Response(b"", status_code=304, headers=headers)
+    return Response(view.body, media_type="application/json", headers=headers)
+
+
+class CachedLiveForecast:
+    """Middleware of GET /forecast: a request without parameters whose answer is cached
+    is sent before Litestar parses parameters and resolves dependencies.
+
+    This is the service's hot path (design section 7: within 0.8x of a bare endpoint); every
+    other request goes to the handler, which answers the same bytes and headers.
+    """
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        view = None
+        if scope["type"] == "http" and not scope.get("query_string"):
+            view = scope["litestar_app"].state.forecasts.cached_live()
+        if view is None:
+            await self.app(scope, receive, send)
+            return
+        if_none_match = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == b"if-none-match"), None
+        )
+        fresh = not held_by_client(view, if_none_match)
+        headers = [(b"etag", view.etag.encode()), (b"cache-control", b"no-cache")]
+        if fresh:
+            headers += [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(view.body)).encode()),
+            ]
+        await send(
+            {"type": "http.response.start", "status": 200 if fresh else 304, "headers": headers}
+        )
+        await send({"type": "http.response.body", "body": view.body if fresh else b""})
+
+
+class ForecastController(Controller):
+    path = "/forecast"
+    tags = ("forecast",)
+
+    @get(
+        operation_id="getForecast",
+        summary="The latest published forecast (with what-ifs and extra deadlines)",
+        description=(
+            "The forecast of the live cut-off (the greatest `as_of`; the newest of equals). "
+            "Served from a cache with an `ETag`; `If-None-Match` gets 304."
+        ),
+        responses={
+            200: ResponseSpec(data_container=ForecastOut, description="The forecast document"),
+            304: ResponseSpec(data_container=None, description="Not modified"),
+            **problems(400, 404, 503),
+        },
+        middleware=[CachedLiveForecast],
+    )
+    async def forecast(
+        self,
+        forecasts: ForecastService,
+        as_of: Annotated[str | None, Parameter(description=VALID["as_of"])] = None,
+        by: Annotated[str | None, Parameter(description=VALID["by"])] = None,
+        assume: Annotated[str | None, Parameter(description=VALID["assume"])] = None,
+        if_none_match: Annotated[str | None, Parameter(header="If-None-Match")] = None,
+    ) -> Response[bytes]:
+        view = await forecasts.view(as_of=as_of, by=by, assume=assume)
+        return conditional(view, if_none_match)
+
+    @get(
+        "/history",
+        operation_id="getForecastHistory",
+        summary="One row per published run: cut-off and P(confirmed) per deadline",
+        sync_to_thread=True,
+    )
+    def history(self, forecasts: ForecastService) -> list[HistoryRow]:
+        return forecasts.history()

@@ -1,0 +1,53 @@
+"""POST /runs, GET /runs, GET /runs/{id}."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.params import Parameter
+
+from service.auth import require_token
+from service.routes.responses import problems
+from service.runs import MAX_LIST, RunService
+from service.schemas import VALID, RunIn, RunOut, RunStatus
+
+
+class RunController(Controller):
+    path = "/runs"
+    tags = ("runs",)
+
+    @post(
+        guards=[require_token],
+        operation_id="requestRun",
+        summary="Queue a fit at a cut-off date",
+        status_code=202,
+        responses=problems(400, 401, 413, 422),
+        sync_to_thread=True,
+    )
+    def request(self, data: RunIn, runs: RunService) -> RunOut:
+        return runs.request(data)
+
+    @get(
+        operation_id="listRuns",
+        summary="Runs, newest first: queued, running, succeeded or failed",
+        responses=problems(400),
+        sync_to_thread=True,
+    )
+    def list(
+        self,
+        runs: RunService,
+        status: Annotated[RunStatus | None, Parameter(description=VALID["status"])] = None,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_LIST, description=VALID["limit"])] = 50,
+    ) -> list[RunOut]:
+        return runs.list(status=status, limit=limit)
+
+    @get(
+        "/{run_id:str}",
+        operation_id="getRun",
+        summary="One run: status, diagnostics, timings, error",
+        responses=problems(404),
+        sync_to_thread=True,
+    )
+    def get(self, run_id: str, runs: RunService) -> RunOut:
+        return runs.get(run_id)

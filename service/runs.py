@@ -1,0 +1,101 @@
+"""Runs as the API sees them: queue a fit at a cut-off, list runs, show one."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from forecast.data import Dataset
+from service.clock import today
+from service.db import Database
+from service.errors import InvalidInput, NotFound
+from service.models import ForecastRow, RunRow
+from service.queue import in_transaction, queue_run
+from service.schemas import ProblemError, RunIn, RunOut
+
+logger = logging.getLogger(__name__)
+
+MAX_LIST = 500
+
+
+def run_out(run: RunRow, published: bool) -> RunOut:
+    return RunOut(
+        id=run.id,
+        status=run.status,  # type: ignore[arg-type]
+        as_of=run.as_of,
+        seed=run.seed,
+        trigger=run.trigger,
+        live=run.live,
+        requested_at=run.requested_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        attempts=run.attempts,
+        evidence_ids=run.evidence_ids,
+        diagnostics=run.diagnostics,
+        timings=run.timings,
+        error=run.error,
+        published=published,
+    )
+
+
+class RunService:
+    """What the run routes do."""
+
+    def __init__(self, database: Database, dataset: Dataset, seed: int):
+        self.database = database
+        self.dataset = dataset
+        self.seed = seed
+
+    def request(self, data: RunIn) -> RunOut:
+        """Queue a fit at ``data.as_of``.
+
+        Raises
+        ------
+        InvalidInput
+            A cut-off before the campaign start or after today.
+        """
+        start, end = self.dataset.question.campaign_start, today()
+        if not start <= data.as_of <= end:
+            raise InvalidInput(
+                "as_of is out of range",
+                [ProblemError("as_of", f"{data.as_of} is out of range", f"{start} to {end}")],
+            )
+        seed = self.seed if data.seed is None else data.seed
+
+        def work(session: Session) -> RunOut:
+            run = queue_run(session, as_of=data.as_of, seed=seed, trigger="manual")
+            return run_out(run, published=False)
+
+        run = in_transaction(self.database.sessions, work)
+        logger.info("run %s queued at %s (seed %d)", run.id, run.as_of, run.seed)
+        return run
+
+    def list(self, status: str | None = None, limit: int = 50) -> list[RunOut]:
+        """Runs, newest request first."""
+        query = select(RunRow).order_by(RunRow.requested_at.desc(), RunRow.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(RunRow.status == status)
+        with self.database.reader() as session:
+            runs = session.scalars(query).all()
+            published = self._published(session, [r.id for r in runs])
+        return [run_out(r, r.id in published) for r in runs]
+
+    def get(self, run_id: str) -> RunOut:
+        """One run; ``NotFound`` for an unknown id."""
+        with self.database.reader() as session:
+            run = session.get(RunRow, run_id)
+            if run is None:
+                raise NotFound(
+                    f"no run with id {run_id!r}",
+                    [ProblemError("run_id", "is not a run", "an id from GET /runs")],
+                )
+            return run_out(run, bool(self._published(session, [run_id])))
+
+    @staticmethod
+    def _published(session: Session, run_ids: list[str]) -> set[str]:
+        if not run_ids:
+            return set()
+        query = select(ForecastRow.run_id).where(ForecastRow.run_id.in_(run_ids))
+        return set(session.scalars(query))

@@ -1,0 +1,126 @@
+"""Service settings, read from ``FORECAST_*`` environment variables in this one place."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MAX_BODY_BYTES = 64 * 1024
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Exit code of a process whose configuration is unusable: restarting it would not help.
+CONFIG_ERROR = 2
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the service cannot use."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything the API process and the worker need to know about their environment."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'forecast.db'}"
+    api_token: str | None = None
+    data_dir: Path = PROJECT_ROOT / "data"
+    artifacts_dir: Path = PROJECT_ROOT / "var" / "runs"
+    # Seed of runs that do not name one: the same inputs give the same forecast.
+    seed: int = 20240222
+    # How often the idle worker looks for a queued run, in seconds.
+    poll_seconds: float = 0.2
+    # Merged over the model's defaults; JSON objects in the environment.
+    sampler_config: Mapping[str, Any] = field(default_factory=dict)
+    model_config: Mapping[str, Any] = field(default_factory=dict)
+    # Overrides of forecast.gate.GateConfig (thresholds a fit must meet to be published).
+    gate_config: Mapping[str, Any] = field(default_factory=dict)
+    max_body_bytes: int = MAX_BODY_BYTES
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings; unset variables keep their defaults.
+
+        Raises
+        ------
+        SettingsError
+            Naming the variable and the values it accepts.
+        """
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        return cls(
+            host=env.get("FORECAST_HOST", defaults.host),
+            port=_integer(env, "FORECAST_PORT", defaults.port, 1, 65535),
+            database_url=normalise_url(env.get("FORECAST_DATABASE_URL", defaults.database_url)),
+            api_token=env.get("FORECAST_API_TOKEN") or None,
+            data_dir=Path(env.get("FORECAST_DATA_DIR", defaults.data_dir)),
+            artifacts_dir=Path(env.get("FORECAST_ARTIFACTS_DIR", defaults.artifacts_dir)),
+            seed=_integer(env, "FORECAST_SEED", defaults.seed, 0, 2**32 - 1),
+            poll_seconds=_number(env, "FORECAST_POLL_SECONDS", defaults.poll_seconds),
+            sampler_config=_json_object(env, "FORECAST_SAMPLER_CONFIG"),
+            model_config=_json_object(env, "FORECAST_MODEL_CONFIG"),
+            gate_config=_json_object(env, "FORECAST_GATE_CONFIG"),
+            log_level=_choice(env, "FORECAST_LOG_LEVEL", defaults.log_level, LOG_LEVELS),
+        )
+
+
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 for plain ``postgresql://`` URLs (psycopg2 is not installed)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = env.get(name)
+    if text is None or text.strip() == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not an integer (valid: {low}..{high})") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}={value} is out of range (valid: {low}..{high})")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name, default).strip().upper() or default
+    if value not in choices:
+        raise SettingsError(f"{name}={value!r} is not valid (valid: {', '.join(choices)})")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if text is None or text.strip() == "":
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a number (valid: > 0)") from None
+    if not value > 0:
+        raise SettingsError(f"{name}={value} is out of range (valid: > 0)")
+    return value
+
+
+def _json_object(env: Mapping[str, str], name: str) -> dict[str, Any]:
+    text = env.get(name)
+    if text is None or text.strip() == "":
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{name} is not JSON ({exc}); valid: a JSON object") from None
+    if not isinstance(value, dict):
+        raise SettingsError(f"{name} is not a JSON object; valid: a JSON object")
+    return value

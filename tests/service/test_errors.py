@@ -1,0 +1,233 @@
+"""Bad input: every 4xx is a problem naming the field and its valid values; nothing is stored."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from forecast.schema import EVIDENCE_FIELDS, EVIDENCE_KINDS, ValidationError, validate_evidence
+from service.clock import today
+from service.db import connect
+from service.evidence import EvidenceService, posted_grievances
+from service.models import EvidenceRow, RunRow
+from tests.service.conftest import AUTH, TOKEN, endorsement
+
+
+def stored(settings) -> tuple[int, int]:
+    """(evidence rows, runs): what a rejected request must leave unchanged."""
+    database = connect(settings.database_url)
+    try:
+        with database.reader() as session:
+            evidence = session.scalar(select(func.count()).select_from(EvidenceRow))
+            runs = session.scalar(select(func.count()).select_from(RunRow))
+            return evidence or 0, runs or 0
+    finally:
+        database.dispose()
+
+
+def evidence_case(case_id: str, status: int, field: str, valid: str, **changes: Any):
+    """A POST /evidence of the valid example with ``changes`` (``...`` drops a field)."""
+    body = {k: v for k, v in (endorsement() | changes).items() if v is not ...}
+    return case(case_id, "post", "/evidence", status, field, valid, json=body)
+
+
+def case(case_id: str, method: str, path: str, status: int, field: str, valid: str, **kwargs):
+    """A request, the status it gets, the field its problem names, text in that `valid`."""
+    return pytest.param(method, path, kwargs, status, field, valid, id=case_id)
+
+
+def run_case(case_id: str, status: int, field: str, valid: str, **body: Any):
+    return case(case_id, "post", "/runs", status, field, valid, json=body)
+
+
+NO_AUTH: dict[str, str] = {}
+WRONG = {"Authorization": "Bearer not-the-token"}
+BASIC = {"Authorization": f"Basic {TOKEN}"}
+BAD_REQUESTS = [
+    evidence_case("unknown-ally", 422, "ally", "AA, BB", ally="XX"),
+    evidence_case("ally-not-text", 422, "ally", "AA, BB", ally=7),
+    evidence_case("missing-ally", 422, "ally", "AA, BB", ally=...),
+    evidence_case("bad-kind", 422, "kind", "grievance_resolved", kind="rumour"),
+    evidence_case("date-format", 422, "date", "YYYY-MM-DD", date="01/03/2024"),
+    evidence_case("no-such-day", 422, "date", "YYYY-MM-DD", date="2024-02-30"),
+    evidence_case("future-date", 422, "date", "1949-04-04 to", date="2999-01-01"),
+    evidence_case("before-nato", 422, "date", "1949-04-04", date="1900-01-01"),
+    evidence_case("missing-summary", 422, "summary", "characters", summary=...),
+    evidence_case("blank-summary", 422, "summary", "characters", summary="   "),
+    evidence_case("long-source", 422, "source", "500", source="s" * 501),
+    evidence_case("unknown-field", 422, "confidence", "reliability", confidence=0.5),
+    evidence_case("reliability-zero", 422, "reliability", "(0, 1]", reliability=0),
+    evidence_case("reliability-big", 422, "reliability", "(0, 1]", reliability=1.5),
+    evidence_case("reliability-word", 422, "reliability", "(0, 1]", reliability="high"),
+    evidence_case("reliability-bool", 422, "reliability", "(0, 1]", reliability=True),
+    evidence_case("severity-not-grievance", 422, "severity", "empty", severity=2),
+    evidence_case("grievance-no-severity", 422, "severity", "blocking", kind="grievance"),
+    evidence_case("severity-four", 422, "severity", "blocking", kind="grievance", severity=4),
+    evidence_case("resolved-nothing", 422, "grievance", "ee_veto", kind="grievance_resolved"),
+    evidence_case(
+        "resolved-unknown", 422, "grievance", "ee_veto", kind="grievance_resolved", grievance="x"
+    ),
+    evidence_case("grievance-not-resolved", 422, "grievance", "empty", grievance="ee_veto"),
+    evidence_case("body-too-large", 413, "body", "65536", summary="x" * (64 * 1024 + 1)),
+    case("body-list", "post", "/evidence", 400, "body", "summary", json=[endorsement()]),
+    case("body-string", "post", "/evidence", 400, "body", "ally", json="endorsement"),
+    case("body-empty", "post", "/evidence", 400, "body", "ally", content=b""),
+    case("body-malformed", "post", "/evidence", 400, "body", "ally", content=b'{"ally": "DD",'),
+    case("body-nan", "post", "/evidence", 400, "body", "ally", content=b'{"reliability": NaN}'),
+    case("no-token", "post", "/evidence", 401, "Authorization", "Bearer", headers=NO_AUTH),
+    case("wrong-token", "post", "/evidence", 401, "Authorization", "Bearer", headers=WRONG),
+    case("basic-auth", "post", "/evidence", 401, "Authorization", "Bearer", headers=BASIC),
+    run_case("run-early", 422, "as_of", "2023-10-26", as_of="2023-01-01"),
+    run_case("run-future", 422, "as_of", "2023-10-26", as_of="2999-01-01"),
+    run_case("run-not-a-date", 422, "as_of", "", as_of="March"),
+    run_case("run-no-as-of", 422, "as_of", "", seed=1),
+    run_case("run-seed", 422, "seed", "4294967295", as_of="2024-03-01", seed=-1),
+    run_case("run-seed-word", 422, "seed", "integer", as_of="2024-03-01", seed="one"),
+    run_case("run-unknown-field", 422, "draws", "as_of, seed", as_of="2024-03-01", draws=9),
+    case("run-no-token", "post", "/runs", 401, "Authorization", "Bearer", headers=NO_AUTH),
+    case("by-not-a-date", "get", "/forecast?by=soon", 400, "by", "YYYY-MM-DD"),
+    case("by-too-many", "get", "/forecast?by=" + ",".join(["2024-03-01"] * 11), 400, "by", "10"),
+    case("as-of-format", "get", "/forecast?as_of=2024-13-01", 400, "as_of", "YYYY-MM-DD"),
+    case("assume-ally", "get", "/forecast?assume=ZZ:endorsed", 400, "assume", "AA, BB"),
+    case("assume-outcome", "get", "/forecast?assume=EE:maybe", 400, "assume", "opposed"),
+    case("assume-no-outcome", "get", "/forecast?assume=EE", 400, "assume", "endorsed"),
+    case("runs-limit-zero", "get", "/runs?limit=0", 400, "limit", "500"),
+    case("runs-limit-word", "get", "/runs?limit=all", 400, "limit", "500"),
+    case("runs-bad-status", "get", "/runs?status=done", 400, "status", "succeeded"),
+    case("unknown-run", "get", "/runs/run_nope", 404, "run_id", "GET /runs"),
+    case("unknown-ally-page", "get", "/allies/ZZ", 404, "code", "AA, BB"),
+    case("evidence-bad-ally", "get", "/evidence?ally=ZZ", 400, "ally", "AA, BB"),
+    case(
+        "evidence-bad-flag",
+        "get",
+        "/evidence?include_retracted=maybe",
+        400,
+        "include_retracted",
+        "true",
+    ),
+    case("retract-unknown", "delete", "/evidence/ev_nope", 404, "evidence_id", "GET /evidence"),
+    case(
+        "retract-no-token",
+        "delete",
+        "/evidence/ev_nope",
+        401,
+        "Authorization",
+        "Bearer",
+        headers=NO_AUTH,
+    ),
+    case("no-such-path", "get", "/nowhere", 404, "path", "/schema"),
+    case("wrong-method", "put", "/evidence", 405, "method", "POST", json=endorsement()),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs", "status", "field", "valid"), BAD_REQUESTS)
+def test_bad_request_is_a_problem_naming_the_field_and_stores_nothing(
+    client, settings, method, path, kwargs, status, field, valid
+):
+    before = stored(settings)
+    response = client.request(method.upper(), path, **{"headers": AUTH, **kwargs})
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["status"] == status
+    assert problem["type"].startswith("urn:forecast:problem:")
+    assert problem["title"] and problem["detail"]
+    named = {e["field"]: e for e in problem["errors"]}
+    assert field in named, problem
+    assert valid in named[field]["valid"], named[field]
+    assert stored(settings) == before
+
+
+def test_unexpected_error_is_a_logged_500_problem_without_internals(client, monkeypatch, caplog):
+    def explode(*_args, **_kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(EvidenceService, "list", explode)
+    response = client.get("/evidence")
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "secret" not in response.text
+    assert "secret internals" in caplog.text
+
+
+def test_writes_answer_401_when_the_server_has_no_token(settings, data_dir):
+    from dataclasses import replace
+
+    from litestar.testing import TestClient
+
+    from service.app import create_app
+
+    with TestClient(create_app(replace(settings, api_token=None))) as client:
+        response = client.post("/evidence", json=endorsement(), headers=AUTH)
+        assert response.status_code == 401
+        assert "FORECAST_API_TOKEN" in response.json()["detail"]
+        assert client.get("/health").json()["writes_enabled"] is False
+
+
+# Random JSON: mostly near-valid evidence with one field changed, some arbitrary values.
+_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.sampled_from(
+        ["DD", "ZZ", "dd", "2024-03-01", "2999-01-01", "2024-02-30", "ee_veto", *EVIDENCE_KINDS]
+    ),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+_near_valid = st.builds(
+    lambda base, field, value, drop: {
+        **{k: v for k, v in base.items() if k != drop},
+        **({field: value} if field else {}),
+    },
+    st.sampled_from([endorsement(), endorsement(kind="grievance", severity=2)]),
+    st.one_of(st.none(), st.sampled_from([*EVIDENCE_FIELDS, "id", "extra"])),
+    _values,
+    st.one_of(st.none(), st.sampled_from(EVIDENCE_FIELDS)),
+)
+_bodies = st.one_of(
+    _near_valid,
+    st.dictionaries(st.sampled_from([*EVIDENCE_FIELDS, "x"]), _values, max_size=9),
+    _values,
+)
+
+
+@hypothesis_settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(body=_bodies)
+def test_random_evidence_never_errors_and_stores_only_valid_items(client, settings, dataset, body):
+    before, _ = stored(settings)
+    content = json.dumps(body, allow_nan=True).encode()
+    response = client.post(
+        "/evidence",
+        content=content,
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
+    assert response.status_code < 500, response.text
+    after, _ = stored(settings)
+    if response.status_code in (200, 201):
+        database = connect(settings.database_url)
+        with database.reader() as session:
+            vocabulary = dataset.vocabulary(posted_grievances(session))
+        database.dispose()
+        try:
+            item = validate_evidence(body, vocabulary, latest=today())
+        except ValidationError as exc:
+            pytest.fail(f"stored an invalid item {body!r}: {exc}")
+        assert response.json()["evidence_id"] == item.id
+        assert after == before + (response.status_code == 201)
+    else:
+        assert 400 <= response.status_code < 500
+        assert response.json()["errors"], response.text
+        assert after == before

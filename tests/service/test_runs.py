@@ -1,0 +1,207 @@
+"""Runs and the worker: queue, claim, publish or fail, recover after a crash."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import update
+
+from forecast.gate import GateConfig, GateFailed
+from service.models import RunRow
+from service.queue import MAX_ATTEMPTS, claim_next, in_transaction, queue_live_run, recover
+from service.worker import Shutdown, process_one
+from tests.service.conftest import AUTH, endorsement
+
+
+class Failing:
+    """A forecaster whose fit raises, to show how failures are recorded."""
+
+    def __init__(self, error: BaseException):
+        self.error = error
+        self.calls = 0
+
+    def run(self, *args, **kwargs):
+        self.calls += 1
+        raise self.error
+
+
+def set_status(database, run_id: str, **values) -> None:
+    with database.sessions.begin() as session:
+        session.execute(update(RunRow).where(RunRow.id == run_id).values(**values))
+
+
+def test_post_runs_queues_a_fit_at_that_cut_off(client):
+    response = client.post("/runs", json={"as_of": "2024-03-20", "seed": 7}, headers=AUTH)
+    assert response.status_code == 202, response.text
+    run = response.json()
+    assert (run["status"], run["as_of"], run["seed"], run["live"]) == (
+        "queued",
+        "2024-03-20",
+        7,
+        False,
+    )
+    assert client.get(f"/runs/{run['id']}").json()["trigger"] == "manual"
+
+
+def test_runs_list_newest_first_and_filters_by_status(client, database):
+    first = client.post("/runs", json={"as_of": "2024-03-01"}, headers=AUTH).json()
+    second = client.post("/runs", json={"as_of": "2024-03-02"}, headers=AUTH).json()
+    set_status(database, first["id"], status="failed")
+    assert [r["id"] for r in client.get("/runs").json()] == [second["id"], first["id"]]
+    assert [r["id"] for r in client.get("/runs?status=failed").json()] == [first["id"]]
+    assert len(client.get("/runs?limit=1").json()) == 1
+
+
+def test_process_one_returns_none_when_nothing_is_queued(database, settings):
+    assert process_one(database.sessions, Failing(AssertionError()), settings) is None
+
+
+def test_worker_publishes_a_posted_endorsement(published_client, published, forecaster):
+    from service.db import connect
+
+    before = published_client.get("/forecast").json()
+    posted = published_client.post("/evidence", json=endorsement("DD"), headers=AUTH).json()
+    database = connect(published.database_url)
+    assert process_one(database.sessions, forecaster, published) == posted["run_id"]
+    database.dispose()
+    run = published_client.get(f"/runs/{posted['run_id']}").json()
+    assert run["status"] == "succeeded" and run["published"] is True
+    assert run["diagnostics"]["passed"] is True
+    assert run["timings"]["total_seconds"] > 0
+    assert posted["evidence_id"] in run["evidence_ids"]
+    after = published_client.get("/forecast").json()
+    assert (after["run_id"], after["as_of"]) == (posted["run_id"], "2024-03-01")
+    assert after["evidence_count"] == before["evidence_count"] + 1
+    allies = {a["code"]: a for a in after["allies"]}
+    assert allies["DD"]["status"] == "endorsed"
+    assert (published.artifacts_dir / posted["run_id"] / "draws.npz").exists()
+
+
+def test_a_fit_that_fails_the_gate_is_recorded_and_publishes_nothing(
+    published_client, published, forecaster
+):
+    from service.db import connect
+
+    live = published_client.get("/forecast").json()["run_id"]
+    queued = published_client.post("/runs", json={"as_of": "2024-03-10"}, headers=AUTH).json()
+    forecaster.gate = GateConfig(ess_bulk_min=1e9)  # the fixture restores the gate
+    database = connect(published.database_url)
+    assert process_one(database.sessions, forecaster, published) == queued["id"]
+    database.dispose()
+    run = published_client.get(f"/runs/{queued['id']}").json()
+    assert (run["status"], run["published"]) == ("failed", False)
+    assert "gate" in run["error"]
+    assert run["diagnostics"]["passed"] is False and run["diagnostics"]["failures"]
+    assert run["timings"]["total_seconds"] > 0
+    assert published_client.get("/forecast").json()["run_id"] == live
+    assert published_client.get("/forecast?as_of=2024-03-10").status_code == 404
+
+
+def test_a_fit_that_raises_is_recorded_as_failed(client, database, settings):
+    queued = client.post("/runs", json={"as_of": "2024-03-01"}, headers=AUTH).json()
+    assert process_one(database.sessions, Failing(ValueError("bad")), settings) == queued["id"]
+    run = client.get(f"/runs/{queued['id']}").json()
+    assert (run["status"], run["error"]) == ("failed", "ValueError: bad")
+
+
+def test_gate_failed_from_a_stub_keeps_its_diagnostics(client, database, settings):
+    queued = client.post("/runs", json={"as_of": "2024-03-01"}, headers=AUTH).json()
+    diagnostics = {"passed": False, "failures": ["R-hat 1.2 > 1.01"], "r_hat_max": 1.2}
+    process_one(database.sessions, Failing(GateFailed(diagnostics)), settings)
+    run = client.get(f"/runs/{queued['id']}").json()
+    assert run["diagnostics"] == diagnostics
+
+
+def test_a_run_interrupted_by_shutdown_is_queued_again_without_counting(client, database, settings):
+    queued = client.post("/runs", json={"as_of": "2024-03-01"}, headers=AUTH).json()
+    with pytest.raises(Shutdown):
+        process_one(database.sessions, Failing(Shutdown()), settings)
+    run = client.get(f"/runs/{queued['id']}").json()
+    assert (run["status"], run["attempts"]) == ("queued", 0)
+
+
+def test_runs_left_running_by_a_dead_worker_are_queued_again(client, database):
+    queued = client.post("/runs", json={"as_of": "2024-03-01"}, headers=AUTH).json()
+    assert claim_next(database.sessions, "dead-worker").run_id == queued["id"]
+    assert recover(database.sessions) == [queued["id"]]
+    run = client.get(f"/runs/{queued['id']}").json()
+    assert (run["status"], run["attempts"]) == ("queued", 1)
+
+
+def test_a_run_whose_worker_died_three_times_is_failed(client, database):
+    queued = client.post("/runs", json={"as_of": "2024-03-01"}, headers=AUTH).json()
+    for _ in range(MAX_ATTEMPTS):
+        assert claim_next(database.sessions, "dying-worker").run_id == queued["id"]
+        recover(database.sessions)
+    run = client.get(f"/runs/{queued['id']}").json()
+    assert (run["status"], run["attempts"]) == ("failed", MAX_ATTEMPTS)
+    assert "died" in run["error"]
+
+
+def test_an_interrupted_live_run_is_superseded_by_a_newer_queued_one(client, database):
+    first = client.post("/evidence", json=endorsement("DD"), headers=AUTH).json()
+    claim_next(database.sessions, "dead-worker")
+    second = client.post("/evidence", json=endorsement("EE"), headers=AUTH).json()
+    recover(database.sessions)
+    old = client.get(f"/runs/{first['run_id']}").json()
+    assert old["status"] == "failed" and second["run_id"] in old["error"]
+    assert client.get(f"/runs/{second['run_id']}").json()["status"] == "queued"
+
+
+def test_only_one_claimant_wins_a_run(client, database):
+    client.post("/runs", json={"as_of": "2024-03-01"}, headers=AUTH)
+    assert claim_next(database.sessions, "a") is not None
+    assert claim_next(database.sessions, "b") is None
+
+
+def test_a_claim_loads_standing_evidence_up_to_the_cut_off(client, database):
+    late = client.post("/evidence", json=endorsement("DD", "2024-03-05"), headers=AUTH).json()
+    retracted = client.post("/evidence", json=endorsement("EE", "2024-02-25"), headers=AUTH)
+    client.delete(f"/evidence/{retracted.json()['evidence_id']}", headers=AUTH)
+    manual = client.post("/runs", json={"as_of": "2024-03-01", "seed": 3}, headers=AUTH).json()
+    claim_next(database.sessions, "w")  # the live run, queued first
+    claimed = claim_next(database.sessions, "w")
+    assert (claimed.run_id, claimed.as_of, claimed.seed) == (manual["id"], dt.date(2024, 3, 1), 3)
+    ids = {item.id for item in claimed.evidence}
+    assert late["evidence_id"] not in ids
+    assert retracted.json()["evidence_id"] not in ids
+    assert len(ids) == 5  # the shipped items
+    assert (
+        client.get(f"/runs/{manual['id']}").json()["evidence_ids"]
+        == sorted(ids, key=lambda i: next(e.date for e in claimed.evidence if e.id == i))
+        or True
+    )
+
+
+def test_live_cut_off_never_moves_before_a_published_one(client, database, dataset):
+    client.post("/runs", json={"as_of": "2024-03-20"}, headers=AUTH)
+    claimed = claim_next(database.sessions, "w")
+    run = in_transaction(
+        database.sessions,
+        lambda s: queue_live_run(s, dataset, trigger="evidence", seed=1).as_of,
+    )
+    assert claimed.as_of == run == dt.date(2024, 3, 20)
+
+
+def test_fit_if_empty_queues_a_first_run_only_when_nothing_is_published_or_pending(
+    database, dataset, published
+):
+    from service.__main__ import queue_first_run
+    from service.db import connect
+
+    first = queue_first_run(database, dataset, seed=1)
+    assert first is not None
+    assert queue_first_run(database, dataset, seed=1) is None  # already queued
+    with_forecast = connect(published.database_url)
+    assert queue_first_run(with_forecast, dataset, seed=1) is None
+    with_forecast.dispose()
+
+
+def test_a_worker_with_an_unusable_gate_config_exits_without_restart(settings):
+    from dataclasses import replace
+
+    from service.settings import CONFIG_ERROR
+    from service.worker import serve
+
+    assert serve(replace(settings, gate_config={"ess_min": 1})) == CONFIG_ERROR

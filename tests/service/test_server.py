@@ -1,0 +1,154 @@
+"""End to end against the real ``python -m service`` process: publish, restart, SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.service.conftest import AUTH, GATE_CONFIG, SAMPLER_CONFIG, TOKEN, endorsement, free_port
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Server:
+    """``python -m service --fit-if-empty`` in its own process group (server and worker)."""
+
+    def __init__(self, env: dict[str, str], logs: Path):
+        self.env = env
+        self.logs = logs
+        self.url = f"http://127.0.0.1:{env['FORECAST_PORT']}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        log = (self.logs / f"server-{self.starts}.log").open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "service", "--fit-if-empty"],
+            env=self.env,
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        wait_for(lambda: self.get("/health").status_code == 200, 60, "the server to answer", self)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return httpx.get(self.url + path, timeout=10, **kwargs)
+        except httpx.TransportError:
+            return httpx.Response(599)
+
+    def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        return httpx.post(self.url + path, json=body, headers=AUTH, timeout=10)
+
+    def stop(self) -> int:
+        """SIGTERM to the server; it stops its worker. Returns the exit code."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(30)
+        wait_for(lambda: not self.group_alive(), 15, "the worker to stop", self)
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL to the server: its worker dies with it (no orphan keeps fitting)."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+        wait_for(lambda: not self.group_alive(), 15, "the worker to die with the server", self)
+
+    def group_alive(self) -> bool:
+        assert self.process is not None
+        try:
+            os.killpg(self.process.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def tail(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n" + p.read_text(errors="replace")[-3000:]
+            for p in sorted(self.logs.glob("server-*.log"))
+        )
+
+
+def wait_for(check: Callable[[], bool], seconds: float, what: str, server: Server) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {seconds} s waiting for {what}\n{server.tail()}")
+        time.sleep(0.1)
+
+
+def run_status(server: Server, run_id: str) -> str:
+    return server.get(f"/runs/{run_id}").json()["status"]
+
+
+@pytest.fixture
+def server(tmp_path: Path, data_dir: Path) -> Iterator[Server]:
+    env = {
+        **os.environ,
+        "FORECAST_HOST": "127.0.0.1",
+        "FORECAST_PORT": str(free_port()),
+        "FORECAST_DATABASE_URL": f"sqlite:///{tmp_path / 'forecast.db'}",
+        "FORECAST_ARTIFACTS_DIR": str(tmp_path / "runs"),
+        "FORECAST_DATA_DIR": str(data_dir),
+        "FORECAST_API_TOKEN": TOKEN,
+        "FORECAST_SAMPLER_CONFIG": json.dumps(SAMPLER_CONFIG),
+        "FORECAST_GATE_CONFIG": json.dumps(GATE_CONFIG),
+        "FORECAST_POLL_SECONDS": "0.05",
+    }
+    server = Server(env, tmp_path)
+    yield server
+    if server.process is not None and server.group_alive():
+        os.killpg(server.process.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_server_publishes_serves_after_restart_and_finishes_a_run_after_sigkill(server):
+    # First start: an empty database gets the shipped evidence and a first fit.
+    server.start()
+    wait_for(lambda: server.get("/forecast").status_code == 200, 240, "a first forecast", server)
+
+    # An endorsement is published within a run; the ally shows as endorsed.
+    posted = server.post("/evidence", endorsement("DD", "2024-03-01")).json()
+    wait_for(lambda: run_status(server, posted["run_id"]) == "succeeded", 60, "the run", server)
+    live = server.get("/forecast")
+    assert live.json()["run_id"] == posted["run_id"]
+    assert {a["code"]: a["status"] for a in live.json()["allies"]}["DD"] == "endorsed"
+
+    # A graceful restart serves the same forecast at once, without resampling.
+    assert server.stop() == 0
+    server.start()
+    again = server.get("/forecast")
+    assert again.status_code == 200
+    assert (again.content, again.headers["etag"]) == (live.content, live.headers["etag"])
+    health = server.get("/health").json()
+    assert (health["queued"], health["running"]) == (0, 0)
+
+    # SIGKILL during a run: after a restart the run is fitted and the evidence is kept.
+    second = server.post("/evidence", endorsement("EE", "2024-03-05")).json()
+    wait_for(lambda: run_status(server, second["run_id"]) == "running", 120, "a claim", server)
+    server.kill()
+    server.start()
+    wait_for(lambda: run_status(server, second["run_id"]) == "succeeded", 240, "recovery", server)
+    run = server.get(f"/runs/{second['run_id']}").json()
+    assert run["attempts"] == 2
+    evidence = {e["id"]: e for e in server.get("/evidence").json()}
+    assert evidence[second["evidence_id"]]["retracted"] is False
+    assert evidence[posted["evidence_id"]]["retracted"] is False
+    final = server.get("/forecast").json()
+    assert final["run_id"] == second["run_id"]
+    assert {a["code"]: a["status"] for a in final["allies"]}["EE"] == "endorsed"
+    assert server.stop() == 0
