@@ -160,8 +160,8 @@ class ConfirmationModel:
     default_sampler_config: ClassVar[dict[str, Any]] = {
         "sampler": "nutpie",
         "chains": 4,
-        "tune": 600,
-        "draws": 600,
+        "tune": 500,
+        "draws": 1000,
         "target_accept": 0.98,
     }
 

@@ -28,9 +28,9 @@ logger = logging.getLogger(__name__)
 ASSUMPTIONS: tuple[str, ...] = ("endorsed", "opposed")
 INTERVAL_PROB = 0.94
 # Draws used for the last-holdout integral (a grid over time for every ally and draw).
-HOLDOUT_DRAWS = 1000
+HOLDOUT_DRAWS = 500
 HOLDOUT_HORIZON_DAYS = 1500.0
-HOLDOUT_GRID = 160
+HOLDOUT_GRID = 120
 
 
 @dataclass(frozen=True)
