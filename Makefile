@@ -29,6 +29,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 test: setup lint
+	$(BIN)/python -m tests.system_deps
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -249,9 +249,10 @@ def last_holdout(
     before = np.cumprod(np.concatenate([ones, at[:, :-1, :]], axis=1), axis=1)
     after = np.cumprod(np.concatenate([ones, at[:, :0:-1, :]], axis=1), axis=1)[:, ::-1, :]
     last = (step * before * after).sum(axis=2)  # (S, M)
-    all_in = np.prod(g[:, :, -1], axis=1)  # (S,)
     out = np.zeros(len(draws.codes))
-    total = all_in.sum()
+    # Normalised by the summed chances of being last, i.e. P(every member endorses within
+    # the horizon) as the same grid sees it: the grid's error then cancels in the ratio.
+    total = last.sum()
     if total > 0:
         out[members] = last.sum(axis=0) / total
     return out

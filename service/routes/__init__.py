@@ -4,6 +4,7 @@ from service.routes.allies import AllyController
 from service.routes.evidence import EvidenceController
 from service.routes.forecast import ForecastController
 from service.routes.health import HealthController
+from service.routes.page import PageController
 from service.routes.runs import RunController
 
 CONTROLLERS = (
@@ -12,4 +13,5 @@ CONTROLLERS = (
     EvidenceController,
     RunController,
     AllyController,
+    PageController,
 )

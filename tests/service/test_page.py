@@ -1,0 +1,76 @@
+"""The page at GET /, rendered by headless Chromium, shows the numbers the API serves."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from tests.service.test_server import Server, server, wait_for  # noqa: F401 (fixture)
+
+CHROMIUM = shutil.which("chromium")
+
+
+def render(url: str) -> str:
+    """The DOM after the page's scripts ran, from headless Chromium."""
+    with tempfile.TemporaryDirectory() as profile:
+        return subprocess.run(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=True,
+        ).stdout
+
+
+def cell(dom: str, attrs: str) -> str:
+    match = re.search(rf"<(\w+)[^>]*{attrs}[^>]*>(.*?)</\1>", dom, re.S)
+    assert match, f"no element with {attrs}"
+    return html.unescape(re.sub(r"<[^>]+>", "", match.group(2))).strip()
+
+
+def pct(p: float) -> str:
+    return f"{100 * p:.1f}%"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs it)")
+def test_page_shows_the_api_numbers_in_a_browser(server: Server):  # noqa: F811
+    server.start()
+    wait_for(lambda: server.get("/forecast").status_code == 200, 240, "a forecast", server)
+    document = server.get("/forecast").json()
+    assert server.get("/").headers["content-type"].startswith("text/html")
+
+    dom = render(server.url + "/")
+
+    assert 'data-ready="1"' in dom
+    for deadline in document["deadlines"]:
+        assert cell(dom, f'data-test="p-{deadline["key"]}"') == pct(deadline["p_confirmed"])
+        lo, hi = deadline["interval"]
+        assert f"{pct(lo)} – {pct(hi)}" in cell(dom, f'data-test="interval-{deadline["key"]}"')
+    for ally in document["allies"]:
+        row = re.search(rf'<tr data-code="{ally["code"]}">(.*?)</tr>', dom, re.S).group(1)
+        assert cell(row, 'data-test="status"') == ally["status"]
+        assert cell(row, 'data-test="p_endorse"') == pct(ally["p_endorse"])
+        for key, p in ally["p_endorse_by"].items():
+            assert cell(row, f'data-test="by-{key}"') == pct(p)
+    assert "<polyline" in dom  # the probability-over-time chart was drawn
+    assert document["run_id"] in dom
