@@ -10,6 +10,7 @@ import httpx
 from forecast.schema import EVIDENCE_FIELDS, EVIDENCE_KINDS, EvidenceItem
 from service.evidence import seed_evidence
 from service.queue import claim_next
+from service.worker import process_one
 from tests.service.conftest import AUTH, endorsement, evidence_count
 
 
@@ -123,7 +124,9 @@ def test_openapi_lists_the_evidence_kinds_and_fields(client):
     assert all(op.get("operationId") and op.get("summary") for op in operations)
 
 
-def test_24_concurrent_posts_to_a_real_server_are_all_stored(live_server, settings):
+def test_24_concurrent_posts_are_all_stored_and_all_in_the_next_forecast(
+    live_server, settings, database, forecaster
+):
     before = evidence_count(settings)
     bodies = [endorsement("DD", summary=f"report number {i}") for i in range(24)]
 
@@ -137,3 +140,18 @@ def test_24_concurrent_posts_to_a_real_server_are_all_stored(live_server, settin
     assert len({r.json()["evidence_id"] for r in responses}) == 24
     assert len({r.json()["run_id"] for r in responses}) == 1  # coalesced
     assert evidence_count(settings) == before + 24
+    run_id = responses[0].json()["run_id"]
+    assert process_one(database.sessions, forecaster, settings) == run_id
+    with httpx.Client(base_url=live_server, timeout=30) as http:
+        assert http.get("/forecast").json()["run_id"] == run_id
+        used = set(http.get(f"/runs/{run_id}").json()["evidence_ids"])
+    assert {r.json()["evidence_id"] for r in responses} <= used
+
+
+def test_a_5_mb_body_gets_413_and_stores_nothing(live_server, settings):
+    before = evidence_count(settings)
+    body = endorsement(summary="x" * (5 * 1024 * 1024))
+    with httpx.Client(base_url=live_server, timeout=30) as http:
+        response = http.post("/evidence", json=body, headers=AUTH)
+    assert response.status_code == 413
+    assert evidence_count(settings) == before
