@@ -326,6 +326,13 @@ class ConfirmationModel:
             with self.model:
                 pm.set_data(values)
 
+    def compile(self) -> None:
+        """Build the model and compile it for the default sampler now, not at the first fit."""
+        if self.model is None:
+            self.build_model()
+        if self.sampler_config["sampler"] == "nutpie":
+            self._nutpie_model()
+
     def _nutpie_model(self):
         import nutpie
 

@@ -123,6 +123,7 @@ def serve(settings: Settings) -> int:
     recovered = queue.recover(database.sessions)
     if recovered:
         logger.warning("recovered %d interrupted run(s): %s", len(recovered), ", ".join(recovered))
+    logger.info("compiled the model in %.1f s", forecaster.compile())
     logger.info("worker ready (pid %d), polling every %.2f s", os.getpid(), settings.poll_seconds)
     try:
         while not _Stop.requested:
