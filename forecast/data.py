@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from forecast.schema import (
+    EVIDENCE_FIELDS,
     SEVERITIES,
     Ally,
     Bloc,
@@ -45,16 +46,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "source",
     ),
     "grievances.csv": ("id", "ally", "summary", "severity", "recorded", "resolved", "source"),
-    "evidence.csv": (
-        "ally",
-        "kind",
-        "date",
-        "source",
-        "summary",
-        "reliability",
-        "severity",
-        "grievance",
-    ),
+    "evidence.csv": EVIDENCE_FIELDS,
 }
 
 

@@ -88,35 +88,25 @@ def queue_live_run(session: Session, dataset: Dataset, *, trigger: str, seed: in
     if queued is not None:
         queued.as_of = as_of
         return queued
+    return queue_run(session, as_of=as_of, seed=seed, trigger=trigger, live=True)
+
+
+def queue_run(
+    session: Session, *, as_of: dt.date, seed: int, trigger: str, live: bool = False
+) -> RunRow:
+    """Queue a fit (at a fixed cut-off unless ``live``); the caller commits."""
     run = RunRow(
         id=new_run_id(),
         status="queued",
         as_of=as_of,
         seed=seed,
         trigger=trigger,
-        live=True,
+        live=live,
         requested_at=utcnow(),
         attempts=0,
     )
     session.add(run)
     session.flush()  # the unique index on queued live runs fails here, not at commit
-    return run
-
-
-def queue_run(session: Session, *, as_of: dt.date, seed: int, trigger: str) -> RunRow:
-    """Queue a fit at a fixed cut-off; the caller commits."""
-    run = RunRow(
-        id=new_run_id(),
-        status="queued",
-        as_of=as_of,
-        seed=seed,
-        trigger=trigger,
-        live=False,
-        requested_at=utcnow(),
-        attempts=0,
-    )
-    session.add(run)
-    session.flush()
     return run
 
 
