@@ -33,6 +33,7 @@ test: setup lint
 	$(BIN)/python -m pytest
 
 bench: setup
+	$(BIN)/python -m tests.system_deps
 	$(BIN)/python -m bench
 
 fit: setup
