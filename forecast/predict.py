@@ -216,6 +216,16 @@ def confirmed_by(
     return value[:, 0] if np.ndim(day) == 0 else value
 
 
+def thinned(draws: PosteriorDraws, n: int, seed: int = 0) -> PosteriorDraws:
+    """A random subset of ``n`` draws (all of them if there are fewer), for grid integrals."""
+    if draws.n_draws <= n:
+        return draws
+    keep = np.sort(np.random.default_rng(seed).choice(draws.n_draws, n, replace=False))
+    fields = {k: getattr(draws, k) for k in draws.__dataclass_fields__ if k != "_cache"}
+    per_draw = ("p_endorse", "location", "shape", "decision_lag")
+    return PosteriorDraws(**{**fields, **{k: fields[k][keep] for k in per_draw}})
+
+
 def last_holdout(
     draws: PosteriorDraws, assume: Mapping[str, str] | None = None, seed: int = 0
 ) -> np.ndarray:
@@ -224,20 +234,10 @@ def last_holdout(
     Integrates ``dG_i(x) * prod_{j != i} G_j(x)`` over a time grid after the cut-off on
     a thinned subset of draws; allies that have already endorsed are never last.
     """
-    rng = np.random.default_rng(seed)
-    keep = np.sort(rng.choice(draws.n_draws, min(HOLDOUT_DRAWS, draws.n_draws), replace=False))
-    thin = PosteriorDraws(
-        **{
-            **{k: getattr(draws, k) for k in draws.__dataclass_fields__ if k != "_cache"},
-            "p_endorse": draws.p_endorse[keep],
-            "location": draws.location[keep],
-            "shape": draws.shape[keep],
-            "decision_lag": draws.decision_lag[keep],
-        }
-    )
+    thin = thinned(draws, HOLDOUT_DRAWS, seed)
     c = draws.censor_day
     offsets = np.concatenate([[0.0], np.geomspace(0.5, HOLDOUT_HORIZON_DAYS, HOLDOUT_GRID)])
-    grid = np.broadcast_to(c + offsets, (len(keep), offsets.size))
+    grid = np.broadcast_to(c + offsets, (thin.n_draws, offsets.size))
     g = endorsed_by(thin, grid, assume)  # (S, N, K)
     members = np.flatnonzero(draws.member > 0)
     g = g[:, members, :]
