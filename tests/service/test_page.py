@@ -48,7 +48,8 @@ def cell(dom: str, attrs: str) -> str:
 
 
 def pct(p: float) -> str:
-    return f"{100 * p:.1f}%"
+    """The page's format: one decimal, and "<0.1%" for a chance above 0 that rounds to 0."""
+    return "<0.1%" if 0 < p < 0.0005 else f"{100 * p:.1f}%"
 
 
 @pytest.mark.slow
