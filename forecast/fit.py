@@ -33,6 +33,10 @@ from forecast.schema import EvidenceItem
 logger = logging.getLogger(__name__)
 
 
+# Sampler settings of the one refit a fit with divergences gets.
+RETRY_SAMPLER_OVERRIDES: dict[str, Any] = {"target_accept": 0.995, "tune": 1500}
+
+
 class RunResult(msgspec.Struct, kw_only=True):
     """What one run produced (also written to its folder)."""
 
@@ -122,11 +126,16 @@ class Forecaster:
         return setup_frame(self.dataset, evidence, as_of, self.scale)
 
     def fit(
-        self, inputs: ModelInputs, *, seed: int, sampler: str | None = None
+        self,
+        inputs: ModelInputs,
+        *,
+        seed: int,
+        sampler: str | None = None,
+        sampler_overrides: dict[str, Any] | None = None,
     ) -> ConfirmationModel:
         """Sample the posterior at ``inputs``, building and compiling the model only once."""
         model = self._model(inputs)
-        model.fit(inputs, random_seed=seed, sampler=sampler)
+        model.fit(inputs, random_seed=seed, sampler=sampler, sampler_overrides=sampler_overrides)
         return model
 
     def run(
@@ -155,18 +164,26 @@ class Forecaster:
         started = time.perf_counter()
         inputs = self.inputs(evidence, as_of)
         compiled_before = self.model is not None and self.model._compiled is not None
-        model = self.fit(inputs, seed=seed, sampler=sampler)
-        fitted = time.perf_counter()
-        idata = model.require_fit()
-        used_sampler = sampler or model.sampler_config["sampler"]
-        draws = draws_from_idata(idata, inputs, model.timing)
-        diagnostics = diagnose(
-            idata,
-            self._derived(draws),
-            sampler=used_sampler,
-            sample_seconds=model.sample_seconds,
-            config=self.gate,
-        )
+        # A fit with divergences is refitted once with smaller steps and longer adaptation
+        # (same seed): divergences flag geometry the step size did not resolve, and a
+        # fit that still diverges is not published.
+        for attempt, overrides in enumerate((None, RETRY_SAMPLER_OVERRIDES), start=1):
+            model = self.fit(inputs, seed=seed, sampler=sampler, sampler_overrides=overrides)
+            fitted = time.perf_counter()
+            idata = model.require_fit()
+            used_sampler = sampler or model.sampler_config["sampler"]
+            draws = draws_from_idata(idata, inputs, model.timing)
+            diagnostics = diagnose(
+                idata,
+                self._derived(draws),
+                sampler=used_sampler,
+                sample_seconds=model.sample_seconds,
+                config=self.gate,
+            )
+            diagnostics["attempts"] = attempt
+            if diagnostics["passed"] or diagnostics["divergences"] == 0:
+                break
+            logger.warning("run %s: %d divergences, refitting", run_id, diagnostics["divergences"])
         diagnosed = time.perf_counter()
         question = self.dataset.question
         document = build_document(
@@ -250,6 +267,7 @@ def _public_diagnostics(diagnostics: dict[str, Any]) -> dict[str, Any]:
         "ess_bulk_min",
         "ess_tail_min",
         "divergences",
+        "attempts",
         "sampler",
         "sample_seconds",
         "chains",

@@ -349,6 +349,7 @@ class ConfirmationModel:
         *,
         random_seed: int,
         sampler: str | None = None,
+        sampler_overrides: dict[str, Any] | None = None,
     ) -> az.InferenceData:
         """Sample the posterior at ``inputs`` (or the current cut-off).
 
@@ -360,6 +361,8 @@ class ConfirmationModel:
             Seed of the sampler: the same seed and inputs give the same draws.
         sampler
             ``"nutpie"`` (default, compiled once per process) or ``"pymc"`` (``pm.sample``).
+        sampler_overrides
+            Settings merged over ``sampler_config`` for this fit only.
 
         Returns
         -------
@@ -373,7 +376,7 @@ class ConfirmationModel:
         sampler = sampler or self.sampler_config["sampler"]
         if sampler not in SAMPLERS:
             raise ValueError(f"sampler {sampler!r} is not known; valid: {', '.join(SAMPLERS)}")
-        cfg = self.sampler_config
+        cfg = {**self.sampler_config, **(sampler_overrides or {})}
         if sampler == "nutpie":
             import nutpie
 

@@ -69,6 +69,26 @@ def test_an_objection_lowers_the_chance_of_confirmation_by_june(synthetic_run, r
     assert p_confirmed(after) < p_confirmed(synthetic_run.document)
 
 
+def test_an_unconfirmed_report_moves_the_forecast_less_than_an_official_endorsement(
+    synthetic_run, run
+):
+    official = run(news("DD", "endorsement"))
+    reported = run(
+        EvidenceItem(
+            ally="DD",
+            kind="endorsement",
+            date=SYNTHETIC_AS_OF,
+            source="test",
+            summary="DD endorsement, per anonymous diplomats",
+            reliability=0.5,
+        )
+    )
+    before = p_confirmed(synthetic_run.document)
+    assert before < p_confirmed(reported) < p_confirmed(official)
+    status = {a["code"]: a["status"] for a in reported["allies"]}
+    assert status["DD"] == "undecided"  # unconfirmed support does not make it endorsed
+
+
 def test_time_passing_without_news_lowers_the_chance_by_a_fixed_deadline(synthetic_run, run):
     later = run(as_of=dt.date(2024, 4, 15))
     assert p_confirmed(later) < p_confirmed(synthetic_run.document)
