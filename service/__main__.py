@@ -22,7 +22,7 @@ from service.db import Database, connect, migrate
 from service.evidence import seed_evidence
 from service.models import ForecastRow, RunRow
 from service.queue import in_transaction, queue_live_run
-from service.settings import CONFIG_ERROR, Settings, SettingsError
+from service.settings import CONFIG_ERROR, Settings, settings_for_process
 
 logger = logging.getLogger(__name__)
 
@@ -119,14 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         help="serve only; run `python -m service.worker` separately (one per database)",
     )
     args = parser.parse_args(argv)
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    settings = settings_for_process()
+    if settings is None:
         return CONFIG_ERROR
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         prepare(settings, fit_if_empty=args.fit_if_empty)
     except ValidationError as exc:

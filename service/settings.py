@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,24 @@ class Settings:
             gate_config=_json_object(env, "FORECAST_GATE_CONFIG"),
             log_level=_choice(env, "FORECAST_LOG_LEVEL", defaults.log_level, LOG_LEVELS),
         )
+
+
+def settings_for_process(label: str = "") -> Settings | None:
+    """Settings from the environment with logging configured, or None (reason on stderr).
+
+    The entry points (``python -m service``, ``python -m service.worker``) start with this;
+    on None they exit with ``CONFIG_ERROR``.
+    """
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    tag = f" [{label}]" if label else ""
+    logging.basicConfig(
+        level=settings.log_level, format=f"%(asctime)s %(levelname)s{tag} %(name)s: %(message)s"
+    )
+    return settings
 
 
 def normalise_url(url: str) -> str:

@@ -26,7 +26,7 @@ from forecast.runs import TIMINGS_FILE, read_json
 from service import queue
 from service.db import connect
 from service.forecasts import encode
-from service.settings import CONFIG_ERROR, Settings, SettingsError
+from service.settings import CONFIG_ERROR, Settings, settings_for_process
 
 logger = logging.getLogger(__name__)
 
@@ -138,14 +138,9 @@ def serve(settings: Settings) -> int:
 
 
 def main() -> int:
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    settings = settings_for_process("worker")
+    if settings is None:
         return CONFIG_ERROR
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s [worker] %(name)s: %(message)s"
-    )
     _die_with_parent()
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGINT, _on_sigterm)
