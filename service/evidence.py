@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from forecast.data import Dataset
-from forecast.schema import EvidenceItem, ValidationError, validate_evidence
+from forecast.schema import EVIDENCE_FIELDS, EvidenceItem, ValidationError, validate_evidence
 from service.clock import today, utcnow
 from service.db import Database
 from service.errors import BadRequest, InvalidInput, NotFound
@@ -46,19 +46,8 @@ def evidence_out(row: EvidenceRow) -> EvidenceOut:
 
 
 def evidence_row(item: EvidenceItem, origin: str) -> EvidenceRow:
-    return EvidenceRow(
-        id=item.id,
-        ally=item.ally,
-        kind=item.kind,
-        date=item.date,
-        source=item.source,
-        summary=item.summary,
-        reliability=item.reliability,
-        severity=item.severity,
-        grievance=item.grievance,
-        origin=origin,
-        created_at=utcnow(),
-    )
+    fields = {field: getattr(item, field) for field in EVIDENCE_FIELDS}
+    return EvidenceRow(id=item.id, **fields, origin=origin, created_at=utcnow())
 
 
 def seed_evidence(database: Database, dataset: Dataset) -> int:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecast.data import Dataset
 from forecast.runs import new_run_id
-from forecast.schema import EvidenceItem
+from forecast.schema import EVIDENCE_FIELDS, EvidenceItem
 from service.clock import utcnow
 from service.models import EvidenceRow, ForecastRow, RunRow
 
@@ -52,16 +52,7 @@ def in_transaction(
 
 
 def evidence_item(row: EvidenceRow) -> EvidenceItem:
-    return EvidenceItem(
-        ally=row.ally,
-        kind=row.kind,
-        date=row.date,
-        source=row.source,
-        summary=row.summary,
-        reliability=row.reliability,
-        severity=row.severity,
-        grievance=row.grievance,
-    )
+    return EvidenceItem(**{field: getattr(row, field) for field in EVIDENCE_FIELDS})
 
 
 def live_as_of(session: Session, dataset: Dataset) -> dt.date:
