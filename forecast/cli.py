@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from forecast.data import Dataset, live_as_of, load_dataset
 from forecast.runs import DEFAULT_RUNS_DIR, latest_published, new_run_id, read_document
 from forecast.schema import EvidenceItem, ValidationError, validate_evidence
@@ -46,9 +48,7 @@ def read_evidence_file(path: Path, dataset: Dataset) -> list[EvidenceItem]:
                 items.append(validate_evidence(raw, vocabulary, latest=dt.date.today()))
             except ValidationError as exc:
                 problems.extend(
-                    f"{path.name}, row {number}, {str(p).split(': ', 1)[-1]}"
-                    if not p.file
-                    else str(p)
+                    str(msgspec.structs.replace(p, file=path.name, row=number))
                     for p in exc.problems
                 )
     if problems:
