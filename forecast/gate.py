@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import arviz as az
 import msgspec
 import numpy as np
 import xarray as xr
+
+from forecast import convergence
 
 logger = logging.getLogger(__name__)
 
@@ -31,17 +33,6 @@ class GateFailed(RuntimeError):
         super().__init__("diagnostics gate failed: " + "; ".join(diagnostics["failures"]))
 
 
-def _varying(data: xr.Dataset) -> xr.Dataset:
-    """Drop quantities that are the same in every draw (R-hat and ESS are undefined)."""
-    keep = {}
-    for name, var in data.data_vars.items():
-        values = var.values
-        spread = np.ptp(values, axis=(0, 1)) if values.ndim > 2 else np.ptp(values)
-        if np.any(spread > 1e-12):
-            keep[name] = var
-    return xr.Dataset(keep)
-
-
 def diagnose(
     idata: az.InferenceData,
     derived: Mapping[str, np.ndarray],
@@ -49,6 +40,7 @@ def diagnose(
     sampler: str,
     sample_seconds: float,
     config: GateConfig | None = None,
+    parameters: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Measure convergence of the parameters and of every reported quantity.
 
@@ -59,6 +51,10 @@ def diagnose(
     derived
         Reported quantities computed from the draws, each of shape (chain, draw[, ...]):
         P(confirmed by each deadline), per-ally probabilities.
+    parameters
+        The posterior variables to check (default: all of them). A caller passes the
+        sampled parameters: deterministic intermediates that are not reported add
+        nothing the parameters and the reported quantities do not already show.
     sampler, sample_seconds
         Recorded with the diagnostics.
 
@@ -70,6 +66,7 @@ def diagnose(
     """
     config = config or GateConfig()
     posterior = idata.posterior
+    checked_posterior = posterior if parameters is None else posterior[list(parameters)]
     extra = xr.Dataset(
         {
             name: xr.DataArray(
@@ -79,21 +76,28 @@ def diagnose(
             for name, v in derived.items()
         }
     )
-    checked = _varying(xr.merge([posterior.drop_vars(["chain", "draw"]), extra], compat="override"))
-    r_hat = az.rhat(checked)
-    ess_bulk = az.ess(checked, method="bulk")
-    ess_tail = az.ess(checked, method="tail")
+    checked = xr.merge([checked_posterior.drop_vars(["chain", "draw"]), extra], compat="override")
+    # Every scalar quantity as one row of a (quantity, chain, draw) stack; quantities that
+    # are the same in every draw (an ally already endorsed) have no R-hat or ESS.
+    stack = np.concatenate(
+        [
+            np.moveaxis(v.values.reshape(v.shape[0], v.shape[1], -1), 2, 0)
+            for v in checked.data_vars.values()
+        ]
+        or [np.zeros((0, posterior.sizes["chain"], posterior.sizes["draw"]))]
+    )
+    stack = stack[np.ptp(stack.reshape(len(stack), -1), axis=1) > 1e-12]
 
-    def extreme(ds: xr.Dataset, fn) -> float:
-        values = [float(fn(v.values)) for v in ds.data_vars.values() if v.size]
-        return float(fn(values)) if values else float("nan")
+    def extreme(values: np.ndarray, fn) -> float:
+        # NaN (a quantity with NaN draws) propagates, and so fails its threshold.
+        return float(fn(values)) if values.size else float("nan")
 
     diverging = idata.sample_stats.get("diverging")
     divergences = int(diverging.sum()) if diverging is not None else 0
     result = {
-        "r_hat_max": extreme(r_hat, np.nanmax),
-        "ess_bulk_min": extreme(ess_bulk, np.nanmin),
-        "ess_tail_min": extreme(ess_tail, np.nanmin),
+        "r_hat_max": extreme(convergence.rank_rhat(stack), np.max),
+        "ess_bulk_min": extreme(convergence.ess_bulk(stack), np.min),
+        "ess_tail_min": extreme(convergence.ess_tail(stack), np.min),
         "divergences": divergences,
         "sampler": sampler,
         "sample_seconds": round(float(sample_seconds), 4),
