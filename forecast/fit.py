@@ -18,7 +18,7 @@ from forecast.data import Dataset
 from forecast.document import DRAWS_FILE, build_document
 from forecast.frame import ModelInputs, setup_frame, spending_scale
 from forecast.gate import GateConfig, check, diagnose
-from forecast.model import ConfirmationModel
+from forecast.model import ConfirmationModel, write_posterior
 from forecast.predict import PosteriorDraws
 from forecast.runs import (
     DIAGNOSTICS_FILE,
@@ -33,8 +33,9 @@ from forecast.schema import EvidenceItem
 logger = logging.getLogger(__name__)
 
 
-# Sampler settings of the one refit a fit with divergences gets.
-RETRY_SAMPLER_OVERRIDES: dict[str, Any] = {"target_accept": 0.995, "tune": 1500}
+# Sampler settings of the one refit a fit that missed the gate gets: smaller steps for
+# divergences, longer adaptation and chains for R-hat and ESS.
+RETRY_SAMPLER_OVERRIDES: dict[str, Any] = {"target_accept": 0.99, "tune": 300, "draws": 1000}
 
 
 class RunResult(msgspec.Struct, kw_only=True):
@@ -46,6 +47,16 @@ class RunResult(msgspec.Struct, kw_only=True):
     diagnostics: dict[str, Any]
     timings: dict[str, float]
     inputs: dict[str, Any]
+    # The posterior (ArviZ InferenceData) while its netCDF archive is still to be written.
+    pending_posterior: Any = None
+
+    def archive(self) -> Path:
+        """Write the posterior's netCDF archive if ``run(archive=False)`` deferred it."""
+        path = self.run_dir / POSTERIOR_FILE
+        if self.pending_posterior is not None:
+            write_posterior(self.pending_posterior, path)
+            self.pending_posterior = None
+        return path
 
 
 def draws_from_idata(idata: az.InferenceData, inputs: ModelInputs, timing: str) -> PosteriorDraws:
@@ -147,8 +158,14 @@ class Forecaster:
         run_id: str,
         run_dir: Path | str,
         sampler: str | None = None,
+        archive: bool = True,
     ) -> RunResult:
         """Fit at ``as_of`` on the evidence dated up to it, gate, summarise and store.
+
+        ``archive=False`` leaves the posterior's netCDF (the audit copy, about a quarter
+        of a second to write) to ``RunResult.archive()``, so that a caller can publish
+        first; the draws the forecast is served from are always written here. A fit that
+        fails the gate is archived here either way.
 
         Returns
         -------
@@ -164,9 +181,10 @@ class Forecaster:
         started = time.perf_counter()
         inputs = self.inputs(evidence, as_of)
         compiled_before = self.model is not None and self.model._compiled is not None
-        # A fit with divergences is refitted once with smaller steps and longer adaptation
-        # (same seed): divergences flag geometry the step size did not resolve, and a
-        # fit that still diverges is not published.
+        # The default chains are short (they make a rerun fast and pass the gate in
+        # nearly every fit); a fit that misses the gate is refitted once with smaller
+        # steps, longer adaptation and longer chains (same seed), and a fit that still
+        # misses it is not published.
         for attempt, overrides in enumerate((None, RETRY_SAMPLER_OVERRIDES), start=1):
             model = self.fit(inputs, seed=seed, sampler=sampler, sampler_overrides=overrides)
             fitted = time.perf_counter()
@@ -179,11 +197,16 @@ class Forecaster:
                 sampler=used_sampler,
                 sample_seconds=model.sample_seconds,
                 config=self.gate,
+                parameters=model.parameter_names,
             )
             diagnostics["attempts"] = attempt
-            if diagnostics["passed"] or diagnostics["divergences"] == 0:
+            if diagnostics["passed"] or attempt == 2:
                 break
-            logger.warning("run %s: %d divergences, refitting", run_id, diagnostics["divergences"])
+            logger.warning(
+                "run %s: the fit missed the gate (%s); refitting",
+                run_id,
+                "; ".join(diagnostics["failures"]),
+            )
         diagnosed = time.perf_counter()
         question = self.dataset.question
         document = build_document(
@@ -212,7 +235,9 @@ class Forecaster:
             "package_version": __version__,
         }
         draws.save(run_dir / DRAWS_FILE)
-        model.save(run_dir / POSTERIOR_FILE)
+        deferred = not archive and diagnostics["passed"]
+        if not deferred:
+            model.save(run_dir / POSTERIOR_FILE)
         saved = time.perf_counter()
         timings = {
             "sample_seconds": round(model.sample_seconds, 4),
@@ -247,6 +272,7 @@ class Forecaster:
             diagnostics=diagnostics,
             timings=timings,
             inputs=record,
+            pending_posterior=idata if deferred else None,
         )
 
     def _derived(self, draws: PosteriorDraws) -> dict[str, np.ndarray]:

@@ -85,6 +85,14 @@ def _endorsement_random(form: str):
     return random
 
 
+def write_posterior(idata: az.InferenceData, path: Path | str) -> Path:
+    """Write a fit's posterior as netCDF (configs and version are in its attributes)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    idata.to_netcdf(str(path), engine="h5netcdf")
+    return path
+
+
 class ConfirmationModel:
     """Bayesian model of each ally's endorsement (whether and when).
 
@@ -160,9 +168,9 @@ class ConfirmationModel:
     default_sampler_config: ClassVar[dict[str, Any]] = {
         "sampler": "nutpie",
         "chains": 4,
-        "tune": 500,
-        "draws": 1000,
-        "target_accept": 0.98,
+        "tune": 150,
+        "draws": 700,
+        "target_accept": 0.95,
     }
 
     def __init__(
@@ -419,6 +427,13 @@ class ConfirmationModel:
             "sample_seconds": f"{self.sample_seconds:.4f}",
         }
 
+    @property
+    def parameter_names(self) -> list[str]:
+        """Names of the sampled parameters (not the deterministics)."""
+        if self.model is None:
+            self.build_model()
+        return [rv.name for rv in self.model.free_RVs]
+
     def require_fit(self) -> az.InferenceData:
         if self.idata is None:
             raise NotFittedError("this model has no posterior yet: call fit() first")
@@ -454,11 +469,7 @@ class ConfirmationModel:
 
     def save(self, path: Path | str) -> Path:
         """Write the posterior as netCDF, configs and version in its attributes."""
-        idata = self.require_fit()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        idata.to_netcdf(str(path), engine="h5netcdf")
-        return path
+        return write_posterior(self.require_fit(), path)
 
     @classmethod
     def load(cls, path: Path | str, inputs: ModelInputs) -> ConfirmationModel:
