@@ -101,6 +101,16 @@ def queue_run(
     return run
 
 
+def has_queued(reader: sessionmaker[Session]) -> bool:
+    """Whether any run is queued: a plain read, which takes no write lock (on SQLite in
+    WAL mode it runs beside writers), so an idle worker can ask often."""
+    with reader() as session:
+        return (
+            session.scalars(select(RunRow.id).where(RunRow.status == "queued").limit(1)).first()
+            is not None
+        )
+
+
 def claim_next(session_factory: sessionmaker[Session], worker: str) -> Claimed | None:
     """Mark the oldest queued run running and load its evidence, in one transaction.
 

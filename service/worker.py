@@ -14,13 +14,16 @@ import socket
 import sys
 import time
 import types
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import msgspec
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecast.data import load_dataset
-from forecast.fit import Forecaster
+from forecast.fit import Forecaster, RunResult
 from forecast.gate import GateConfig, GateFailed
 from forecast.runs import TIMINGS_FILE, read_json
 from service import queue
@@ -45,13 +48,18 @@ class _Stop:
 
 
 def process_one(
-    session_factory: sessionmaker[Session], forecaster: Forecaster, settings: Settings
+    session_factory: sessionmaker[Session],
+    forecaster: Forecaster,
+    settings: Settings,
+    background: Callable[..., Any] | None = None,
 ) -> str | None:
     """Claim the oldest queued run, fit it and record the outcome.
 
     Returns the run's id, or None when nothing was queued. A fit that fails the
     diagnostics gate (or raises) is recorded as failed and publishes nothing; its
-    artifacts stay in ``settings.artifacts_dir / run_id``.
+    artifacts stay in ``settings.artifacts_dir / run_id``. A published run's posterior
+    archive is written after publishing, by ``background(fn, *args)`` if given (an
+    executor's ``submit``: the next run need not wait for it), else here.
     """
     claimed = queue.claim_next(session_factory, _worker_name())
     if claimed is None:
@@ -67,6 +75,7 @@ def process_one(
             seed=claimed.seed,
             run_id=run_id,
             run_dir=run_dir,
+            archive=False,
         )
     except Shutdown:
         _Stop.fitting = False
@@ -99,7 +108,18 @@ def process_one(
         _plain(result.timings),
     )
     logger.info("run %s published (%.2f s)", run_id, result.timings.get("total_seconds", 0.0))
+    # The posterior's netCDF is the audit copy (the forecast is served from the draws, and
+    # a seeded run can be refitted to the same draws): written after publishing so that
+    # neither readers nor the next run wait for it.
+    (background or (lambda fn, *args: fn(*args)))(_archive, result)
     return run_id
+
+
+def _archive(result: RunResult) -> None:
+    try:
+        result.archive()
+    except Exception:  # logged; the published forecast stands
+        logger.exception("run %s: the posterior archive could not be written", result.run_id)
 
 
 def make_forecaster(settings: Settings) -> Forecaster:
@@ -125,13 +145,19 @@ def serve(settings: Settings) -> int:
         logger.warning("recovered %d interrupted run(s): %s", len(recovered), ", ".join(recovered))
     logger.info("compiled the model in %.1f s", forecaster.compile())
     logger.info("worker ready (pid %d), polling every %.2f s", os.getpid(), settings.poll_seconds)
+    archiver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive")
     try:
         while not _Stop.requested:
-            if process_one(database.sessions, forecaster, settings) is None:
+            idle = not queue.has_queued(database.reader)
+            if (
+                idle
+                or process_one(database.sessions, forecaster, settings, archiver.submit) is None
+            ):
                 time.sleep(settings.poll_seconds)
     except Shutdown:
         pass
     finally:
+        archiver.shutdown(wait=True)
         database.dispose()
     logger.info("worker stopped")
     return 0
@@ -142,6 +168,7 @@ def main() -> int:
     if settings is None:
         return CONFIG_ERROR
     _die_with_parent()
+    _lower_priority(settings.worker_nice)
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGINT, _on_sigterm)
     return serve(settings)
@@ -163,6 +190,23 @@ def _die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != int(parent):  # the parent died before the prctl took effect
         os._exit(1)
+
+
+def _lower_priority(nice: int) -> None:
+    """Run this worker, every thread of it, at CPU priority ``nice`` (never raised).
+
+    On Linux a priority belongs to a thread, and threads started at import (BLAS, numba)
+    already exist: each one is set; the sampler's threads, started later, inherit it.
+    """
+    tasks = Path("/proc/self/task")
+    tids = [int(t) for t in os.listdir(tasks)] if tasks.is_dir() else [0]
+    for tid in tids:
+        try:
+            if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+                os.setpriority(os.PRIO_PROCESS, tid, nice)
+        except OSError:  # the thread has ended meanwhile
+            continue
+    logger.info("worker CPU priority: nice %d", nice)
 
 
 def _worker_name() -> str:

@@ -75,7 +75,9 @@ def test_worker_publishes_a_posted_endorsement(published_client, published, fore
     assert after["evidence_count"] == before["evidence_count"] + 1
     allies = {a["code"]: a for a in after["allies"]}
     assert allies["DD"]["status"] == "endorsed"
+    # The draws are served; the posterior's netCDF archive is written after publishing.
     assert (published.artifacts_dir / posted["run_id"] / "draws.npz").exists()
+    assert (published.artifacts_dir / posted["run_id"] / "posterior.nc").exists()
 
 
 def test_a_fit_that_fails_the_gate_is_recorded_and_publishes_nothing(
@@ -205,3 +207,21 @@ def test_a_worker_with_an_unusable_gate_config_exits_without_restart(settings):
     from service.worker import serve
 
     assert serve(replace(settings, gate_config={"ess_min": 1})) == CONFIG_ERROR
+
+
+def test_the_worker_lowers_the_priority_of_every_thread_it_has():
+    """Readers come first: the worker's threads (BLAS and numba's among them) run niced."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os; start = os.getpriority(os.PRIO_PROCESS, 0); "
+        "from service.worker import _lower_priority; _lower_priority(7); "
+        "print(start, sorted({os.getpriority(os.PRIO_PROCESS, int(t)) "
+        "for t in os.listdir('/proc/self/task')}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    start, after = out.stdout.split(" ", 1)
+    assert after.strip() == f"[{max(7, int(start))}]"

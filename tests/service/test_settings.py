@@ -16,6 +16,7 @@ def test_defaults_follow_the_design():
     assert settings.data_dir == PROJECT_ROOT / "data"
     assert settings.artifacts_dir == PROJECT_ROOT / "var" / "runs"
     assert settings.max_body_bytes == 64 * 1024
+    assert settings.worker_nice == 10
 
 
 def test_environment_overrides_and_postgres_urls_use_psycopg():
@@ -45,6 +46,7 @@ def test_environment_overrides_and_postgres_urls_use_psycopg():
         ("FORECAST_SAMPLER_CONFIG", "[1]", "JSON object"),
         ("FORECAST_GATE_CONFIG", "{", "JSON object"),
         ("FORECAST_LOG_LEVEL", "LOUD", "DEBUG"),
+        ("FORECAST_WORKER_NICE", "20", "0..19"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_what_it_accepts(name, value, named):
