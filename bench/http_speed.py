@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,7 @@ WRK_ARGS = ("-t2", "-c32")
 TOKEN = "bench-token"
 TARGET_RATIO = 0.8
 TARGET_RSS_MB = 150.0
+E2E_REPEATS = 7
 
 
 def _free_port() -> int:
@@ -62,7 +64,7 @@ def _rss_mb(pid: int) -> float:
     return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
 
 
-def _post_evidence(base: str, day: int) -> None:
+def _post_evidence(base: str, day: int) -> dict:
     body = {
         "ally": "HU",
         "kind": "statement",
@@ -77,7 +79,34 @@ def _post_evidence(base: str, day: int) -> None:
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=10) as response:
-        response.read()
+        return json.loads(response.read())
+
+
+def _settled(base: str, seconds: float = 300) -> None:
+    """Wait until no run is queued or running."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pending = [json.loads(_get(f"{base}/runs?status={s}")[1]) for s in ("queued", "running")]
+        if not any(pending):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"runs still pending after {seconds:.0f} s")
+
+
+def end_to_end(base: str, days: range) -> list[float]:
+    """Seconds from POST /evidence to GET /forecast serving the run it queued, one at a time."""
+    seconds = []
+    for day in days:
+        _settled(base)
+        started = time.perf_counter()
+        run_id = _post_evidence(base, day)["run_id"]
+        while json.loads(_get(f"{base}/forecast")[1]).get("run_id") != run_id:
+            status = json.loads(_get(f"{base}/runs/{run_id}")[1]).get("status")
+            if status == "failed":
+                raise RuntimeError(f"run {run_id} failed")
+            time.sleep(0.01)
+        seconds.append(time.perf_counter() - started)
+    return seconds
 
 
 def main() -> dict[str, float]:
@@ -116,6 +145,8 @@ def main() -> dict[str, float]:
         busy_rps = wrk(f"{base}/forecast")
         posting.join()
         rss = _rss_mb(service.pid)
+        # Evidence posted -> new forecast served, through HTTP, queue, worker and database.
+        latencies = end_to_end(base, range(10, 10 + E2E_REPEATS))
     finally:
         for process in (service, bare):
             if process is not None:
@@ -129,6 +160,8 @@ def main() -> dict[str, float]:
         "ratio": service_rps / bare_rps,
         "ratio_during_rerun": busy_rps / bare_rps,
         "api_rss_mb": rss,
+        "end_to_end_median_seconds": statistics.median(latencies),
+        "end_to_end_max_seconds": max(latencies),
     }
     print(f"GET /forecast, wrk {' '.join(WRK_ARGS)} for {WRK_SECONDS} s each, side by side")
     print(f"  bare Litestar, same bytes:   {bare_rps:10.0f} req/s")
@@ -138,6 +171,11 @@ def main() -> dict[str, float]:
         f"{result['ratio_during_rerun']:.2f}  (target >= {TARGET_RATIO})"
     )
     print(f"  API process RSS:             {rss:10.1f} MB     (target <= {TARGET_RSS_MB:.0f})")
+    median, worst = result["end_to_end_median_seconds"], result["end_to_end_max_seconds"]
+    print(
+        f"POST /evidence -> GET /forecast serves the new run, median of {E2E_REPEATS}: "
+        f"{median:.2f} s (max {worst:.2f} s)"
+    )
     return result
 
 

@@ -28,9 +28,12 @@ logger = logging.getLogger(__name__)
 ASSUMPTIONS: tuple[str, ...] = ("endorsed", "opposed")
 INTERVAL_PROB = 0.94
 # Draws used for the last-holdout integral (a grid over time for every ally and draw).
+# Against 12000 draws on a 400-point grid, the shipped posterior's values were within
+# 0.014 on average (0.023 at most) with 500 draws, on 60 points as on 120: the draws, not
+# the grid, set the error.
 HOLDOUT_DRAWS = 500
 HOLDOUT_HORIZON_DAYS = 1500.0
-HOLDOUT_GRID = 120
+HOLDOUT_GRID = 60
 
 
 @dataclass(frozen=True)
