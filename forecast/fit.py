@@ -34,8 +34,14 @@ logger = logging.getLogger(__name__)
 
 
 # Sampler settings of the one refit a fit that missed the gate gets: smaller steps for
-# divergences, longer adaptation and chains for R-hat and ESS.
+# divergences, longer adaptation and chains for R-hat and ESS. Each is a floor: settings
+# already above it (a configured longer chain) are kept.
 RETRY_SAMPLER_OVERRIDES: dict[str, Any] = {"target_accept": 0.99, "tune": 300, "draws": 1000}
+
+
+def retry_overrides(sampler_config: dict[str, Any]) -> dict[str, Any]:
+    """The refit's settings: ``RETRY_SAMPLER_OVERRIDES``, never below the first fit's."""
+    return {k: max(v, sampler_config.get(k, v)) for k, v in RETRY_SAMPLER_OVERRIDES.items()}
 
 
 class RunResult(msgspec.Struct, kw_only=True):
@@ -185,7 +191,8 @@ class Forecaster:
         # nearly every fit); a fit that misses the gate is refitted once with smaller
         # steps, longer adaptation and longer chains (same seed), and a fit that still
         # misses it is not published.
-        for attempt, overrides in enumerate((None, RETRY_SAMPLER_OVERRIDES), start=1):
+        overrides = None
+        for attempt in (1, 2):
             model = self.fit(inputs, seed=seed, sampler=sampler, sampler_overrides=overrides)
             fitted = time.perf_counter()
             idata = model.require_fit()
@@ -202,6 +209,7 @@ class Forecaster:
             diagnostics["attempts"] = attempt
             if diagnostics["passed"] or attempt == 2:
                 break
+            overrides = retry_overrides(model.sampler_config)
             logger.warning(
                 "run %s: the fit missed the gate (%s); refitting",
                 run_id,

@@ -86,7 +86,7 @@ def diagnose(
         ]
         or [np.zeros((0, posterior.sizes["chain"], posterior.sizes["draw"]))]
     )
-    stack = stack[np.ptp(stack.reshape(len(stack), -1), axis=1) > 1e-12]
+    stack = stack[~(np.ptp(stack.reshape(len(stack), -1), axis=1) <= 1e-12)]  # NaN rows stay
 
     def extreme(values: np.ndarray, fn) -> float:
         # NaN (a quantity with NaN draws) propagates, and so fails its threshold.

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from arviz import from_dict
 
+from forecast.fit import RETRY_SAMPLER_OVERRIDES, retry_overrides
 from forecast.gate import GateConfig, GateFailed, check, diagnose
-from forecast.runs import DIAGNOSTICS_FILE, DOCUMENT_FILE, read_json
+from forecast.runs import DIAGNOSTICS_FILE, DOCUMENT_FILE, POSTERIOR_FILE, read_json
 from tests.conftest import SYNTHETIC_AS_OF, SYNTHETIC_SEED
 
 CHAINS, DRAWS = 4, 500
@@ -78,6 +79,47 @@ def test_a_quantity_constant_in_every_draw_is_not_held_against_the_fit():
     assert diagnostics["passed"]
 
 
+def test_a_constant_element_beside_varying_ones_is_skipped_not_failed():
+    """An ally already endorsed has p = 1 in every draw, next to allies that vary."""
+    mixed = np.stack([np.ones((CHAINS, DRAWS)), well_mixed().posterior["a"].values], axis=-1)
+    diagnostics = diagnose(well_mixed(), {"p": mixed}, sampler="nutpie", sample_seconds=0.1)
+    assert diagnostics["passed"]
+    assert np.isfinite(diagnostics["r_hat_max"])
+
+
+def test_a_quantity_with_nan_draws_fails_the_gate():
+    values = np.random.default_rng(1).normal(size=(CHAINS, DRAWS))
+    values[0, 0] = np.nan
+    diagnostics = diagnose(well_mixed(), {"p": values}, sampler="nutpie", sample_seconds=0.1)
+    assert not diagnostics["passed"]
+
+
+def test_the_refit_raises_settings_to_its_floors_and_keeps_higher_ones():
+    assert retry_overrides({"target_accept": 0.95, "tune": 150, "draws": 700}) == (
+        RETRY_SAMPLER_OVERRIDES
+    )
+    longer = retry_overrides({"target_accept": 0.999, "tune": 2000, "draws": 5000})
+    assert longer == {"target_accept": 0.999, "tune": 2000, "draws": 5000}
+
+
+def test_a_fit_that_misses_the_gate_is_refitted_once_and_the_refit_published(
+    synthetic_forecaster, synthetic_run, synthetic_dataset, tmp_path, monkeypatch
+):
+    """100 draws a chain cannot reach ESS 400; the refit's longer chains do."""
+    monkeypatch.setitem(synthetic_forecaster.model.sampler_config, "draws", 100)
+    result = synthetic_forecaster.run(
+        synthetic_dataset.evidence,
+        SYNTHETIC_AS_OF,
+        seed=SYNTHETIC_SEED,
+        run_id="run_refitted",
+        run_dir=tmp_path / "run",
+    )
+    assert result.diagnostics["passed"]
+    assert result.diagnostics["attempts"] == 2
+    assert result.diagnostics["draws"] == RETRY_SAMPLER_OVERRIDES["draws"]
+    assert read_json(tmp_path / "run" / DOCUMENT_FILE)["diagnostics"]["attempts"] == 2
+
+
 def test_a_fit_that_fails_the_gate_is_recorded_but_not_published(
     synthetic_forecaster, synthetic_dataset, tmp_path, monkeypatch
 ):
@@ -92,5 +134,7 @@ def test_a_fit_that_fails_the_gate_is_recorded_but_not_published(
             run_dir=run_dir,
         )
     assert caught.value.diagnostics["failures"]
+    assert caught.value.diagnostics["attempts"] == 2  # refitted once, then given up
     assert read_json(run_dir / DIAGNOSTICS_FILE)["passed"] is False
+    assert (run_dir / POSTERIOR_FILE).exists()  # kept for diagnosis
     assert not (run_dir / DOCUMENT_FILE).exists()
