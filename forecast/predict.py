@@ -73,7 +73,8 @@ class PosteriorDraws:
         return self.campaign_start + dt.timedelta(days=int(np.ceil(day)) - 1)
 
     def save(self, path: Path | str) -> Path:
-        """Write the draws as a compressed ``.npz`` (read by the API without PyMC)."""
+        """Write the draws as an ``.npz`` (read by the API without PyMC; uncompressed:
+        posterior draws barely compress, and zlib took most of the write)."""
         meta = {
             "timing": self.timing,
             "codes": list(self.codes),
@@ -86,7 +87,7 @@ class PosteriorDraws:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as handle:
-            np.savez_compressed(
+            np.savez(
                 handle,
                 meta=np.array(json.dumps(meta)),
                 p_endorse=self.p_endorse,
