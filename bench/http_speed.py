@@ -97,7 +97,7 @@ def _settled(base: str, seconds: float = 300) -> None:
     raise RuntimeError(f"runs still pending after {seconds:.0f} s")
 
 
-def end_to_end(base: str, days: range) -> list[float]:
+def end_to_end(base: str, days: range, seconds_each: float = 120) -> list[float]:
     """Seconds from POST /evidence to GET /forecast serving the run it queued, one at a time."""
     seconds = []
     for day in days:
@@ -109,6 +109,8 @@ def end_to_end(base: str, days: range) -> list[float]:
             "succeeded",
             "failed",
         ):
+            if time.perf_counter() - started > seconds_each:
+                raise RuntimeError(f"run {run_id} still {status} after {seconds_each:.0f} s")
             time.sleep(0.02)
         served = json.loads(_get(f"{base}/forecast")[1]).get("run_id")
         seconds.append(time.perf_counter() - started)

@@ -41,11 +41,22 @@ def _rhat(x: np.ndarray) -> np.ndarray:
         return np.sqrt((between / within + n - 1) / n)
 
 
+def _valid(x: np.ndarray, min_chains: int) -> np.ndarray:
+    """Rows ArviZ computes a value for: no NaN, enough chains and at least 4 draws."""
+    ok = ~np.isnan(x).reshape(x.shape[0], -1).any(axis=1)
+    return ok & (x.shape[1] >= min_chains) & (x.shape[2] >= 4)
+
+
 def rank_rhat(x: np.ndarray) -> np.ndarray:
-    """Rank-normalised split R-hat, the larger of the bulk and the folded (tail) value."""
-    split = _split_chains(np.asarray(x, dtype=float))
+    """Rank-normalised split R-hat, the larger of the bulk and the folded (tail) value;
+    NaN (as ArviZ) for a row with NaN draws, fewer than 2 chains or 4 draws."""
+    x = np.asarray(x, dtype=float)
+    if not _valid(x, 2).any():
+        return np.full(x.shape[0], np.nan)
+    split = _split_chains(x)
     folded = np.abs(split - np.median(split.reshape(split.shape[0], -1), axis=1)[:, None, None])
-    return np.maximum(_rhat(_z_scale(split)), _rhat(_z_scale(folded)))
+    value = np.maximum(_rhat(_z_scale(split)), _rhat(_z_scale(folded)))
+    return np.where(_valid(x, 2), value, np.nan)
 
 
 def _autocov(x: np.ndarray) -> np.ndarray:
@@ -107,16 +118,22 @@ def _ess(x: np.ndarray) -> np.ndarray:
 
 
 def ess_bulk(x: np.ndarray) -> np.ndarray:
-    """Bulk ESS: ESS of the rank-normalised split chains."""
-    return _ess(_z_scale(_split_chains(np.asarray(x, dtype=float))))
+    """Bulk ESS: ESS of the rank-normalised split chains (NaN for an invalid row)."""
+    x = np.asarray(x, dtype=float)
+    if not _valid(x, 1).any():
+        return np.full(x.shape[0], np.nan)
+    return np.where(_valid(x, 1), _ess(_z_scale(_split_chains(x))), np.nan)
 
 
 def ess_tail(x: np.ndarray) -> np.ndarray:
-    """Tail ESS: the smaller ESS of the indicators of the 5% and 95% quantiles."""
+    """Tail ESS: the smaller ESS of the indicators of the 5% and 95% quantiles (NaN for
+    an invalid row)."""
     x = np.asarray(x, dtype=float)
+    if not _valid(x, 1).any():
+        return np.full(x.shape[0], np.nan)
     flat = x.reshape(x.shape[0], -1)
     values = []
     for prob in TAIL_PROBS:
         cut = np.quantile(flat, prob, axis=1)
         values.append(_ess(_split_chains((x <= cut[:, None, None]).astype(float))))
-    return np.minimum(*values)
+    return np.where(_valid(x, 1), np.minimum(*values), np.nan)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -89,7 +90,10 @@ def write_posterior(idata: az.InferenceData, path: Path | str) -> Path:
     """Write a fit's posterior as netCDF (configs and version are in its attributes)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    idata.to_netcdf(str(path), engine="h5netcdf")
+    # Written beside and renamed: a reader never opens half a file.
+    partial = path.with_name(path.name + ".partial")
+    idata.to_netcdf(str(partial), engine="h5netcdf")
+    os.replace(partial, path)
     return path
 
 
@@ -207,6 +211,8 @@ class ConfirmationModel:
         self.idata: az.InferenceData | None = None
         self.sample_seconds: float | None = None
         self.compile_seconds: float | None = None
+        # The settings of the last fit (the configured ones with that fit's overrides).
+        self.fit_sampler_config: dict[str, Any] = {**self.sampler_config}
 
     @property
     def timing(self) -> str:
@@ -385,6 +391,7 @@ class ConfirmationModel:
         if sampler not in SAMPLERS:
             raise ValueError(f"sampler {sampler!r} is not known; valid: {', '.join(SAMPLERS)}")
         cfg = {**self.sampler_config, **(sampler_overrides or {})}
+        self.fit_sampler_config = {**cfg, "sampler": sampler}
         if sampler == "nutpie":
             import nutpie
 
@@ -413,14 +420,14 @@ class ConfirmationModel:
                     compute_convergence_checks=False,
                 )
         self.sample_seconds = time.perf_counter() - started
-        idata.attrs.update(self._attrs(sampler, random_seed))
+        idata.attrs.update(self._attrs(random_seed))
         self.idata = idata
         return idata
 
-    def _attrs(self, sampler: str, seed: int) -> dict[str, str]:
+    def _attrs(self, seed: int) -> dict[str, str]:
         return {
             "model_config": json.dumps(self.model_config, sort_keys=True),
-            "sampler_config": json.dumps({**self.sampler_config, "sampler": sampler}),
+            "sampler_config": json.dumps(self.fit_sampler_config),
             "package_version": __version__,
             "config_hash": self.config_hash,
             "random_seed": str(seed),

@@ -43,12 +43,18 @@ def read_document(run_dir: Path | str) -> dict[str, Any]:
     return read_json(Path(run_dir) / DOCUMENT_FILE)
 
 
-def latest_published(root: Path | str = DEFAULT_RUNS_DIR) -> Path | None:
-    """The run folder whose passed forecast was published last, or None."""
+def latest_published(root: Path | str = DEFAULT_RUNS_DIR, archived: bool = False) -> Path | None:
+    """The run folder whose passed forecast was published last, or None.
+
+    ``archived``: only runs whose posterior netCDF is written (the service writes it just
+    after publishing; a reader of the posterior skips a run in that moment).
+    """
     best: tuple[str, Path] | None = None
     for path in Path(root).glob(f"*/{DOCUMENT_FILE}"):
         diagnostics = path.parent / DIAGNOSTICS_FILE
         if not diagnostics.exists() or not read_json(diagnostics).get("passed"):
+            continue
+        if archived and not (path.parent / POSTERIOR_FILE).exists():
             continue
         key = (read_json(path).get("published_at", ""), path.parent)
         if best is None or key > best:

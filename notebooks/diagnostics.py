@@ -133,7 +133,7 @@ print(f"quick mode: {QUICK}; runs folder: {RUNS_DIR}")
 
 # %%
 dataset = load_dataset()
-run_dir = latest_published(RUNS_DIR)
+run_dir = latest_published(RUNS_DIR, archived=True)
 if run_dir is None:
     run_id = new_run_id()
     target = Path(tempfile.mkdtemp(prefix="forecast-notebook-")) if QUICK else RUNS_DIR

@@ -51,3 +51,20 @@ def test_a_constant_quantity_has_the_full_ess_and_stuck_chains_a_large_r_hat():
     stack = np.stack([np.full((4, 100), 2.0), chains("stuck", 0, n_draw=100)])
     assert ess_bulk(stack)[0] == 400
     assert rank_rhat(stack)[1] > 1.5
+
+
+def test_rows_arviz_gives_no_value_for_are_nan():
+    """NaN draws, a single chain (no R-hat) and fewer than 4 draws, as ArviZ."""
+    with_nan = chains("iid", 0, n_draw=100)
+    with_nan[1, 5] = np.nan
+    stack = np.stack([with_nan, chains("iid", 1, n_draw=100)])
+    for fn in (rank_rhat, ess_bulk, ess_tail):
+        values = fn(stack)
+        assert np.isnan(values[0]) and np.isfinite(values[1])
+    one_chain = chains("iid", 2, n_chain=1, n_draw=100)[None]
+    assert np.isnan(rank_rhat(one_chain)[0])
+    assert np.isnan(float(az.rhat(one_chain[0], method="rank")))
+    assert ess_bulk(one_chain)[0] == pytest.approx(float(az.ess(one_chain[0], method="bulk")))
+    short = chains("iid", 3, n_draw=3)[None]
+    for fn in (rank_rhat, ess_bulk, ess_tail):
+        assert np.isnan(fn(short)[0])

@@ -8,7 +8,7 @@ from arviz import from_dict
 
 from forecast.fit import RETRY_SAMPLER_OVERRIDES, retry_overrides
 from forecast.gate import GateConfig, GateFailed, check, diagnose
-from forecast.runs import DIAGNOSTICS_FILE, DOCUMENT_FILE, POSTERIOR_FILE, read_json
+from forecast.runs import DIAGNOSTICS_FILE, DOCUMENT_FILE, INPUTS_FILE, POSTERIOR_FILE, read_json
 from tests.conftest import SYNTHETIC_AS_OF, SYNTHETIC_SEED
 
 CHAINS, DRAWS = 4, 500
@@ -117,7 +117,11 @@ def test_a_fit_that_misses_the_gate_is_refitted_once_and_the_refit_published(
     assert result.diagnostics["passed"]
     assert result.diagnostics["attempts"] == 2
     assert result.diagnostics["draws"] == RETRY_SAMPLER_OVERRIDES["draws"]
+    assert result.diagnostics["first_attempt_failures"]
     assert read_json(tmp_path / "run" / DOCUMENT_FILE)["diagnostics"]["attempts"] == 2
+    # The record names the settings of the published (refitted) fit, not the first one's.
+    recorded = read_json(tmp_path / "run" / INPUTS_FILE)["sampler_config"]
+    assert {k: recorded[k] for k in RETRY_SAMPLER_OVERRIDES} == RETRY_SAMPLER_OVERRIDES
 
 
 def test_a_fit_that_fails_the_gate_is_recorded_but_not_published(
