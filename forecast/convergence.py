@@ -47,16 +47,30 @@ def _valid(x: np.ndarray, min_chains: int) -> np.ndarray:
     return ok & (x.shape[1] >= min_chains) & (x.shape[2] >= 4)
 
 
-def rank_rhat(x: np.ndarray) -> np.ndarray:
-    """Rank-normalised split R-hat, the larger of the bulk and the folded (tail) value;
-    NaN (as ArviZ) for a row with NaN draws, fewer than 2 chains or 4 draws."""
+def summary(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(rank_rhat, ess_bulk, ess_tail)`` of each row, sharing the normal scores of the
+    split chains between R-hat and bulk ESS."""
     x = np.asarray(x, dtype=float)
+    if not _valid(x, 1).any():
+        nan = np.full(x.shape[0], np.nan)
+        return nan, nan.copy(), nan.copy()
+    z = _z_scale(_split_chains(x))
+    return _rank_rhat(x, z), np.where(_valid(x, 1), _ess(z), np.nan), ess_tail(x)
+
+
+def _rank_rhat(x: np.ndarray, z: np.ndarray) -> np.ndarray:
     if not _valid(x, 2).any():
         return np.full(x.shape[0], np.nan)
     split = _split_chains(x)
     folded = np.abs(split - np.median(split.reshape(split.shape[0], -1), axis=1)[:, None, None])
-    value = np.maximum(_rhat(_z_scale(split)), _rhat(_z_scale(folded)))
+    value = np.maximum(_rhat(z), _rhat(_z_scale(folded)))
     return np.where(_valid(x, 2), value, np.nan)
+
+
+def rank_rhat(x: np.ndarray) -> np.ndarray:
+    """Rank-normalised split R-hat, the larger of the bulk and the folded (tail) value;
+    NaN (as ArviZ) for a row with NaN draws, fewer than 2 chains or 4 draws."""
+    return summary(x)[0]
 
 
 def _autocov(x: np.ndarray) -> np.ndarray:
@@ -119,10 +133,7 @@ def _ess(x: np.ndarray) -> np.ndarray:
 
 def ess_bulk(x: np.ndarray) -> np.ndarray:
     """Bulk ESS: ESS of the rank-normalised split chains (NaN for an invalid row)."""
-    x = np.asarray(x, dtype=float)
-    if not _valid(x, 1).any():
-        return np.full(x.shape[0], np.nan)
-    return np.where(_valid(x, 1), _ess(_z_scale(_split_chains(x))), np.nan)
+    return summary(x)[1]
 
 
 def ess_tail(x: np.ndarray) -> np.ndarray:

@@ -88,6 +88,8 @@ def diagnose(
     )
     stack = stack[~(np.ptp(stack.reshape(len(stack), -1), axis=1) <= 1e-12)]  # NaN rows stay
 
+    r_hat, ess_bulk, ess_tail = convergence.summary(stack)
+
     def extreme(values: np.ndarray, fn) -> float:
         # NaN (a quantity with NaN draws) propagates, and so fails its threshold.
         return float(fn(values)) if values.size else float("nan")
@@ -95,9 +97,9 @@ def diagnose(
     diverging = idata.sample_stats.get("diverging")
     divergences = int(diverging.sum()) if diverging is not None else 0
     result = {
-        "r_hat_max": extreme(convergence.rank_rhat(stack), np.max),
-        "ess_bulk_min": extreme(convergence.ess_bulk(stack), np.min),
-        "ess_tail_min": extreme(convergence.ess_tail(stack), np.min),
+        "r_hat_max": extreme(r_hat, np.max),
+        "ess_bulk_min": extreme(ess_bulk, np.min),
+        "ess_tail_min": extreme(ess_tail, np.min),
         "divergences": divergences,
         "sampler": sampler,
         "sample_seconds": round(float(sample_seconds), 4),
