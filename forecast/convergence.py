@@ -47,30 +47,41 @@ def _valid(x: np.ndarray, min_chains: int) -> np.ndarray:
     return ok & (x.shape[1] >= min_chains) & (x.shape[2] >= 4)
 
 
-def summary(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(rank_rhat, ess_bulk, ess_tail)`` of each row, sharing the normal scores of the
-    split chains between R-hat and bulk ESS."""
-    x = np.asarray(x, dtype=float)
-    if not _valid(x, 1).any():
-        nan = np.full(x.shape[0], np.nan)
-        return nan, nan.copy(), nan.copy()
-    z = _z_scale(_split_chains(x))
-    return _rank_rhat(x, z), np.where(_valid(x, 1), _ess(z), np.nan), ess_tail(x)
-
-
-def _rank_rhat(x: np.ndarray, z: np.ndarray) -> np.ndarray:
-    if not _valid(x, 2).any():
+def _rows(x: np.ndarray, fn, min_chains: int = 1) -> np.ndarray:
+    """``fn(x)`` where ArviZ gives a value, NaN elsewhere (``fn`` not run if nowhere)."""
+    ok = _valid(x, min_chains)
+    if not ok.any():
         return np.full(x.shape[0], np.nan)
+    return np.where(ok, fn(x), np.nan)
+
+
+def _scores(x: np.ndarray) -> np.ndarray:
+    """Normal scores of the split chains: shared by R-hat and bulk ESS."""
+    return _z_scale(_split_chains(x))
+
+
+def _rank_rhat(x: np.ndarray, scores: np.ndarray) -> np.ndarray:
     split = _split_chains(x)
     folded = np.abs(split - np.median(split.reshape(split.shape[0], -1), axis=1)[:, None, None])
-    value = np.maximum(_rhat(z), _rhat(_z_scale(folded)))
-    return np.where(_valid(x, 2), value, np.nan)
+    return np.maximum(_rhat(scores), _rhat(_z_scale(folded)))
+
+
+def summary(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(rank_rhat, ess_bulk, ess_tail)`` of each row, the split chains' normal scores
+    computed once for R-hat and bulk ESS."""
+    x = np.asarray(x, dtype=float)
+    scores = _scores(x) if _valid(x, 1).any() else None
+    return (
+        _rows(x, lambda v: _rank_rhat(v, scores), min_chains=2),
+        _rows(x, lambda v: _ess(scores)),
+        _rows(x, _tail_ess),
+    )
 
 
 def rank_rhat(x: np.ndarray) -> np.ndarray:
     """Rank-normalised split R-hat, the larger of the bulk and the folded (tail) value;
     NaN (as ArviZ) for a row with NaN draws, fewer than 2 chains or 4 draws."""
-    return summary(x)[0]
+    return _rows(np.asarray(x, dtype=float), lambda v: _rank_rhat(v, _scores(v)), min_chains=2)
 
 
 def _autocov(x: np.ndarray) -> np.ndarray:
@@ -133,18 +144,19 @@ def _ess(x: np.ndarray) -> np.ndarray:
 
 def ess_bulk(x: np.ndarray) -> np.ndarray:
     """Bulk ESS: ESS of the rank-normalised split chains (NaN for an invalid row)."""
-    return summary(x)[1]
+    return _rows(np.asarray(x, dtype=float), lambda v: _ess(_scores(v)))
 
 
 def ess_tail(x: np.ndarray) -> np.ndarray:
     """Tail ESS: the smaller ESS of the indicators of the 5% and 95% quantiles (NaN for
     an invalid row)."""
-    x = np.asarray(x, dtype=float)
-    if not _valid(x, 1).any():
-        return np.full(x.shape[0], np.nan)
+    return _rows(np.asarray(x, dtype=float), _tail_ess)
+
+
+def _tail_ess(x: np.ndarray) -> np.ndarray:
     flat = x.reshape(x.shape[0], -1)
     values = []
     for prob in TAIL_PROBS:
         cut = np.quantile(flat, prob, axis=1)
         values.append(_ess(_split_chains((x <= cut[:, None, None]).astype(float))))
-    return np.where(_valid(x, 1), np.minimum(*values), np.nan)
+    return np.minimum(*values)

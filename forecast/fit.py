@@ -197,7 +197,7 @@ class Forecaster:
             fitted = time.perf_counter()
             sampled += model.sample_seconds
             idata = model.require_fit()
-            used_sampler = sampler or model.sampler_config["sampler"]
+            used_sampler = model.fit_sampler_config["sampler"]
             draws = draws_from_idata(idata, inputs, model.timing)
             diagnostics = diagnose(
                 idata,
