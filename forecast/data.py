@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from forecast.reference import CAMPAIGN_COLUMNS, Campaign, parse_campaign
 from forecast.schema import (
     EVIDENCE_FIELDS,
     SEVERITIES,
@@ -47,6 +48,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "grievances.csv": ("id", "ally", "summary", "severity", "recorded", "resolved", "source"),
     "evidence.csv": EVIDENCE_FIELDS,
+    "campaigns.csv": CAMPAIGN_COLUMNS,
 }
 
 
@@ -78,6 +80,16 @@ class Question(msgspec.Struct, frozen=True, kw_only=True):
     campaign_start_source: str
     rule: str
     rule_source: str
+    # The campaign level: who puts the candidate forward (its withdrawal ends the
+    # campaign), the day the largest members' backing made the candidate the front-runner
+    # (the endgame's clock starts there, as in the reference class), the organisation
+    # (for the reference class's pooling) and who counts as its largest members.
+    sponsor: str
+    organisation: str
+    emerged: dt.date
+    emerged_source: str
+    largest_members: tuple[str, ...]
+    largest_members_source: str
     deadlines: tuple[Deadline, ...]
     appointments: tuple[Appointment, ...]
 
@@ -90,6 +102,7 @@ class Dataset(msgspec.Struct, frozen=True, kw_only=True):
     allies: tuple[Ally, ...]
     grievances: tuple[Grievance, ...]
     evidence: tuple[EvidenceItem, ...]
+    campaigns: tuple[Campaign, ...]
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -118,7 +131,8 @@ def load_dataset(data_dir: Path | str | None = None) -> Dataset:
     ----------
     data_dir
         Folder holding ``question.toml``, ``blocs.csv``, ``allies.csv``,
-        ``grievances.csv`` and ``evidence.csv`` (default: the shipped ``data/``).
+        ``grievances.csv``, ``evidence.csv`` and ``campaigns.csv`` (default: the shipped
+        ``data/``).
 
     Returns
     -------
@@ -154,6 +168,14 @@ def load_dataset(data_dir: Path | str | None = None) -> Dataset:
         problems,
         lambda r, _p: validate_evidence(_nonempty(r), vocabulary, latest=opened),
     )
+    campaigns = _load_rows(
+        folder / "campaigns.csv",
+        problems,
+        lambda r, p: parse_campaign(r, p, opened),
+        unique="id",
+    )
+    if question is not None:
+        _check_campaign_roles(question, codes, problems)
     if problems:
         raise ValidationError(problems)
     dataset = Dataset(
@@ -162,6 +184,7 @@ def load_dataset(data_dir: Path | str | None = None) -> Dataset:
         allies=allies,
         grievances=grievances,
         evidence=evidence,
+        campaigns=campaigns,
     )
     logger.info(
         "loaded %d allies, %d grievances, %d evidence items from %s",
@@ -400,6 +423,32 @@ def _load_question(path: Path, problems: list[Problem]) -> Question | None:
             )
         )
     return question
+
+
+def _check_campaign_roles(
+    question: Question, codes: tuple[str, ...], problems: list[Problem]
+) -> None:
+    """The sponsor and the largest members must be allies of ``allies.csv``."""
+    for field, named in (
+        ("sponsor", (question.sponsor,)),
+        ("largest_members", question.largest_members),
+    ):
+        for code in named:
+            if code not in codes:
+                problems.append(
+                    Problem(
+                        field, f"{code!r} is not an ally", ", ".join(sorted(codes)), "question.toml"
+                    )
+                )
+    if question.emerged < question.campaign_start:
+        problems.append(
+            Problem(
+                "emerged",
+                "is before the campaign start",
+                f"on or after {question.campaign_start}",
+                "question.toml",
+            )
+        )
 
 
 def live_as_of(dataset: Dataset, evidence: Iterable[EvidenceItem]) -> dt.date:

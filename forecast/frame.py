@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 from forecast.data import Dataset
+from forecast.reference import FLAGS as CAMPAIGN_COVARIATES
+from forecast.reference import Campaign
 from forecast.schema import EvidenceItem, Problem, ValidationError
 
 logger = logging.getLogger(__name__)
@@ -39,6 +41,22 @@ class SpendingScale(msgspec.Struct, frozen=True):
     sd: float
 
 
+class CampaignState(msgspec.Struct, frozen=True, kw_only=True):
+    """The campaign as a whole at a cut-off, in the reference class's terms.
+
+    ``covariates`` follow ``forecast.consensus.COVARIATES`` (each in [0, 1], weighted by
+    the reliability of the evidence behind it); ``emerged_offset`` is the day the
+    front-runner emerged, counted from the campaign start (the endgame's clock starts
+    there); ``elapsed`` the days from emergence to the end of the cut-off; ``withdrawn``
+    whether the sponsor has withdrawn the candidate by then (the campaign is over).
+    """
+
+    covariates: tuple[float, ...]
+    emerged_offset: float
+    elapsed: float
+    withdrawn: bool
+
+
 class ModelInputs(msgspec.Struct, frozen=True, kw_only=True):
     """What the model is conditioned on at one cut-off.
 
@@ -53,6 +71,10 @@ class ModelInputs(msgspec.Struct, frozen=True, kw_only=True):
     blocs: pd.DataFrame
     spending_scale: SpendingScale
     evidence_ids: tuple[str, ...]
+    campaign: CampaignState
+    # The reference class and the organisation of the current campaign (fixed per dataset).
+    reference: tuple[Campaign, ...]
+    organisation: str
 
     def day(self, date: dt.date) -> float:
         """Days from the campaign start to the end of ``date`` (a deadline counts whole)."""
@@ -125,6 +147,37 @@ def setup_frame(
         blocs=blocs,
         spending_scale=scale,
         evidence_ids=tuple(e.id for e in used),
+        campaign=_campaign_state(history, dataset, frame, as_of),
+        reference=dataset.campaigns,
+        organisation=dataset.question.organisation,
+    )
+
+
+def _campaign_state(
+    history: _History, dataset: Dataset, frame: pd.DataFrame, as_of: dt.date
+) -> CampaignState:
+    """The campaign-level covariates at ``as_of`` (the reference class has them at emergence).
+
+    All the largest members backing: the least reliable of their endorsements (0 if one
+    has none); a heavyweight's objection: the most reliable open objection among them; a
+    rival candidacy: the most reliable one standing among the members.
+    """
+    question = dataset.question
+    largest = frame.loc[list(question.largest_members)]
+    backed = float(np.min(np.where(largest["event"] > 0, largest["reliability"], 0.0)))
+    heavyweight = float(largest["objection"].max())
+    members = frame[frame["member"] > 0]
+    rival = float(members["rival"].max()) if len(members) else 0.0
+    covariates = {
+        "all_largest_backed": backed,
+        "heavyweight_objection": heavyweight,
+        "rival_candidacy": rival,
+    }
+    return CampaignState(
+        covariates=tuple(covariates[k] for k in CAMPAIGN_COVARIATES),
+        emerged_offset=float((question.emerged - question.campaign_start).days),
+        elapsed=float((as_of - question.emerged).days + 1),
+        withdrawn=bool(history.items(question.sponsor, "withdrawal", as_of)),
     )
 
 

@@ -1,0 +1,124 @@
+"""The campaign level of consent, learned from the reference class of past appointments.
+
+A campaign ends in one of two ways: every member is on board (the candidate is
+confirmed) or the candidate is replaced. Each campaign ``k`` has an *endgame* ``E_k``, the
+days from the front-runner's emergence until the holdouts give way together or the bid
+is dropped, and an outcome: with probability ``p_k`` the endgame brings every remaining
+member in, otherwise the candidate is withdrawn.
+
+    logit p_k    = success_intercept + success_coef . x_k
+    log E_k      ~ Normal(endgame_mu + org_effect[org_k], endgame_sd)
+
+``x_k`` are the campaign's covariates on the day its front-runner emerged (all the
+largest members backing, a largest member objecting, a member's rival candidacy). The
+organisation effect is partially pooled (non-centred). Past campaigns enter with their
+outcome and its day; the current campaign, still open at the cut-off, contributes
+``P(E > elapsed)`` (time passing without an endgame is evidence too).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from forecast.reference import FLAGS, Campaign
+
+logger = logging.getLogger(__name__)
+
+# Names of the campaign-level covariates (the ``campaign_covariate`` coordinate).
+COVARIATES: tuple[str, ...] = FLAGS
+
+
+def organisations(campaigns: Sequence[Campaign], current: str) -> list[str]:
+    """The organisation coordinate: the reference class's, then the current one if new."""
+    names = sorted({c.organisation for c in campaigns})
+    return names if current in names else [*names, current]
+
+
+def reference_values(campaigns: Sequence[Campaign], orgs: Sequence[str]) -> dict[str, np.ndarray]:
+    """Arrays of the reference class for ``pm.Data``: covariates, organisation, days, outcome.
+
+    ``reference_weight`` is 1 for every campaign; a backtest sets a left-out one to 0.
+    """
+    return {
+        "reference_x": np.array(
+            [[float(getattr(c, f)) for f in COVARIATES] for c in campaigns], dtype=float
+        ).reshape(len(campaigns), len(COVARIATES)),
+        "reference_org": np.array([orgs.index(c.organisation) for c in campaigns], dtype="int64"),
+        "reference_days": np.array([c.days for c in campaigns], dtype=float),
+        "reference_confirmed": np.array([float(c.confirmed) for c in campaigns], dtype=float),
+        "reference_weight": np.ones(len(campaigns), dtype=float),
+    }
+
+
+def add_campaign_level(
+    cfg: Mapping[str, Any],
+    reference: Mapping[str, Any],
+    current: Mapping[str, Any],
+    current_org: int,
+) -> dict[str, Any]:
+    """Add the campaign level to the model on the context stack.
+
+    Parameters
+    ----------
+    cfg
+        The model config (``success_*``, ``endgame_*``, ``org_scale`` priors).
+    reference
+        ``pm.Data`` of ``reference_values`` (dims ``campaign``, ``campaign_covariate``).
+    current
+        ``pm.Data`` of the current campaign: ``campaign_x`` (its covariates at the
+        cut-off), ``campaign_elapsed`` (days from emergence to the end of the cut-off)
+        and ``campaign_open`` (1 while the candidate stands).
+    current_org
+        Index of the current campaign's organisation in the ``organisation`` coordinate.
+
+    Returns
+    -------
+    dict
+        The current campaign's ``p_success``, ``endgame_location`` and ``endgame_shape``.
+    """
+    # Whether: reasons for each prior are in default_model_config and docs/model.md.
+    a0 = pm.Normal("success_intercept", cfg["success_intercept_mu"], cfg["success_intercept_sd"])
+    coef = pm.Normal(
+        "success_coef",
+        mu=np.array([cfg["success_coef_mu"][k] for k in COVARIATES]),
+        sigma=cfg["success_coef_sd"],
+        dims="campaign_covariate",
+    )
+    # When: log-days from emergence to the endgame; organisations partially pooled.
+    endgame_mu = pm.Normal("endgame_mu", np.log(cfg["endgame_mu_days"]), cfg["endgame_mu_sd"])
+    endgame_shape = pm.Gamma(
+        "endgame_shape", mu=cfg["endgame_shape_mu"], sigma=cfg["endgame_shape_sd"]
+    )
+    # Gamma(2, .) keeps the sd of organisation effects off zero (the funnel's neck).
+    org_sd = pm.Gamma("org_sd", alpha=2.0, beta=2.0 / cfg["org_scale"])
+    org_z = pm.Normal("org_z", 0.0, 1.0, dims="organisation")
+    org_effect = pm.Deterministic("org_effect", org_sd * org_z, dims="organisation")
+
+    weight = reference["reference_weight"]
+    logit_ref = a0 + pt.dot(reference["reference_x"], coef)
+    outcome = pm.logp(pm.Bernoulli.dist(logit_p=logit_ref), reference["reference_confirmed"])
+    location_ref = endgame_mu + org_effect[reference["reference_org"]]
+    days = pm.logp(
+        pm.LogNormal.dist(mu=location_ref, sigma=endgame_shape), reference["reference_days"]
+    )
+    pm.Potential("reference_class", pt.sum(weight * (outcome + days)))
+
+    p_success = pm.Deterministic(
+        "p_success", pm.math.sigmoid(a0 + pt.dot(current["campaign_x"], coef))
+    )
+    location = pm.Deterministic("endgame_location", endgame_mu + org_effect[current_org])
+    elapsed = current["campaign_elapsed"]
+    still_open = pm.logccdf(
+        pm.LogNormal.dist(mu=location, sigma=endgame_shape), pt.maximum(elapsed, 1e-3)
+    )
+    pm.Potential(
+        "campaign_still_open",
+        current["campaign_open"] * pt.switch(elapsed > 0, still_open, 0.0),
+    )
+    return {"p_success": p_success, "endgame_location": location, "endgame_shape": endgame_shape}
