@@ -135,6 +135,7 @@ def build_document(
         (f"{BY_PREFIX}{d.isoformat()}", f"By {d.isoformat()}", d) for d in by
     ]
     entries = [_deadline_entry(draws, k, label, d, assume) for k, label, d in all_deadlines]
+    ever_confirmed = predict.confirmed_ever(draws, assume)
     ever = predict.endorse_ever(draws, assume).mean(axis=0)
     by_deadline = {
         key: predict.endorsed_by(draws, np.full(draws.n_draws, draws.day(d)), assume).mean(axis=0)
@@ -163,6 +164,8 @@ def build_document(
         **{k: meta[k] for k in ("run_id", "published_at", "evidence_count") if k in meta},
         "assume": assume,
         "deadlines": entries,
+        "p_ever_confirmed": float(ever_confirmed.mean()),
+        "p_ever_confirmed_interval": list(predict.interval(ever_confirmed)),
         "allies": allies,
         "curve": [
             {
@@ -205,6 +208,8 @@ def rerender(
             "as_of",
             "assume",
             "deadlines",
+            "p_ever_confirmed",
+            "p_ever_confirmed_interval",
             "allies",
             "curve",
             "timing_form",

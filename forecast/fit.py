@@ -90,6 +90,11 @@ def draws_from_idata(idata: az.InferenceData, inputs: ModelInputs, timing: str) 
         censor_day=float(frame["censor_day"].iloc[0]),
         campaign_start=inputs.campaign_start,
         as_of=inputs.as_of,
+        p_success=stacked("p_success"),
+        endgame_location=stacked("endgame_location"),
+        endgame_shape=stacked("endgame_shape"),
+        emerged_offset=inputs.campaign.emerged_offset,
+        withdrawn=inputs.campaign.withdrawn,
         chains=int(post.sizes["chain"]),
     )
 
@@ -295,6 +300,7 @@ class Forecaster:
             f"p_confirmed_{d.key}": predict.confirmed_by(draws, draws.day(d.last_day))
             for d in self.dataset.question.deadlines
         }
+        out["p_confirmed_ever"] = predict.confirmed_ever(draws)
         out["p_endorse_ever"] = predict.endorse_ever(draws)
         for d in self.dataset.question.deadlines:
             day = np.full(draws.n_draws, draws.day(d.last_day))

@@ -15,7 +15,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from forecast import __version__
+from forecast import __version__, consensus
 from forecast.frame import ModelInputs
 from forecast.timing import TIMING_FORMS
 
@@ -49,19 +49,23 @@ def _endorsement_logp(form: str):
     contribute nothing (weight 0).
     """
 
-    def logp(value, p_endorse, location, shape, event, reliability, censor_day, member):
+    def logp(value, p_endorse, location, shape, event, reliability, censor_day, member, window):
         dist = _timing_dist(form, location, shape)
         censored = pm.math.logaddexp(
             pt.log1p(-p_endorse), pt.log(p_endorse) + pm.logccdf(dist, censor_day)
         )
-        # T is the day an ally endorses publicly. A public endorsement (reliability 1) is
-        # observed on its day (the density); a report of support with reliability below 1
-        # says only that support had been given by that day (the CDF). Reading public
-        # endorsements as "by t" biased recovery from simulated data (tau0 and intercept
-        # too low; docs/model.md).
+        # T is the day an ally decides. A public endorsement (reliability 1) reported on
+        # day t was decided within ``window`` days before the end of t (the report follows
+        # the decision by a uniform lag): F(t + 1/2) - F(t + 1/2 - window). A point density
+        # made many reports on one day an unbounded pull on the timing spread (the
+        # sampler's divergences); the interval is bounded. A report of support with
+        # reliability below 1 says only that support had been given by that day (the CDF).
         # The sponsoring government backs its candidate from day one (day <= 1): that
         # says nothing about how long allies take, so it carries no timing term.
-        timing_term = pt.switch(reliability < 1.0, pm.logcdf(dist, value), pm.logp(dist, value))
+        end = value + 0.5
+        start = pt.maximum(end - window, 0.5)
+        public = pm.math.logdiffexp(pm.logcdf(dist, end), pm.logcdf(dist, start))
+        timing_term = pt.switch(reliability < 1.0, pm.logcdf(dist, value), public)
         endorsed = pt.log(p_endorse) + pt.switch(value <= SPONSOR_DAY, 0.0, timing_term)
         # log(r e^a + (1 - r) e^b) written as a + log(r + (1 - r) e^(b - a)); the clip only
         # keeps the unused branch finite so that its gradient cannot poison the switch.
@@ -75,7 +79,9 @@ def _endorsement_logp(form: str):
 def _endorsement_random(form: str):
     """Simulate endorsement days (``inf`` for an ally that never endorses)."""
 
-    def random(p_endorse, location, shape, event, reliability, censor_day, member, rng, size):
+    def random(
+        p_endorse, location, shape, event, reliability, censor_day, member, window, rng, size
+    ):
         from forecast import timing
 
         size = size or np.broadcast_shapes(np.shape(p_endorse), np.shape(location))
@@ -168,6 +174,35 @@ class ConfirmationModel:
         # past appointments were formalised the same day to a few days later.
         "decision_lag_mu_days": 5.0,
         "decision_lag_sd_days": 4.0,
+        # A public endorsement is reported within this many days after the decision
+        # (uniformly): the report's day is read as an interval, not a point. Several
+        # governments announcing on one day then do not drive the timing spread to zero.
+        "endorsement_window_days": 7.0,
+        # The campaign level (forecast/consensus.py), learned from data/campaigns.csv.
+        # Log-odds that the endgame brings every holdout in, for a front-runner without all
+        # the largest members behind him: a coin flip, anywhere from 5% to 95%.
+        "success_intercept_mu": 0.0,
+        "success_intercept_sd": 1.5,
+        # Per covariate (0/1 on the day the front-runner emerged): the largest members'
+        # backing is expected to help and a heavyweight's objection or a member's rival
+        # candidacy to hurt, by about one logit each, either sign still allowed.
+        "success_coef_mu": {
+            "all_largest_backed": 1.0,
+            "heavyweight_objection": -1.0,
+            "rival_candidacy": -0.5,
+        },
+        "success_coef_sd": 1.0,
+        # Days from emergence to the endgame: consensus bodies settle a front-runner's
+        # bid within weeks to months (median 45 days, 94% of prior mass 10-200 days).
+        "endgame_mu_days": 45.0,
+        "endgame_mu_sd": 0.75,
+        # Spread of endgame days between campaigns of one organisation (log scale): a
+        # factor of about 2.5 either way.
+        "endgame_shape_mu": 0.9,
+        "endgame_shape_sd": 0.3,
+        # Organisations differ in procedure: their endgames shift by about +-50% (Gamma(2,
+        # mean 0.4) on the sd, off zero for the sampler).
+        "org_scale": 0.4,
     }
     default_sampler_config: ClassVar[dict[str, Any]] = {
         "sampler": "nutpie",
@@ -202,9 +237,13 @@ class ConfirmationModel:
                 f"valid: {', '.join(SAMPLERS)}"
             )
         self.inputs = inputs
+        self.organisations = consensus.organisations(inputs.reference, inputs.organisation)
         self.coords = {
             "ally": list(inputs.frame.index),
             "bloc": list(inputs.blocs.columns),
+            "campaign": [c.id for c in inputs.reference],
+            "campaign_covariate": list(consensus.COVARIATES),
+            "organisation": self.organisations,
         }
         self.model: pm.Model | None = None
         self._compiled = None
@@ -232,7 +271,11 @@ class ConfirmationModel:
         ):
             raise ValueError("inputs have other allies or blocs than the model was built for")
         event = frame["event"].to_numpy(float)
+        campaign = inputs.campaign
         return {
+            "campaign_x": np.asarray(campaign.covariates, dtype=float),
+            "campaign_elapsed": np.asarray(campaign.elapsed, dtype=float),
+            "campaign_open": np.asarray(float(not campaign.withdrawn)),
             "in_bloc": inputs.blocs.to_numpy(float),
             "spending_z": frame["spending_z"].to_numpy(float),
             "grievance": frame["grievance"].to_numpy(float),
@@ -252,7 +295,22 @@ class ConfirmationModel:
         """Build (once) the PyMC model on the first cut-off's data."""
         cfg = self.model_config
         values = self._data_values(self.inputs)
+        reference_values = consensus.reference_values(self.inputs.reference, self.organisations)
         with pm.Model(coords=self.coords) as model:
+            reference = {
+                name: pm.Data(name, value, dims=("campaign", "campaign_covariate")[: value.ndim])
+                for name, value in reference_values.items()
+            }
+            current = {
+                "campaign_x": pm.Data(
+                    "campaign_x", values["campaign_x"], dims="campaign_covariate"
+                ),
+                "campaign_elapsed": pm.Data("campaign_elapsed", values["campaign_elapsed"]),
+                "campaign_open": pm.Data("campaign_open", values["campaign_open"]),
+            }
+            consensus.add_campaign_level(
+                cfg, reference, current, self.organisations.index(self.inputs.organisation)
+            )
             in_bloc = pm.Data("in_bloc", values["in_bloc"], dims=("ally", "bloc"))
             spending_z = pm.Data("spending_z", values["spending_z"], dims="ally")
             grievance = pm.Data("grievance", values["grievance"], dims="ally")
@@ -324,6 +382,7 @@ class ConfirmationModel:
                 reliability,
                 censor_day,
                 member,
+                cfg["endorsement_window_days"],
                 logp=_endorsement_logp(self.timing),
                 random=_endorsement_random(self.timing),
                 observed=endorsement_day,

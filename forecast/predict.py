@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy import special
 
 from forecast import timing
 
@@ -34,6 +35,18 @@ INTERVAL_PROB = 0.94
 HOLDOUT_DRAWS = 500
 HOLDOUT_HORIZON_DAYS = 1500.0
 HOLDOUT_GRID = 60
+# Cells of the integral over the endgame's day (its conditional CDF, 0 to 1).
+ENDGAME_GRID = 48
+# Per-draw arrays of PosteriorDraws (thinning keeps rows of these).
+PER_DRAW: tuple[str, ...] = (
+    "p_endorse",
+    "location",
+    "shape",
+    "decision_lag",
+    "p_success",
+    "endgame_location",
+    "endgame_shape",
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,13 @@ class PosteriorDraws:
     censor_day: float
     campaign_start: dt.date
     as_of: dt.date
+    # The campaign level (forecast/consensus.py): per draw, P(the endgame brings every
+    # holdout in) and the endgame's log-normal location and shape (days from emergence).
+    p_success: np.ndarray
+    endgame_location: np.ndarray
+    endgame_shape: np.ndarray
+    emerged_offset: float
+    withdrawn: bool
     chains: int = 1
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -83,6 +103,8 @@ class PosteriorDraws:
             "campaign_start": self.campaign_start.isoformat(),
             "as_of": self.as_of.isoformat(),
             "chains": self.chains,
+            "emerged_offset": self.emerged_offset,
+            "withdrawn": self.withdrawn,
         }
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,6 +120,9 @@ class PosteriorDraws:
                 event=self.event,
                 event_day=self.event_day,
                 reliability=self.reliability,
+                p_success=self.p_success,
+                endgame_location=self.endgame_location,
+                endgame_shape=self.endgame_shape,
             )
         return path
 
@@ -114,6 +139,8 @@ class PosteriorDraws:
             campaign_start=dt.date.fromisoformat(meta["campaign_start"]),
             as_of=dt.date.fromisoformat(meta["as_of"]),
             chains=int(meta.get("chains", 1)),
+            emerged_offset=float(meta["emerged_offset"]),
+            withdrawn=bool(meta["withdrawn"]),
             **arrays,
         )
 
@@ -152,10 +179,10 @@ def _state(draws: PosteriorDraws) -> dict[str, np.ndarray]:
     return state
 
 
-def endorsed_by(
+def own_endorsed_by(
     draws: PosteriorDraws, day: np.ndarray, assume: Mapping[str, str] | None = None
 ) -> np.ndarray:
-    """G_si(day): P(ally i has endorsed by ``day``) per draw.
+    """P(ally i has decided to endorse by ``day`` on its own), per draw, before any endgame.
 
     Parameters
     ----------
@@ -194,15 +221,135 @@ def endorsed_by(
     return value
 
 
+def success(draws: PosteriorDraws, assume: Mapping[str, str] | None = None) -> np.ndarray:
+    """P(the endgame brings every holdout in) per draw, shape (draw,).
+
+    0 once the candidate is withdrawn, or if an ally is assumed to refuse for good (a
+    standing refusal is a veto under unanimity).
+    """
+    assume = _validate_assume(draws, assume)
+    if draws.withdrawn or "opposed" in assume.values():
+        return np.zeros(draws.n_draws)
+    return draws.p_success
+
+
+def endgame_cdf(draws: PosteriorDraws, day: np.ndarray) -> np.ndarray:
+    """P(the endgame has come by ``day`` | it had not by the cut-off), per draw.
+
+    ``day`` has shape (draw,) or (draw, k); the result has the same shape.
+    """
+    day = np.asarray(day, dtype=float)
+    if draws.withdrawn:  # the campaign ended at the cut-off
+        return np.where(day > draws.censor_day, 1.0, 0.0)
+    extra = (slice(None),) + (None,) * (day.ndim - 1)
+    loc, scale = draws.endgame_location[extra], draws.endgame_shape[extra]
+    start = _endgame_start(draws)[extra]
+    f_x = timing.cdf("lognormal", day - draws.emerged_offset, loc, scale)
+    value = np.clip((f_x - start) / (1.0 - start), 0.0, 1.0)
+    return np.where(day > draws.censor_day, value, 0.0)
+
+
+def _endgame_start(draws: PosteriorDraws) -> np.ndarray:
+    """F_E at the cut-off per draw: the endgame had not come by then."""
+    elapsed = np.full(draws.n_draws, draws.censor_day - draws.emerged_offset)
+    start = timing.cdf("lognormal", elapsed, draws.endgame_location, draws.endgame_shape)
+    return np.minimum(start, 1.0 - 1e-12)
+
+
+def _endgame_grid(draws: PosteriorDraws, assume: Mapping[str, str]) -> dict[str, np.ndarray]:
+    """Cumulative integrals over the endgame's day, per draw (cached per ``assume``).
+
+    With ``u`` the endgame's conditional CDF and ``Q(u)`` its day, ``own[s, i, k]`` is
+    ``int_0^(k/K) G_si(Q(u)) du`` (midpoint rule on ``ENDGAME_GRID`` cells) and ``all``
+    the same for ``M = prod over members of G``.
+    """
+    key = ("endgame", tuple(sorted(assume.items())))
+    if key in draws._cache:
+        return draws._cache[key]
+    u = (np.arange(ENDGAME_GRID) + 0.5) / ENDGAME_GRID
+    start = _endgame_start(draws)[:, None]
+    z = special.ndtri(start + u[None, :] * (1.0 - start))
+    days = draws.emerged_offset + np.exp(
+        draws.endgame_location[:, None] + draws.endgame_shape[:, None] * z
+    )
+    days = np.maximum(days, np.nextafter(draws.censor_day, np.inf))
+    own = own_endorsed_by(draws, days, assume)  # (S, N, K)
+    members = draws.member > 0
+    consent = np.prod(own[:, members, :], axis=1)
+
+    def cumulative(values: np.ndarray) -> np.ndarray:
+        steps = values / ENDGAME_GRID
+        zero = np.zeros((*steps.shape[:-1], 1))
+        return np.concatenate([zero, np.cumsum(steps, axis=-1)], axis=-1)
+
+    grid = {"own": cumulative(own), "all": cumulative(consent)}
+    draws._cache[key] = grid
+    return grid
+
+
+def _integral_to(cumulative: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``int_0^u`` from a cumulative grid (last axis K+1), linear within a cell.
+
+    ``cumulative`` is (S, K+1) or (S, N, K+1); ``u`` is (S,) or (S, k) and the result
+    (S[, N][, k]).
+    """
+    cells = cumulative.shape[-1] - 1
+    position = np.clip(u, 0.0, 1.0) * cells
+    index = np.minimum(np.floor(position).astype(int), cells - 1)
+    fraction = position - index
+    if cumulative.ndim == 3:  # per ally: broadcast u over the ally axis
+        index, fraction = index[:, None, ...], fraction[:, None, ...]
+        rows = np.arange(cumulative.shape[0])[:, None, None]
+        allies = np.arange(cumulative.shape[1])[None, :, None]
+        if u.ndim == 1:
+            index, fraction = index[..., None], fraction[..., None]
+        low = cumulative[rows, allies, index]
+        high = cumulative[rows, allies, index + 1]
+        value = low + fraction * (high - low)
+        return value[..., 0] if u.ndim == 1 else value
+    rows = np.arange(cumulative.shape[0]).reshape(-1, *([1] * (u.ndim - 1)))
+    low, high = cumulative[rows, index], cumulative[rows, index + 1]
+    return low + fraction * (high - low)
+
+
+def endorsed_by(
+    draws: PosteriorDraws, day: np.ndarray, assume: Mapping[str, str] | None = None
+) -> np.ndarray:
+    """P(ally i has endorsed by ``day``) per draw, on its own or in the endgame.
+
+    ``G_i(x) (1 - F_E(x)) + p_S F_E(x) + (1 - p_S) int_c^x G_i dF_E``: before the endgame
+    the ally decides on its own; at the endgame it comes in if the campaign succeeds, and
+    otherwise only if it had decided before (the candidate is withdrawn).
+
+    Parameters
+    ----------
+    day
+        Days from the campaign start, shape (draw,) or (draw, k).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (draw, ally) or (draw, ally, k).
+    """
+    assume = _validate_assume(draws, assume)
+    day = np.asarray(day, dtype=float)
+    if draws.withdrawn:
+        return own_endorsed_by(draws, np.minimum(day, draws.censor_day), assume)
+    own = own_endorsed_by(draws, day, assume)
+    u = endgame_cdf(draws, day)
+    integral = _integral_to(_endgame_grid(draws, assume)["own"], u)
+    p_s = success(draws, assume)
+    u, p_s = u[:, None, ...], p_s.reshape(-1, *([1] * (own.ndim - 1)))
+    return own * (1.0 - u) + p_s * u + (1.0 - p_s) * integral
+
+
 def endorse_ever(draws: PosteriorDraws, assume: Mapping[str, str] | None = None) -> np.ndarray:
     """P(ally eventually endorses) per draw, shape (draw, ally)."""
     assume = _validate_assume(draws, assume)
-    st = _state(draws)
-    pi = draws.p_endorse
-    value = st["w"] + (1.0 - st["w"]) * pi * (1.0 - st["f_c"]) / st["base"]
-    for code, outcome in assume.items():
-        value[:, draws.codes.index(code)] = 1.0 if outcome == "endorsed" else 0.0
-    return value
+    if draws.withdrawn:
+        return own_endorsed_by(draws, np.full(draws.n_draws, draws.censor_day), assume)
+    p_s = success(draws, assume)[:, None]
+    return p_s + (1.0 - p_s) * _endgame_grid(draws, assume)["own"][:, :, -1]
 
 
 def confirmed_by(
@@ -210,14 +357,38 @@ def confirmed_by(
 ) -> np.ndarray:
     """P(confirmed by the end of ``day``) per draw: every member consents ``lag`` days before.
 
+    Consent comes when the last member decides on its own, or at the endgame if that is
+    earlier and the campaign succeeds: ``M(x) (1 - F_E(x)) + p_S F_E(x) + (1 - p_S)
+    int_c^x M dF_E`` with ``M`` the product of the members' ``G``.
+
     ``day`` is a scalar (result shape (draw,)) or a 1-d array of k days (shape (draw, k)).
     """
+    assume = _validate_assume(draws, assume)
     days = np.atleast_1d(np.asarray(day, dtype=float))
     x = days[None, :] - draws.decision_lag[:, None]  # (S, K)
-    g = endorsed_by(draws, x, assume)  # (S, N, K)
     members = draws.member > 0
-    value = np.prod(g[:, members, :], axis=1)
+    if draws.withdrawn:
+        x = np.minimum(x, draws.censor_day)
+    own = np.prod(own_endorsed_by(draws, x, assume)[:, members, :], axis=1)
+    if draws.withdrawn:
+        value = own
+    else:
+        u = endgame_cdf(draws, x)
+        integral = _integral_to(_endgame_grid(draws, assume)["all"], u)
+        p_s = success(draws, assume)[:, None]
+        value = own * (1.0 - u) + p_s * u + (1.0 - p_s) * integral
     return value[:, 0] if np.ndim(day) == 0 else value
+
+
+def confirmed_ever(draws: PosteriorDraws, assume: Mapping[str, str] | None = None) -> np.ndarray:
+    """P(the candidate is ever confirmed) per draw, shape (draw,)."""
+    assume = _validate_assume(draws, assume)
+    members = draws.member > 0
+    if draws.withdrawn:
+        at_cut_off = own_endorsed_by(draws, np.full(draws.n_draws, draws.censor_day), assume)
+        return np.prod(at_cut_off[:, members], axis=1)
+    p_s = success(draws, assume)
+    return p_s + (1.0 - p_s) * _endgame_grid(draws, assume)["all"][:, -1]
 
 
 def thinned(draws: PosteriorDraws, n: int, seed: int = 0) -> PosteriorDraws:
@@ -226,7 +397,7 @@ def thinned(draws: PosteriorDraws, n: int, seed: int = 0) -> PosteriorDraws:
         return draws
     keep = np.sort(np.random.default_rng(seed).choice(draws.n_draws, n, replace=False))
     fields = {k: getattr(draws, k) for k in draws.__dataclass_fields__ if k != "_cache"}
-    per_draw = ("p_endorse", "location", "shape", "decision_lag")
+    per_draw = PER_DRAW
     return PosteriorDraws(**{**fields, **{k: fields[k][keep] for k in per_draw}})
 
 
@@ -242,7 +413,7 @@ def last_holdout(
     c = draws.censor_day
     offsets = np.concatenate([[0.0], np.geomspace(0.5, HOLDOUT_HORIZON_DAYS, HOLDOUT_GRID)])
     grid = np.broadcast_to(c + offsets, (thin.n_draws, offsets.size))
-    g = endorsed_by(thin, grid, assume)  # (S, N, K)
+    g = own_endorsed_by(thin, grid, assume)  # (S, N, K)
     members = np.flatnonzero(draws.member > 0)
     g = g[:, members, :]
     step = np.diff(g, axis=2)  # (S, M, K-1)

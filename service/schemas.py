@@ -20,7 +20,10 @@ VALID: dict[str, str] = {
     "ally": "an ally's ISO 3166-1 alpha-2 code (GET /allies)",
     "kind": ", ".join(EVIDENCE_KINDS),
     "date": "the day the fact became public, as YYYY-MM-DD, not after today",
-    "source": f"a URL or a seed file's name, at most {MAX_SOURCE_CHARS} characters",
+    "source": (
+        "an absolute http(s) URL (https://host/...) or a citation without a scheme (a seed "
+        f"file's name, 'Reuters, 22 Feb 2024'), at most {MAX_SOURCE_CHARS} characters"
+    ),
     "summary": f"what happened, at most {MAX_SUMMARY_CHARS} characters",
     "reliability": "a number in (0, 1]: 1 for a public, named statement (the default)",
     "severity": "1 (minor), 2 (serious), 3 (blocking); only for kind 'grievance'",
@@ -178,6 +181,12 @@ class ForecastOut(Struct, kw_only=True):
     evidence_count: int
     assume: dict[str, str]
     deadlines: list[DeadlineOut]
+    p_ever_confirmed: Annotated[
+        float, Meta(ge=0, le=1, description="P(the candidate is confirmed at all), posterior mean")
+    ]
+    p_ever_confirmed_interval: Annotated[
+        list[float], Meta(description="94% posterior interval of p_ever_confirmed")
+    ]
     allies: list[AllyForecast]
     curve: list[CurvePoint]
     diagnostics: DiagnosticsOut

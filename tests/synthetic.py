@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from forecast.reference import CAMPAIGN_COLUMNS, FLAGS
+
 QUESTION = """\
 question = "Will the allies confirm the candidate, and by when?"
 candidate = "Test Candidate"
@@ -13,6 +15,12 @@ campaign_start = 2023-10-26
 campaign_start_source = "synthetic"
 rule = "unanimity"
 rule_source = "synthetic"
+sponsor = "AA"
+organisation = "nato"
+emerged = 2024-02-21
+emerged_source = "synthetic"
+largest_members = ["AA", "BB"]
+largest_members_source = "synthetic"
 
 [[deadlines]]
 key = "april_ministerial"
@@ -77,6 +85,21 @@ EVIDENCE = [
     ("FF", "objection", "2024-02-20", "1", ""),
 ]
 
+# id, organisation, emerged, all_largest_backed, heavyweight_objection, rival, holdouts,
+# outcome, outcome_date: a small made-up reference class with both outcomes.
+CAMPAIGNS = [
+    ("alpha_1994", "nato", "1994-09-01", "yes", "no", "no", "3", "confirmed", "1994-09-29"),
+    ("beta_1995", "nato", "1995-10-25", "no", "yes", "no", "4", "dropped", "1995-11-20"),
+    ("gamma_1995", "nato", "1995-11-28", "yes", "no", "no", "2", "confirmed", "1995-12-05"),
+    ("delta_1999", "nato", "1999-07-20", "yes", "no", "no", "2", "confirmed", "1999-08-04"),
+    ("eps_2003", "nato", "2003-08-01", "yes", "no", "yes", "3", "confirmed", "2003-09-22"),
+    ("zeta_2009", "nato", "2009-03-01", "yes", "no", "no", "1", "confirmed", "2009-04-04"),
+    ("eta_1994", "eu", "1994-06-01", "no", "yes", "no", "1", "dropped", "1994-06-25"),
+    ("theta_2004", "eu", "2004-06-01", "no", "yes", "yes", "3", "dropped", "2004-06-18"),
+    ("iota_2004", "eu", "2004-06-20", "yes", "no", "no", "2", "confirmed", "2004-06-29"),
+    ("kappa_2020", "wto", "2020-10-28", "no", "yes", "no", "1", "confirmed", "2021-03-01"),
+]
+
 
 def write_dataset(folder: Path) -> Path:
     """Write the synthetic dataset into ``folder`` and return it."""
@@ -119,6 +142,25 @@ def write_dataset(folder: Path) -> Path:
                 "grievance": "",
             }
             for ally, kind, date, reliability, severity in EVIDENCE
+        ],
+    )
+    _write(
+        folder / "campaigns.csv",
+        list(CAMPAIGN_COLUMNS),
+        [
+            dict(
+                zip(("id", "organisation", "emerged", *FLAGS, "holdouts"), row[:7], strict=True),
+                post="Secretary General",
+                front_runner=f"Candidate {row[0]}",
+                largest_members="US;GB",
+                holdout_reasons="synthetic",
+                fixed_meetings="",
+                outcome=row[7],
+                outcome_date=row[8],
+                source="synthetic",
+                notes="",
+            )
+            for row in CAMPAIGNS
         ],
     )
     return folder
