@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WRK_SECONDS = 8
 WRK_ARGS = ("-t2", "-c32")
-TOKEN = "bench-token"
+TOKEN = "bench-token-0123456789-abcdefghijklmnop"
 TARGET_RATIO = 0.8
 TARGET_RSS_MB = 150.0
 E2E_REPEATS = 7

@@ -11,18 +11,23 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 
 from forecast import __version__
 from forecast.data import load_dataset
 from service.allies import AllyService
+from service.auth import FailedAttempts
 from service.db import connect
+from service.docs import ReferencePlugin
 from service.errors import EXCEPTION_HANDLERS
 from service.evidence import EvidenceService
 from service.forecasts import ForecastService
+from service.headers import add_security_headers
 from service.health import HealthService
 from service.routes import CONTROLLERS
 from service.runs import RunService
 from service.settings import Settings
+from service.strict import StrictRequest
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +38,20 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     dataset = load_dataset(settings.data_dir)
     database = connect(settings.database_url)
-    forecasts = ForecastService(database, dataset, settings.artifacts_dir)
+    forecasts = ForecastService(
+        database,
+        dataset,
+        settings.artifacts_dir,
+        what_if_workers=settings.what_if_workers,
+        what_if_queue=settings.what_if_queue,
+    )
     evidence = EvidenceService(database, dataset, settings.seed)
     app.state.update(
         dataset=dataset,
         database=database,
         forecasts=forecasts,
         evidence=evidence,
-        runs=RunService(database, dataset, settings.seed),
+        runs=RunService(database, dataset, settings.seed, settings.max_queued_runs),
         allies=AllyService(dataset, forecasts, evidence),
         health=HealthService(database, forecasts, writes_enabled=bool(settings.api_token)),
     )
@@ -69,6 +80,8 @@ def create_app(settings: Settings) -> Litestar:
         dependencies=dependencies,
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=StrictRequest,
+        before_send=[add_security_headers],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Rutte confirmation forecast",
@@ -76,8 +89,9 @@ def create_app(settings: Settings) -> Litestar:
             description="Bayesian forecast of Mark Rutte's confirmation as NATO Secretary "
             "General. Errors are RFC 9457 problem details naming the fields at fault.",
             path="/schema",
+            render_plugins=[ReferencePlugin(), JsonRenderPlugin()],
         ),
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "failed_attempts": FailedAttempts()}),
         logging_config=None,  # the process configures logging (python -m service, tests)
         debug=False,
     )

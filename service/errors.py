@@ -83,6 +83,26 @@ class Unavailable(ServiceError):
     slug = "unavailable"
 
 
+class Busy(ServiceError):
+    """The server is at a bound it keeps (what-if computations): come back shortly."""
+
+    status_code = 503
+    slug = "busy"
+
+    def __init__(self, detail: str, errors: Iterable[ProblemError] = (), retry_after: int = 1):
+        super().__init__(detail, errors, {"Retry-After": str(retry_after)})
+
+
+class TooManyRequests(ServiceError):
+    """A limit of this client or of the queue: come back after ``Retry-After`` seconds."""
+
+    status_code = 429
+    slug = "too-many-requests"
+
+    def __init__(self, detail: str, errors: Iterable[ProblemError] = (), retry_after: int = 60):
+        super().__init__(detail, errors, {"Retry-After": str(retry_after)})
+
+
 def problem_response(
     request: Request,
     status: int,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from forecast.data import Dataset
@@ -14,6 +15,7 @@ from service.clock import today, utcnow
 from service.db import Database
 from service.errors import BadRequest, InvalidInput, NotFound
 from service.models import EvidenceRow
+from service.paging import DEFAULT_LIMIT, decode_cursor, encode_cursor
 from service.queue import in_transaction, queue_live_run
 from service.schemas import (
     EvidenceIn,
@@ -22,6 +24,7 @@ from service.schemas import (
     EvidenceRetracted,
     ProblemError,
 )
+from service.strict import source_problem, text_problems
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +95,11 @@ class EvidenceService:
             Naming each field at fault and its valid values; nothing is stored.
         """
         raw = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
+        problems = text_problems(raw)
+        if not problems and (bad_source := source_problem(data.source)):
+            problems.append(bad_source)
+        if problems:
+            raise InvalidInput("the evidence is not valid", problems)
 
         def work(session: Session) -> EvidencePosted:
             vocabulary = self.dataset.vocabulary(posted_grievances(session))
@@ -147,8 +155,37 @@ class EvidenceService:
 
         return in_transaction(self.database.sessions, work)
 
-    def list(self, ally: str | None = None, include_retracted: bool = True) -> list[EvidenceOut]:
-        """Every stored item, newest first."""
+    def page(
+        self,
+        ally: str | None = None,
+        include_retracted: bool = True,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> tuple[list[EvidenceOut], str | None]:
+        """A page of stored items, newest first, and the cursor of the next page (or None).
+
+        Raises
+        ------
+        BadRequest
+            An unknown ally, or a cursor this list did not make.
+        """
+        after = None
+        if cursor is not None:
+            after = decode_cursor(cursor, dt.date.fromisoformat, dt.datetime.fromisoformat, str)
+        items = self.list(ally, include_retracted, limit=limit + 1, after=after)
+        if len(items) <= limit:
+            return items, None
+        last = items[limit - 1]
+        return items[:limit], encode_cursor([last.date, last.created_at, last.id])
+
+    def list(
+        self,
+        ally: str | None = None,
+        include_retracted: bool = True,
+        limit: int | None = None,
+        after: list | None = None,
+    ) -> list[EvidenceOut]:
+        """Stored items, newest first (at most ``limit``, after the sort key ``after``)."""
         if ally is not None and ally not in self.dataset.codes:
             valid = ", ".join(sorted(self.dataset.codes))
             raise BadRequest(
@@ -161,5 +198,20 @@ class EvidenceService:
             query = query.where(EvidenceRow.ally == ally)
         if not include_retracted:
             query = query.where(EvidenceRow.retracted_at.is_(None))
+        if after is not None:
+            date, created_at, last_id = after
+            query = query.where(
+                or_(
+                    EvidenceRow.date < date,
+                    and_(EvidenceRow.date == date, EvidenceRow.created_at < created_at),
+                    and_(
+                        EvidenceRow.date == date,
+                        EvidenceRow.created_at == created_at,
+                        EvidenceRow.id > last_id,
+                    ),
+                )
+            )
+        if limit is not None:
+            query = query.limit(limit)
         with self.database.reader() as session:
             return [evidence_out(row) for row in session.scalars(query)]

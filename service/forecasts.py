@@ -15,19 +15,24 @@ from typing import Any, Generic, NamedTuple, NoReturn, TypeVar
 import anyio
 import msgspec
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from forecast.data import Dataset
-from forecast.document import parse_assume, parse_by, rerender
+from forecast.document import parse_assume, parse_by
 from forecast.schema import ValidationError
 from service.db import Database
 from service.errors import BadRequest, NoForecast, NotFound, Unavailable
 from service.models import ForecastRow, RunRow
+from service.paging import DEFAULT_LIMIT, decode_cursor, encode_cursor
 from service.schemas import VALID, AllyForecast, HistoryRow, ProblemError, PublishedRef
+from service.whatif import WhatIfs
 
 logger = logging.getLogger(__name__)
 
 CACHE_SIZE = 64
+# ``by`` dates are accepted from the campaign start to this many years after the cut-off:
+# later dates say nothing the curve does not, and an open range invites cache flooding.
+BY_WINDOW_YEARS = 3
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -47,8 +52,9 @@ class _Deadline(msgspec.Struct):
 
 
 class _Summary(msgspec.Struct):
-    """The parts of a stored document that the history and ally routes read."""
+    """The parts of a stored document that the history, ally and what-if routes read."""
 
+    as_of: dt.date
     deadlines: list[_Deadline]
     allies: list[AllyForecast]
 
@@ -155,12 +161,19 @@ class ForecastService:
     therefore seen by the next request, with no invalidation to get wrong.
     """
 
-    def __init__(self, database: Database, dataset: Dataset, artifacts_dir: Path):
+    def __init__(
+        self,
+        database: Database,
+        dataset: Dataset,
+        artifacts_dir: Path,
+        what_if_workers: int = 1,
+        what_if_queue: int = 4,
+    ):
         self.database = database
         self.dataset = dataset
         self.artifacts_dir = artifacts_dir
         self._views: _Lru[str, View] = _Lru(CACHE_SIZE)
-        self._what_ifs: _Lru[tuple[Any, ...], View] = _Lru(CACHE_SIZE)
+        self.what_ifs = WhatIfs(artifacts_dir, what_if_workers, what_if_queue)
         self._summaries: _Lru[str, _Summary] = _Lru(4096)
         self._live = _LiveProbe(database)
         self._order = (
@@ -176,20 +189,24 @@ class ForecastService:
         what-if outcomes recomputed from the run's stored draws.
 
         The common request (the live forecast, already cached, on SQLite) is answered on
-        the event loop in microseconds; anything that may wait on the database or compute
-        runs in a worker thread.
+        the event loop in microseconds; anything that may wait on the database runs in a
+        worker thread, and what-ifs are computed by ``WhatIfs`` (single flight, bounded).
 
         Raises
         ------
-        See ``view_blocking``.
+        See ``stored_view``; and ``Busy`` (503) when every what-if slot is taken.
         """
         if not (as_of or by or assume):
             cached = self.cached_live()
             if cached is not None:
                 return cached
-        return await anyio.to_thread.run_sync(
-            functools.partial(self.view_blocking, as_of=as_of, by=by, assume=assume)
+        stored, dates, what_if = await anyio.to_thread.run_sync(
+            functools.partial(self.stored_view, as_of=as_of, by=by, assume=assume)
         )
+        if not dates and not what_if:
+            return stored
+        body = await self.what_ifs.get(stored.run_id, stored.body, dates, what_if)
+        return view_of(stored.run_id, body)
 
     def cached_live(self) -> View | None:
         """The live forecast if it is cached and finding it cannot wait (SQLite), else None.
@@ -201,15 +218,16 @@ class ForecastService:
         run_id = self._live()
         return self._views.peek(run_id) if run_id is not None else None
 
-    def view_blocking(
+    def stored_view(
         self, *, as_of: str | None = None, by: str | None = None, assume: str | None = None
-    ) -> View:
-        """``view`` for a worker thread.
+    ) -> tuple[View, list[dt.date], dict[str, str]]:
+        """The published forecast to serve and the parsed what-if parameters (a thread).
 
         Raises
         ------
         BadRequest
-            A parameter that cannot be read, naming it and its valid form.
+            A parameter that cannot be read, or a ``by`` date outside the window, naming
+            it and its valid values.
         NotFound
             No forecast at ``as_of``, listing the cut-offs that have one.
         NoForecast
@@ -220,10 +238,31 @@ class ForecastService:
         what_if = _parameter(lambda: parse_assume(assume, self.dataset.codes))
         run_id = self.current_run_id(cut_off)
         stored = self._views.get_or(run_id, lambda: self._load(run_id))
-        if not dates and not what_if:
-            return stored
-        key = (run_id, tuple(dates), tuple(sorted(what_if.items())))
-        return self._what_ifs.get_or(key, lambda: self._what_if(stored, dates, what_if))
+        if dates:
+            self._check_window(dates, self._summary(run_id).as_of)
+        return stored, dates, what_if
+
+    def by_window(self, as_of: dt.date) -> tuple[dt.date, dt.date]:
+        """The ``by`` dates a forecast at ``as_of`` answers: campaign start to a few years on."""
+        start = self.dataset.question.campaign_start
+        try:
+            end = as_of.replace(year=as_of.year + BY_WINDOW_YEARS)
+        except ValueError:  # 29 February
+            end = as_of.replace(year=as_of.year + BY_WINDOW_YEARS, day=28)
+        return start, end
+
+    def _check_window(self, dates: list[dt.date], as_of: dt.date) -> None:
+        start, end = self.by_window(as_of)
+        outside = [d for d in dates if not start <= d <= end]
+        if outside:
+            valid = (
+                f"dates from {start} (the campaign start) to {end} ({BY_WINDOW_YEARS} years "
+                f"after the cut-off {as_of})"
+            )
+            raise BadRequest(
+                f"by date {outside[0]} is outside the window {start} to {end}",
+                [ProblemError("by", f"{d} is outside the window", valid) for d in outside],
+            )
 
     def current_run_id(self, as_of: dt.date | None = None) -> str:
         """The run whose forecast is served: greatest cut-off (or ``as_of``), then newest."""
@@ -239,6 +278,7 @@ class ForecastService:
 
     def close(self) -> None:
         self._live.close()
+        self.what_ifs.close()
 
     def latest(self) -> PublishedRef | None:
         """The live forecast's run, cut-off and publication time, or None."""
@@ -255,13 +295,38 @@ class ForecastService:
             return {}
         return {a.code: a for a in self._summary(run_id).allies}
 
-    def history(self) -> list[HistoryRow]:
-        """One row per published run, oldest cut-off first."""
+    def history(
+        self, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+    ) -> tuple[list[HistoryRow], str | None]:
+        """One row per published run, oldest cut-off first: a page, and the next cursor.
+
+        Raises
+        ------
+        BadRequest
+            A cursor this list did not make.
+        """
         query = select(ForecastRow.run_id, ForecastRow.as_of, ForecastRow.published_at).order_by(
             ForecastRow.as_of, ForecastRow.published_at, ForecastRow.run_id
         )
+        if cursor is not None:
+            as_of, published_at, run_id = decode_cursor(
+                cursor, dt.date.fromisoformat, dt.datetime.fromisoformat, str
+            )
+            query = query.where(
+                or_(
+                    ForecastRow.as_of > as_of,
+                    and_(ForecastRow.as_of == as_of, ForecastRow.published_at > published_at),
+                    and_(
+                        ForecastRow.as_of == as_of,
+                        ForecastRow.published_at == published_at,
+                        ForecastRow.run_id > run_id,
+                    ),
+                )
+            )
         with self.database.reader() as session:
-            rows = session.execute(query).all()
+            rows = session.execute(query.limit(limit + 1)).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
         history = []
         for run_id, as_of, published_at in rows:
             summary = self._summary(run_id)
@@ -274,7 +339,9 @@ class ForecastService:
                     interval={d.key: d.interval for d in summary.deadlines},
                 )
             )
-        return history
+        last = history[-1] if more else None
+        next_cursor = encode_cursor([last.as_of, last.published_at, last.run_id]) if last else None
+        return history, next_cursor
 
     def _summary(self, run_id: str) -> _Summary:
         return self._summaries.get_or(
@@ -292,20 +359,6 @@ class ForecastService:
         if document is None:
             raise NotFound(f"run {run_id} published no forecast")
         return view_of(run_id, document.encode())
-
-    def _what_if(self, stored: View, dates: list[dt.date], what_if: dict[str, str]) -> View:
-        run_dir = self.artifacts_dir / stored.run_id
-        try:
-            document = rerender(run_dir, msgspec.json.decode(stored.body), by=dates, assume=what_if)
-        except FileNotFoundError:
-            logger.error("run %s has no stored draws in %s", stored.run_id, run_dir)
-            field = "by" if dates else "assume"
-            raise Unavailable(
-                f"the stored draws of run {stored.run_id} are missing: only the published "
-                "forecast can be served",
-                [ProblemError(field, "cannot be computed for this run", "omit it")],
-            ) from None
-        return view_of(stored.run_id, encode(document))
 
     def _raise_missing(self, as_of: dt.date | None) -> NoReturn:
         with self.database.reader() as session:

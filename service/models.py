@@ -85,6 +85,15 @@ class RunRow(Base):
             sqlite_where=text("status = 'queued' AND live"),
             postgresql_where=text("status = 'queued' AND live"),
         ),
+        # One queued manual run per cut-off and seed: a repeated POST /runs joins it.
+        Index(
+            "uq_runs_one_queued_manual",
+            "as_of",
+            "seed",
+            unique=True,
+            sqlite_where=text("status = 'queued' AND NOT live"),
+            postgresql_where=text("status = 'queued' AND NOT live"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -112,7 +112,10 @@ def has_queued(reader: sessionmaker[Session]) -> bool:
 
 
 def claim_next(session_factory: sessionmaker[Session], worker: str) -> Claimed | None:
-    """Mark the oldest queued run running and load its evidence, in one transaction.
+    """Mark the next queued run running and load its evidence, in one transaction.
+
+    A live run (new evidence) comes before every manual one, then the oldest first: a
+    backlog of ``POST /runs`` never delays the forecast readers see.
 
     PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED``; SQLite (which has no row locks):
     the write transaction plus an ``UPDATE ... WHERE status = 'queued'`` that only one
@@ -122,7 +125,7 @@ def claim_next(session_factory: sessionmaker[Session], worker: str) -> Claimed |
         run_id = session.scalars(
             select(RunRow.id)
             .where(RunRow.status == "queued")
-            .order_by(RunRow.requested_at, RunRow.id)
+            .order_by(RunRow.live.desc(), RunRow.requested_at, RunRow.id)
             .limit(1)
             .with_for_update(skip_locked=True)
         ).first()

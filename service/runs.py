@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from forecast.data import Dataset
 from service.clock import today
 from service.db import Database
-from service.errors import InvalidInput, NotFound
+from service.errors import InvalidInput, NotFound, TooManyRequests
 from service.models import ForecastRow, RunRow
 from service.queue import in_transaction, queue_run
 from service.schemas import ProblemError, RunIn, RunOut
@@ -18,6 +18,8 @@ from service.schemas import ProblemError, RunIn, RunOut
 logger = logging.getLogger(__name__)
 
 MAX_LIST = 500
+# What a client over the queue cap is told to wait: about one warm fit per queued run.
+QUEUE_FULL_RETRY_SECONDS = 30
 
 
 def run_out(run: RunRow, published: bool) -> RunOut:
@@ -43,18 +45,27 @@ def run_out(run: RunRow, published: bool) -> RunOut:
 class RunService:
     """What the run routes do."""
 
-    def __init__(self, database: Database, dataset: Dataset, seed: int):
+    def __init__(self, database: Database, dataset: Dataset, seed: int, max_queued: int = 10):
         self.database = database
         self.dataset = dataset
         self.seed = seed
+        self.max_queued = max_queued
 
-    def request(self, data: RunIn) -> RunOut:
-        """Queue a fit at ``data.as_of``.
+    def request(self, data: RunIn) -> tuple[RunOut, bool]:
+        """Queue a fit at ``data.as_of``, or return the queued one with the same cut-off
+        and seed.
+
+        Returns
+        -------
+        (run, created)
+            ``created`` is False when an identical run was already queued.
 
         Raises
         ------
         InvalidInput
             A cut-off before the campaign start or after today.
+        TooManyRequests
+            ``max_queued`` manual runs are already waiting.
         """
         start, end = self.dataset.question.campaign_start, today()
         if not start <= data.as_of <= end:
@@ -64,13 +75,27 @@ class RunService:
             )
         seed = self.seed if data.seed is None else data.seed
 
-        def work(session: Session) -> RunOut:
+        def work(session: Session) -> tuple[RunOut, bool]:
+            manual = (RunRow.status == "queued", RunRow.live.is_(False))
+            same = session.scalars(
+                select(RunRow).where(*manual, RunRow.as_of == data.as_of, RunRow.seed == seed)
+            ).first()
+            if same is not None:
+                return run_out(same, published=False), False
+            waiting = session.scalar(select(func.count()).select_from(RunRow).where(*manual))
+            if (waiting or 0) >= self.max_queued:
+                raise TooManyRequests(
+                    f"{waiting} manual runs are queued (the limit); try again later",
+                    [ProblemError("as_of", "the run queue is full", f"at most {self.max_queued}")],
+                    retry_after=QUEUE_FULL_RETRY_SECONDS,
+                )
             run = queue_run(session, as_of=data.as_of, seed=seed, trigger="manual")
-            return run_out(run, published=False)
+            return run_out(run, published=False), True
 
-        run = in_transaction(self.database.sessions, work)
-        logger.info("run %s queued at %s (seed %d)", run.id, run.as_of, run.seed)
-        return run
+        run, created = in_transaction(self.database.sessions, work)
+        if created:
+            logger.info("run %s queued at %s (seed %d)", run.id, run.as_of, run.seed)
+        return run, created
 
     def list(self, status: str | None = None, limit: int = 50) -> list[RunOut]:
         """Runs, newest request first."""

@@ -36,6 +36,7 @@ VALID: dict[str, str] = {
     "by": "extra deadlines as YYYY-MM-DD, comma-separated, e.g. 2024-03-15,2024-04-30",
     "assume": "what-if outcomes CODE:OUTCOME, comma-separated, OUTCOME endorsed or opposed",
     "limit": "an integer from 1 to 500",
+    "cursor": "the cursor of the next page, from the Link header of the previous one",
     "status": "queued, running, succeeded, failed",
     "include_retracted": "true or false",
 }

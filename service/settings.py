@@ -18,6 +18,9 @@ MAX_BODY_BYTES = 64 * 1024
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Exit code of a process whose configuration is unusable: restarting it would not help.
 CONFIG_ERROR = 2
+# A write token must be long enough that guessing it is hopeless (32 random characters,
+# e.g. ``python -c "import secrets; print(secrets.token_urlsafe(32))"``).
+MIN_TOKEN_CHARS = 32
 
 
 class SettingsError(ValueError):
@@ -48,6 +51,22 @@ class Settings:
     # CPU priority (nice, 0-19) of the worker: readers are served first when a rerun and
     # a burst of reads compete for the cores; an idle machine samples at full speed.
     worker_nice: int = 10
+    # Manual runs (POST /runs) that may wait in the queue at once; more get 429.
+    max_queued_runs: int = 10
+    # Failed runs whose files (draws, diagnostics) are kept; published runs keep theirs.
+    keep_failed_runs: int = 5
+    # What-if (?by=, ?assume=) computations: processes computing them, and how many more
+    # may wait for one; beyond that a what-if gets 503 with Retry-After.
+    what_if_workers: int = 1
+    what_if_queue: int = 4
+
+    def __post_init__(self) -> None:
+        if self.api_token is not None and len(self.api_token) < MIN_TOKEN_CHARS:
+            raise SettingsError(
+                f"FORECAST_API_TOKEN has {len(self.api_token)} characters; it needs at least "
+                f"{MIN_TOKEN_CHARS} (e.g. python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))')"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -64,7 +83,8 @@ class Settings:
             host=env.get("FORECAST_HOST", defaults.host),
             port=_integer(env, "FORECAST_PORT", defaults.port, 1, 65535),
             database_url=normalise_url(env.get("FORECAST_DATABASE_URL", defaults.database_url)),
-            api_token=env.get("FORECAST_API_TOKEN") or None,
+            # Surrounding whitespace (a newline from a secrets file) is never part of it.
+            api_token=env.get("FORECAST_API_TOKEN", "").strip() or None,
             data_dir=Path(env.get("FORECAST_DATA_DIR", defaults.data_dir)),
             artifacts_dir=Path(env.get("FORECAST_ARTIFACTS_DIR", defaults.artifacts_dir)),
             seed=_integer(env, "FORECAST_SEED", defaults.seed, 0, 2**32 - 1),
@@ -74,6 +94,16 @@ class Settings:
             gate_config=_json_object(env, "FORECAST_GATE_CONFIG"),
             log_level=_choice(env, "FORECAST_LOG_LEVEL", defaults.log_level, LOG_LEVELS),
             worker_nice=_integer(env, "FORECAST_WORKER_NICE", defaults.worker_nice, 0, 19),
+            max_queued_runs=_integer(
+                env, "FORECAST_MAX_QUEUED_RUNS", defaults.max_queued_runs, 1, 10_000
+            ),
+            keep_failed_runs=_integer(
+                env, "FORECAST_KEEP_FAILED_RUNS", defaults.keep_failed_runs, 0, 10_000
+            ),
+            what_if_workers=_integer(
+                env, "FORECAST_WHATIF_WORKERS", defaults.what_if_workers, 1, 16
+            ),
+            what_if_queue=_integer(env, "FORECAST_WHATIF_QUEUE", defaults.what_if_queue, 0, 1000),
         )
 
 

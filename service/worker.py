@@ -29,11 +29,13 @@ from forecast.runs import TIMINGS_FILE, read_json
 from service import queue
 from service.db import connect
 from service.forecasts import encode
+from service.retention import prune_run_files
 from service.settings import CONFIG_ERROR, Settings, settings_for_process
 
 logger = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
+FIT_RAISED = "the fit raised an error; the worker's log has the details"
 
 
 class Shutdown(BaseException):
@@ -57,9 +59,10 @@ def process_one(
 
     Returns the run's id, or None when nothing was queued. A fit that fails the
     diagnostics gate (or raises) is recorded as failed and publishes nothing; its
-    artifacts stay in ``settings.artifacts_dir / run_id``. A published run's posterior
-    archive is written after publishing, by ``background(fn, *args)`` if given (an
-    executor's ``submit``: the next run need not wait for it), else here.
+    artifacts stay in ``settings.artifacts_dir / run_id`` while it is among the
+    ``settings.keep_failed_runs`` newest failures (``service.retention``). A published
+    run's posterior archive is written after publishing, by ``background(fn, *args)`` if
+    given (an executor's ``submit``: the next run need not wait for it), else here.
     """
     claimed = queue.claim_next(session_factory, _worker_name())
     if claimed is None:
@@ -91,10 +94,13 @@ def process_one(
             _plain(exc.diagnostics),
             read_json(timings) if timings.exists() else None,
         )
+        prune_run_files(session_factory, settings.artifacts_dir, settings.keep_failed_runs)
         return run_id
     except Exception as exc:  # a bug or bad inputs: recorded on the run, the worker goes on
+        # The message may hold server paths or data: the log has it, the API only the type.
         logger.exception("run %s raised", run_id)
-        queue.fail(session_factory, run_id, f"{type(exc).__name__}: {exc}")
+        queue.fail(session_factory, run_id, f"{type(exc).__name__}: {FIT_RAISED}")
+        prune_run_files(session_factory, settings.artifacts_dir, settings.keep_failed_runs)
         return run_id
     finally:
         _Stop.fitting = False

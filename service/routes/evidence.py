@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
 from service.auth import require_token
 from service.evidence import EvidenceService
+from service.paging import DEFAULT_LIMIT, MAX_LIMIT, next_link
 from service.routes.responses import problems
 from service.schemas import VALID, EvidenceIn, EvidenceOut, EvidencePosted, EvidenceRetracted
 
@@ -29,7 +30,7 @@ class EvidenceController(Controller):
         status_code=201,
         responses={
             200: ResponseSpec(data_container=EvidencePosted, description="Already stored"),
-            **problems(400, 401, 413, 422),
+            **problems(400, 401, 413, 422, 429),
         },
         sync_to_thread=True,
     )
@@ -40,18 +41,25 @@ class EvidenceController(Controller):
     @get(
         operation_id="listEvidence",
         summary="Every stored evidence item, newest first, retracted ones flagged",
+        description="A page at a time: the next page is in the `Link` header.",
         responses=problems(400),
         sync_to_thread=True,
     )
     def list(
         self,
+        request: Request,
         evidence: EvidenceService,
         ally: Annotated[str | None, Parameter(description=VALID["ally"])] = None,
         include_retracted: Annotated[
             bool, Parameter(description="List retracted items too (flagged)")
         ] = True,
-    ) -> list[EvidenceOut]:
-        return evidence.list(ally=ally, include_retracted=include_retracted)
+        limit: Annotated[
+            int, Parameter(ge=1, le=MAX_LIMIT, description=VALID["limit"])
+        ] = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, Parameter(description=VALID["cursor"])] = None,
+    ) -> Response[list[EvidenceOut]]:
+        items, next_cursor = evidence.page(ally, include_retracted, limit, cursor)
+        return Response(items, headers=next_link(request, next_cursor))
 
     @delete(
         "/{evidence_id:str}",
@@ -59,7 +67,7 @@ class EvidenceController(Controller):
         operation_id="retractEvidence",
         summary="Retract an item (kept, flagged) and queue a run without it",
         status_code=200,
-        responses=problems(401, 404),
+        responses=problems(401, 404, 429),
         sync_to_thread=True,
     )
     def retract(self, evidence_id: str, evidence: EvidenceService) -> EvidenceRetracted:

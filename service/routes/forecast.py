@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from service.forecasts import ForecastService, View
+from service.forecasts import BY_WINDOW_YEARS, ForecastService, View
+from service.paging import DEFAULT_LIMIT, MAX_LIMIT, next_link
 from service.routes.responses import problems
 from service.schemas import VALID, ForecastOut, HistoryRow
 
@@ -73,7 +74,10 @@ class ForecastController(Controller):
         summary="The latest published forecast (with what-ifs and extra deadlines)",
         description=(
             "The forecast of the live cut-off (the greatest `as_of`; the newest of equals). "
-            "Served from a cache with an `ETag`; `If-None-Match` gets 304."
+            "Served from a cache with an `ETag`; `If-None-Match` gets 304. `by` dates run "
+            f"from the campaign start to {BY_WINDOW_YEARS} years after the cut-off. A new "
+            "what-if is computed once however many ask at once; when every what-if slot "
+            "is busy the answer is 503 with `Retry-After`."
         ),
         responses={
             200: ResponseSpec(data_container=ForecastOut, description="The forecast document"),
@@ -97,7 +101,18 @@ class ForecastController(Controller):
         "/history",
         operation_id="getForecastHistory",
         summary="One row per published run: cut-off and P(confirmed) per deadline",
+        description="Oldest first, a page at a time: the next page is in the `Link` header.",
+        responses=problems(400),
         sync_to_thread=True,
     )
-    def history(self, forecasts: ForecastService) -> list[HistoryRow]:
-        return forecasts.history()
+    def history(
+        self,
+        request: Request,
+        forecasts: ForecastService,
+        limit: Annotated[
+            int, Parameter(ge=1, le=MAX_LIMIT, description=VALID["limit"])
+        ] = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, Parameter(description=VALID["cursor"])] = None,
+    ) -> Response[list[HistoryRow]]:
+        rows, next_cursor = forecasts.history(limit, cursor)
+        return Response(rows, headers=next_link(request, next_cursor))

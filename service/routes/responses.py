@@ -12,7 +12,9 @@ DESCRIPTIONS = {
     404: "No such resource; `errors` lists the valid values",
     413: "Body over the size limit",
     422: "Fields that are not valid; `errors` names each with its valid values",
-    503: "Not available yet (no forecast published) or the database does not answer",
+    429: "Too many requests (wrong tokens from this client, or a full queue); see `Retry-After`",
+    503: "Not available yet (no forecast published), busy (what-ifs; see `Retry-After`) or "
+    "the database does not answer",
 }
 
 

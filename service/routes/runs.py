@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
 from service.auth import require_token
@@ -21,12 +22,21 @@ class RunController(Controller):
         guards=[require_token],
         operation_id="requestRun",
         summary="Queue a fit at a cut-off date",
+        description=(
+            "A run with the same cut-off and seed that is still queued is returned (200) "
+            "instead of queuing another. Manual runs wait behind live reruns; at most "
+            "`FORECAST_MAX_QUEUED_RUNS` may wait at once (429 with `Retry-After` beyond)."
+        ),
         status_code=202,
-        responses=problems(400, 401, 413, 422),
+        responses={
+            200: ResponseSpec(data_container=RunOut, description="Already queued"),
+            **problems(400, 401, 413, 422, 429),
+        },
         sync_to_thread=True,
     )
-    def request(self, data: RunIn, runs: RunService) -> RunOut:
-        return runs.request(data)
+    def request(self, data: RunIn, runs: RunService) -> Response[RunOut]:
+        run, created = runs.request(data)
+        return Response(run, status_code=202 if created else 200)
 
     @get(
         operation_id="listRuns",

@@ -32,7 +32,7 @@ from service.models import EvidenceRow, RunRow
 from service.queue import in_transaction, queue_live_run
 from service.settings import Settings
 
-TOKEN = "test-token-0123456789"
+TOKEN = "test-token-0123456789-abcdefghijklmnop"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 # The service is tested, not the model: the gate is loosened so that a fit that converges
 # a little less well (a model change, 2 chains x 400 draws in the worker of a real server
@@ -196,10 +196,15 @@ def free_port() -> int:
 @contextmanager
 def serving(settings: Settings) -> Iterator[str]:
     """The app served by uvicorn on a free port in a thread; yields its base URL."""
+    with serving_app(create_app(settings)) as url:
+        yield url
+
+
+@contextmanager
+def serving_app(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn on a free port in a thread; yields its base URL."""
     port = free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -75,6 +75,23 @@ BAD_REQUESTS = [
     ),
     evidence_case("grievance-not-resolved", 422, "grievance", "empty", grievance="ee_veto"),
     evidence_case("body-too-large", 413, "body", "65536", summary="x" * (64 * 1024 + 1)),
+    evidence_case("source-scheme-only", 422, "source", "http(s) URL", source="https://"),
+    evidence_case("source-no-host", 422, "source", "http(s) URL", source="http:///path"),
+    evidence_case("source-script", 422, "source", "citation", source="javascript:alert(1)"),
+    evidence_case("source-bad-port", 422, "source", "citation", source="https://a.org:x/"),
+    evidence_case("source-ftp", 422, "source", "http(s)", source="ftp://example.org/file"),
+    evidence_case("summary-nul", 422, "summary", "control characters", summary="a\x00b"),
+    evidence_case("summary-escape", 422, "summary", "tab and newline", summary="a\x1b[2J"),
+    evidence_case("summary-c1", 422, "summary", "control", summary="a\x85b"),
+    evidence_case("source-nul", 422, "source", "control", source="Reuters\x00"),
+    evidence_case("ally-nul", 422, "ally", "control", ally="D\x00"),
+    case("body-not-utf8", "post", "/evidence", 400, "body", "UTF-8", content=b'{"ally": "\xff"}'),
+    case("body-deep", "post", "/evidence", 400, "body", "32", content=b"[" * 20000 + b"]" * 20000),
+    case("run-not-utf8", "post", "/runs", 400, "body", "UTF-8", content=b'{"as_of": "\xfe"}'),
+    case("run-deep", "post", "/runs", 400, "body", "nested", content=b'{"a":' * 5000 + b"1"),
+    case("evidence-bad-cursor", "get", "/evidence?cursor=abc", 400, "cursor", "Link header"),
+    case("evidence-limit-big", "get", "/evidence?limit=501", 400, "limit", "500"),
+    case("history-bad-cursor", "get", "/forecast/history?cursor=e30", 400, "cursor", "Link"),
     case("body-list", "post", "/evidence", 400, "body", "summary", json=[endorsement()]),
     case("body-string", "post", "/evidence", 400, "body", "ally", json="endorsement"),
     case("body-empty", "post", "/evidence", 400, "body", "ally", content=b""),
@@ -154,6 +171,35 @@ def test_unexpected_error_is_a_logged_500_problem_without_internals(client, monk
     assert response.headers["content-type"].startswith("application/problem+json")
     assert "secret" not in response.text
     assert "secret internals" in caplog.text
+
+
+def test_text_with_tab_and_newline_and_a_plain_citation_is_accepted(client):
+    body = endorsement(summary="line one\n\tline two", source="Reuters: 22 Feb 2024, p. 3")
+    assert client.post("/evidence", json=body, headers=AUTH).status_code == 201
+
+
+def test_repeated_wrong_tokens_from_one_client_get_429_for_a_while(client):
+    from service.auth import MAX_FAILURES
+
+    for _ in range(MAX_FAILURES):
+        assert client.post("/evidence", json=endorsement(), headers=WRONG).status_code == 401
+    refused = client.post("/evidence", json=endorsement(), headers=AUTH)
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) > 0
+    assert refused.json()["errors"][0]["field"] == "Authorization"
+    assert client.get("/evidence").status_code == 200  # reads are not affected
+
+
+def test_failed_attempts_expire_after_the_window():
+    from service.auth import FailedAttempts
+
+    now = [0.0]
+    attempts = FailedAttempts(limit=2, window=60, clock=lambda: now[0])
+    attempts.record("a")
+    attempts.record("a")
+    assert attempts.retry_after("a") == 60 and attempts.retry_after("b") == 0
+    now[0] = 61.0
+    assert attempts.retry_after("a") == 0
 
 
 def test_writes_answer_401_when_the_server_has_no_token(settings, data_dir):

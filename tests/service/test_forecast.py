@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -178,3 +179,164 @@ def test_the_api_process_never_imports_pymc(published):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["loaded"] == []
     print(f"API process peak RSS: {report['peak_rss']}")
+
+
+def test_by_dates_outside_the_window_get_400_naming_it(published_client, dataset):
+    for date in ("9999-12-31", "2027-02-23", "2023-01-01"):
+        response = published_client.get("/forecast", params={"by": f"2024-03-15,{date}"})
+        assert response.status_code == 400, date
+        (error,) = response.json()["errors"]
+        assert error["field"] == "by" and date in error["message"]
+        assert f"{dataset.question.campaign_start} (the campaign start)" in error["valid"]
+        assert "2027-02-22" in error["valid"]
+    assert published_client.get("/forecast", params={"by": "2027-02-22"}).status_code == 200
+
+
+class Gate:
+    """A what-if computation that waits until released, counting its calls (in a thread)."""
+
+    def __init__(self):
+        import threading
+
+        self.release = threading.Event()
+        self.calls = 0
+
+    def __call__(self, run_dir, body, dates, assume):
+        self.calls += 1
+        assert self.release.wait(60), "never released"
+        return body
+
+
+def held_what_ifs(settings, **overrides):
+    """A live server whose what-ifs wait for ``gate.release`` (computed in threads)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from contextlib import contextmanager
+    from dataclasses import replace
+
+    from service.app import create_app
+    from tests.service.conftest import serving_app
+
+    @contextmanager
+    def context():
+        app = create_app(replace(settings, **overrides))
+        gate = Gate()
+        with serving_app(app) as url:
+            what_ifs = app.state.forecasts.what_ifs
+            what_ifs.compute = gate
+            what_ifs.executor = ThreadPoolExecutor(max_workers=8)
+            try:
+                yield url, what_ifs, gate
+            finally:
+                gate.release.set()
+
+    return context()
+
+
+def wait_until(check, what):
+    import time
+
+    for _ in range(600):
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"never happened: {what}")
+
+
+def test_concurrent_requests_for_one_new_what_if_compute_it_once(published):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    with held_what_ifs(published) as (url, what_ifs, gate):
+
+        def get(_):
+            return httpx.get(f"{url}/forecast", params={"by": "2024-03-15"}, timeout=60)
+
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            responses = pool.map(get, range(10))
+            wait_until(lambda: sum(what_ifs.joined.values()) == 10, "10 requests joined")
+            gate.release.set()
+            responses = list(responses)
+    assert [r.status_code for r in responses] == [200] * 10
+    assert len({r.content for r in responses}) == 1
+    assert gate.calls == 1 and what_ifs.started == 1
+
+
+def test_what_ifs_beyond_the_pool_get_503_with_retry_after(published):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    with held_what_ifs(published, what_if_workers=1, what_if_queue=1) as (url, what_ifs, gate):
+
+        def get(day):
+            return httpx.get(f"{url}/forecast", params={"by": f"2024-03-{day:02d}"}, timeout=60)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            held = list(map(pool.submit, [get, get], [1, 2]))
+            wait_until(lambda: len(what_ifs.in_flight) == 2, "two what-ifs in flight")
+            refused = get(3)
+            live = httpx.get(f"{url}/forecast", timeout=10)
+            gate.release.set()
+            assert [f.result().status_code for f in held] == [200, 200]
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "1"
+    assert refused.json()["errors"][0]["field"] == "by"
+    assert live.status_code == 200  # the published forecast is still served
+
+
+def test_a_runs_draws_stay_in_memory_while_its_what_ifs_are_asked(published_client, published):
+    first = published_client.get("/forecast", params={"by": "2024-03-15"})
+    assert first.status_code == 200
+    run_id = first.json()["run_id"]
+    (published.artifacts_dir / run_id / "draws.npz").unlink()
+    # A new key for the same run is computed from the draws held in memory.
+    second = published_client.get("/forecast", params={"assume": "EE:endorsed"})
+    assert second.status_code == 200, second.text
+    assert second.json()["assume"] == {"EE": "endorsed"}
+
+
+def test_history_pages_with_a_link_header(published_client, published):
+    from service.queue import claim_next, publish, queue_run
+
+    database = connect(published.database_url)
+    document = published_client.get("/forecast").text
+    for day in (1, 2):
+        with database.sessions.begin() as session:
+            run_id = queue_run(session, as_of=dt.date(2024, 3, day), seed=1, trigger="manual").id
+        claim_next(database.sessions, "w")
+        publish(database.sessions, run_id, {}, document, {"passed": True}, {})
+    database.dispose()
+    every = published_client.get("/forecast/history").json()
+    assert len(every) == 3 and "link" not in published_client.get("/forecast/history").headers
+    pages, url = [], "/forecast/history?limit=2"
+    while url:
+        response = published_client.get(url)
+        pages.append([row["run_id"] for row in response.json()])
+        link = response.headers.get("link")
+        url = link.split(">")[0].lstrip("<") if link else None
+    assert [len(p) for p in pages] == [2, 1]
+    assert [r for page in pages for r in page] == [row["run_id"] for row in every]
+
+
+def test_every_response_carries_the_security_headers(published_client):
+    from service.headers import CONTENT_SECURITY_POLICY
+
+    published_client.get("/forecast")  # cached: the next one is sent by the middleware
+    for path in ("/forecast", "/health", "/", "/schema", "/nowhere", "/forecast?by=x"):
+        headers = published_client.get(path).headers
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["content-security-policy"] == CONTENT_SECURITY_POLICY, path
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert headers["x-frame-options"] == "DENY", path
+
+
+def test_the_api_docs_load_nothing_from_another_site(published_client):
+    import re
+
+    docs = published_client.get("/schema")
+    assert docs.status_code == 200
+    assert "GET /forecast" in docs.text and "openapi.json" in docs.text
+    assert "<script" not in docs.text
+    assert not re.search(r"(src|href)=['\"]?(https?:)?//", docs.text)
+    assert published_client.get("/schema/openapi.json").json()["paths"]["/forecast"]

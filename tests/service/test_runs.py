@@ -104,7 +104,81 @@ def test_a_fit_that_raises_is_recorded_as_failed(client, database, settings):
     queued = client.post("/runs", json={"as_of": "2024-03-01"}, headers=AUTH).json()
     assert process_one(database.sessions, Failing(ValueError("bad")), settings) == queued["id"]
     run = client.get(f"/runs/{queued['id']}").json()
-    assert (run["status"], run["error"]) == ("failed", "ValueError: bad")
+    assert run["status"] == "failed"
+    assert run["error"].startswith("ValueError: ") and "log" in run["error"]
+
+
+def test_a_failed_run_shows_no_exception_text_but_logs_it(client, database, settings, caplog):
+    queued = client.post("/runs", json={"as_of": "2024-03-01"}, headers=AUTH).json()
+    secret = OSError("cannot open /srv/secret/path/draws.npz")
+    process_one(database.sessions, Failing(secret), settings)
+    listed = client.get("/runs").text + client.get(f"/runs/{queued['id']}").text
+    assert "/srv/secret" not in listed and "OSError" in listed
+    assert "/srv/secret/path" in caplog.text
+
+
+def test_posting_the_same_cut_off_and_seed_twice_returns_the_queued_run(client):
+    first = client.post("/runs", json={"as_of": "2024-03-20", "seed": 7}, headers=AUTH)
+    again = client.post("/runs", json={"as_of": "2024-03-20", "seed": 7}, headers=AUTH)
+    other_seed = client.post("/runs", json={"as_of": "2024-03-20", "seed": 8}, headers=AUTH)
+    assert (first.status_code, again.status_code, other_seed.status_code) == (202, 200, 202)
+    assert again.json()["id"] == first.json()["id"] != other_seed.json()["id"]
+    assert len(client.get("/runs?status=queued").json()) == 2
+
+
+def test_queued_manual_runs_are_capped_with_429(settings, database):
+    from dataclasses import replace
+
+    from litestar.testing import TestClient
+
+    from service.app import create_app
+
+    with TestClient(create_app(replace(settings, max_queued_runs=3))) as client:
+        for day in (1, 2, 3):
+            response = client.post("/runs", json={"as_of": f"2024-03-0{day}"}, headers=AUTH)
+            assert response.status_code == 202
+        refused = client.post("/runs", json={"as_of": "2024-03-04"}, headers=AUTH)
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+        # Evidence still queues its live rerun, and a finished run frees a place.
+        assert client.post("/evidence", json=endorsement("DD"), headers=AUTH).status_code == 201
+        claim_next(database.sessions, "w")  # the live run
+        claim_next(database.sessions, "w")  # the oldest manual run
+        assert client.post("/runs", json={"as_of": "2024-03-04"}, headers=AUTH).status_code == 202
+
+
+def test_live_reruns_are_claimed_before_manual_runs(client, database):
+    manual = [
+        client.post("/runs", json={"as_of": f"2024-03-0{d}"}, headers=AUTH).json() for d in (1, 2)
+    ]
+    live = client.post("/evidence", json=endorsement("DD"), headers=AUTH).json()
+    order = [claim_next(database.sessions, "w").run_id for _ in range(3)]
+    assert order == [live["run_id"], manual[0]["id"], manual[1]["id"]]
+
+
+def test_run_files_are_kept_for_published_runs_and_the_newest_failed_ones(
+    published_client, published
+):
+    from dataclasses import replace
+
+    from service.db import connect
+
+    settings = replace(published, keep_failed_runs=2)
+    live = published_client.get("/forecast").json()["run_id"]
+    database = connect(settings.database_url)
+    failed = []
+    for day in range(1, 5):
+        run = published_client.post("/runs", json={"as_of": f"2024-03-0{day}"}, headers=AUTH)
+        run_id = run.json()["id"]
+        (settings.artifacts_dir / run_id).mkdir(parents=True)
+        (settings.artifacts_dir / run_id / "draws.npz").write_bytes(b"x" * 1000)
+        process_one(database.sessions, Failing(ValueError("bad")), settings)
+        failed.append(run_id)
+    database.dispose()
+    kept = {p.name for p in settings.artifacts_dir.iterdir()}
+    assert kept == {live, failed[-1], failed[-2]}
+    # The database keeps every run's record.
+    statuses = [published_client.get(f"/runs/{r}").json()["status"] for r in failed]
+    assert statuses == ["failed"] * 4
 
 
 def test_gate_failed_from_a_stub_keeps_its_diagnostics(client, database, settings):
@@ -169,11 +243,11 @@ def test_a_claim_loads_standing_evidence_up_to_the_cut_off(client, database):
     assert late["evidence_id"] not in ids
     assert retracted.json()["evidence_id"] not in ids
     assert len(ids) == 5  # the shipped items
-    assert (
-        client.get(f"/runs/{manual['id']}").json()["evidence_ids"]
-        == sorted(ids, key=lambda i: next(e.date for e in claimed.evidence if e.id == i))
-        or True
-    )
+    # The run records the evidence it was fitted on, in the order the fit read it.
+    assert client.get(f"/runs/{manual['id']}").json()["evidence_ids"] == [
+        item.id for item in claimed.evidence
+    ]
+    assert [item.date for item in claimed.evidence] == sorted(i.date for i in claimed.evidence)
 
 
 def test_live_cut_off_never_moves_before_a_published_one(client, database, dataset):

@@ -24,14 +24,14 @@ def test_environment_overrides_and_postgres_urls_use_psycopg():
         {
             "FORECAST_PORT": "9000",
             "FORECAST_DATABASE_URL": "postgresql://u:p@db/forecast",
-            "FORECAST_API_TOKEN": "t",
+            "FORECAST_API_TOKEN": "  " + "t" * 32 + "\n",
             "FORECAST_DATA_DIR": "/srv/data",
             "FORECAST_SAMPLER_CONFIG": '{"draws": 200}',
         }
     )
     assert settings.port == 9000
     assert settings.database_url == "postgresql+psycopg://u:p@db/forecast"
-    assert settings.api_token == "t"
+    assert settings.api_token == "t" * 32  # surrounding whitespace is not part of it
     assert settings.data_dir == Path("/srv/data")
     assert settings.sampler_config == {"draws": 200}
 
@@ -47,9 +47,37 @@ def test_environment_overrides_and_postgres_urls_use_psycopg():
         ("FORECAST_GATE_CONFIG", "{", "JSON object"),
         ("FORECAST_LOG_LEVEL", "LOUD", "DEBUG"),
         ("FORECAST_WORKER_NICE", "20", "0..19"),
+        ("FORECAST_API_TOKEN", "x", "at least 32"),
+        ("FORECAST_API_TOKEN", " " + "x" * 31 + " ", "at least 32"),
+        ("FORECAST_MAX_QUEUED_RUNS", "0", "1..10000"),
+        ("FORECAST_WHATIF_WORKERS", "0", "1..16"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_what_it_accepts(name, value, named):
     with pytest.raises(SettingsError) as raised:
         Settings.from_env({name: value})
     assert name in str(raised.value) and named in str(raised.value)
+
+
+def test_the_service_refuses_to_start_with_a_short_token(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "FORECAST_API_TOKEN": "x",
+        "FORECAST_DATABASE_URL": f"sqlite:///{tmp_path / 'never.db'}",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "--no-worker"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    (line,) = result.stderr.strip().splitlines()
+    assert "FORECAST_API_TOKEN" in line and "at least 32" in line
+    assert not (tmp_path / "never.db").exists()
