@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -14,6 +15,9 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +27,10 @@ TOKEN = "bench-token-0123456789-abcdefghijklmnop"
 TARGET_RATIO = 0.8
 TARGET_RSS_MB = 150.0
 E2E_REPEATS = 7
+# The what-if flood of the security review: distinct ?by= dates, concurrent clients.
+FLOOD_REQUESTS = 200
+FLOOD_CONCURRENCY = 20
+IDLE_SAMPLES = 300
 
 
 def _free_port() -> int:
@@ -97,6 +105,68 @@ def _settled(base: str, seconds: float = 300) -> None:
     raise RuntimeError(f"runs still pending after {seconds:.0f} s")
 
 
+def _timed_get(url: str) -> float:
+    started = time.perf_counter()
+    status, _ = _get(url, timeout=30)
+    if status != 200:
+        raise RuntimeError(f"{url} answered {status}")
+    return time.perf_counter() - started
+
+
+def _sample(base: str, until: Callable[[int], bool]) -> tuple[list[float], list[float]]:
+    """Latencies of GET /forecast (cached: the hot path) and GET /health, one after the
+    other from one client, until ``until(samples so far)``."""
+    hot: list[float] = []
+    health: list[float] = []
+    while not until(len(hot)):
+        hot.append(_timed_get(f"{base}/forecast"))
+        health.append(_timed_get(f"{base}/health"))
+    return hot, health
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+def what_if_flood(base: str, as_of: dt.date) -> dict[str, float]:
+    """Hot path and /health latencies, idle and during a flood of distinct what-ifs.
+
+    One what-if first starts the what-if process (as the first reader's would), so that
+    the flood meets a running service.
+    """
+    first = _timed_get(f"{base}/forecast?by={(as_of - dt.timedelta(days=1)).isoformat()}")
+    idle_hot, idle_health = _sample(base, lambda n: n >= IDLE_SAMPLES)
+    dates = [as_of + dt.timedelta(days=d) for d in range(1, FLOOD_REQUESTS + 1)]
+    statuses: Counter[int] = Counter()
+    done = threading.Event()
+
+    def flood() -> None:
+        def one(date: dt.date) -> int:
+            return _get(f"{base}/forecast?by={date.isoformat()}", timeout=60)[0]
+
+        with ThreadPoolExecutor(max_workers=FLOOD_CONCURRENCY) as pool:
+            statuses.update(pool.map(one, dates))
+        done.set()
+
+    started = time.perf_counter()
+    flooding = threading.Thread(target=flood)
+    flooding.start()
+    busy_hot, busy_health = _sample(base, lambda _n: done.is_set())
+    flooding.join()
+    return {
+        "first_what_if_seconds": first,
+        "flood_seconds": time.perf_counter() - started,
+        "flood_ok": statuses[200],
+        "flood_busy": statuses[503],
+        "flood_other": sum(statuses.values()) - statuses[200] - statuses[503],
+        "hot_p50_idle_ms": 1000 * statistics.median(idle_hot),
+        "hot_p50_flood_ms": 1000 * statistics.median(busy_hot),
+        "health_p90_idle_ms": 1000 * _percentile(idle_health, 0.9),
+        "health_p90_flood_ms": 1000 * _percentile(busy_health, 0.9),
+        "flood_samples": len(busy_hot),
+    }
+
+
 def end_to_end(base: str, days: range, seconds_each: float = 120) -> list[float]:
     """Seconds from POST /evidence to GET /forecast serving the run it queued, one at a time."""
     seconds = []
@@ -158,6 +228,9 @@ def main() -> dict[str, float]:
         # The worker was busy during the measurement: reruns finished within it.
         reruns = _published_count(base) - published_before
         rss = _rss_mb(service.pid)
+        # A flood of distinct what-ifs beside the hot path, with the worker idle.
+        _settled(base)
+        flood = what_if_flood(base, dt.date.fromisoformat(json.loads(body)["as_of"]))
         # Evidence posted -> new forecast served, through HTTP, queue, worker and database.
         latencies = end_to_end(base, range(10, 10 + E2E_REPEATS))
     finally:
@@ -176,6 +249,7 @@ def main() -> dict[str, float]:
         "api_rss_mb": rss,
         "end_to_end_median_seconds": statistics.median(latencies),
         "end_to_end_max_seconds": max(latencies),
+        **flood,
     }
     print(f"GET /forecast, wrk {' '.join(WRK_ARGS)} for {WRK_SECONDS} s each, side by side")
     print(f"  bare Litestar, same bytes:   {bare_rps:10.0f} req/s")
@@ -186,6 +260,25 @@ def main() -> dict[str, float]:
         f"{reruns} reruns published meanwhile)"
     )
     print(f"  API process RSS:             {rss:10.1f} MB     (target <= {TARGET_RSS_MB:.0f})")
+    print(
+        f"What-if flood: {FLOOD_REQUESTS} distinct ?by= at concurrency {FLOOD_CONCURRENCY} "
+        f"took {flood['flood_seconds']:.1f} s ({flood['flood_ok']} answered 200, "
+        f"{flood['flood_busy']} 503 busy, {flood['flood_other']} other; the first what-if, "
+        f"which starts the what-if process, took {flood['first_what_if_seconds']:.2f} s); "
+        "one client alongside:"
+    )
+    print("                              idle       during the flood")
+    print(
+        f"  GET /forecast p50 (cached):  {flood['hot_p50_idle_ms']:6.2f} ms  "
+        f"{flood['hot_p50_flood_ms']:6.2f} ms  "
+        f"({flood['hot_p50_flood_ms'] / flood['hot_p50_idle_ms']:.1f}x)"
+    )
+    print(
+        f"  GET /health p90:             {flood['health_p90_idle_ms']:6.2f} ms  "
+        f"{flood['health_p90_flood_ms']:6.2f} ms  "
+        f"({flood['health_p90_flood_ms'] / flood['health_p90_idle_ms']:.1f}x; "
+        f"{flood['flood_samples']} samples during the flood)"
+    )
     median, worst = result["end_to_end_median_seconds"], result["end_to_end_max_seconds"]
     print(
         f"POST /evidence -> GET /forecast serves the new run, median of {E2E_REPEATS}: "

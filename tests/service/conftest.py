@@ -31,6 +31,7 @@ from service.evidence import seed_evidence
 from service.models import EvidenceRow, RunRow
 from service.queue import in_transaction, queue_live_run
 from service.settings import Settings
+from tests.system_deps import installable
 
 TOKEN = "test-token-0123456789-abcdefghijklmnop"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -233,22 +234,33 @@ def _postgres_bin() -> Path | None:
     return versions[-1].parent if versions else None
 
 
+def missing(what: str) -> None:
+    """Skip on a machine where ``make test`` cannot install ``what``; fail where it can."""
+    if installable():
+        pytest.fail(
+            f"{what} is missing, though `make test` installs it (python -m tests.system_deps)"
+        )
+    pytest.skip(f"{what} is missing and cannot be installed here (needs root and apt-get)")
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[str]:
-    """A throwaway PostgreSQL server on a Unix socket; skipped where none is installed.
+    """A throwaway PostgreSQL server on a Unix socket.
 
-    Yields the URL of its ``postgres`` database (tests create their own databases).
+    Skipped only where PostgreSQL is missing and ``make test`` cannot install it; a server
+    that is installed but does not start fails the tests that need it. Yields the URL of
+    its ``postgres`` database (tests create their own databases).
     """
     bindir = _postgres_bin()
     if bindir is None:
-        pytest.skip("PostgreSQL is not installed (pg_ctl not found)")
+        missing("PostgreSQL (pg_ctl)")
     as_postgres: list[str] = []
     root = Path(tempfile.mkdtemp(prefix="forecast-pg-"))
     if os.geteuid() == 0:  # the server refuses to run as root
         try:
             pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to run PostgreSQL")
+            pytest.fail("running as root and there is no 'postgres' user to run PostgreSQL")
         as_postgres = ["runuser", "-u", "postgres", "--"]
         shutil.chown(root, "postgres")
     data, port = root / "data", free_port()
@@ -272,7 +284,7 @@ def postgres() -> Iterator[str]:
         )
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"PostgreSQL did not start: {exc.stderr.decode(errors='replace')[-500:]}")
+        pytest.fail(f"PostgreSQL did not start: {exc.stderr.decode(errors='replace')[-500:]}")
     try:
         yield f"postgresql+psycopg://forecast@/postgres?host={root}&port={port}"
     finally:

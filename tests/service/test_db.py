@@ -116,3 +116,14 @@ def test_startup_migrates_a_new_database_and_seeds_the_shipped_evidence_once(
         (run,) = session.scalars(select(RunRow)).all()
     database.dispose()
     assert (run.status, run.trigger, run.as_of) == ("queued", "startup", dataset.question.opened)
+
+
+def test_nul_and_control_characters_get_422_on_postgres(pg_settings):
+    before = evidence_count(pg_settings)
+    with TestClient(create_app(pg_settings)) as client:
+        for field in ("summary", "source"):
+            body = endorsement("DD") | {field: "Hungary\x00 backs Rutte"}
+            response = client.post("/evidence", json=body, headers=AUTH)
+            assert response.status_code == 422, response.text
+            assert response.json()["errors"][0]["field"] == field
+    assert evidence_count(pg_settings) == before

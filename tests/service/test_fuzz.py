@@ -54,8 +54,18 @@ def test_no_get_path_or_query_produces_a_server_error(
     assert response.status_code < 500, (url, response.text)
 
 
+# No 5xx, and every answer matches the schema: its status is documented, its body and
+# content type are the ones documented for it.
+CHECKS = (
+    "not_a_server_error,response_schema_conformance,status_code_conformance,"
+    "content_type_conformance"
+)
+
+
 @pytest.mark.slow
-def test_schemathesis_finds_no_server_error(published: Settings, tmp_path: Path):
+def test_schemathesis_finds_no_server_error_and_answers_match_the_schema(
+    published: Settings, tmp_path: Path
+):
     cli = shutil.which("st", path=str(Path(sys.executable).parent))
     assert cli is not None, "schemathesis is a locked dev dependency"
     with serving(published) as url:
@@ -65,7 +75,7 @@ def test_schemathesis_finds_no_server_error(published: Settings, tmp_path: Path)
                 "run",
                 f"{url}/schema/openapi.json",
                 "--checks",
-                "not_a_server_error",
+                CHECKS,
                 "--max-examples",
                 "25",
                 "--generation-deterministic",

@@ -10,6 +10,7 @@ import tempfile
 
 import pytest
 
+from tests.service.conftest import missing
 from tests.service.test_server import Server, server, wait_for  # noqa: F401 (fixture)
 
 CHROMIUM = shutil.which("chromium")
@@ -53,12 +54,18 @@ def pct(p: float) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs it)")
 def test_page_shows_the_api_numbers_in_a_browser(server: Server):  # noqa: F811
+    if CHROMIUM is None:
+        missing("chromium")
     server.start()
     wait_for(lambda: server.get("/forecast").status_code == 200, 240, "a forecast", server)
     document = server.get("/forecast").json()
-    assert server.get("/").headers["content-type"].startswith("text/html")
+    page = server.get("/")
+    assert page.headers["content-type"].startswith("text/html")
+    # Chromium enforces the policy: the page's script runs only if it satisfies it.
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    # An item stored before today's rules (a scheme without a host) cannot blank the page.
+    add_stored_evidence(server, source="https://", summary="an item with a broken source")
 
     dom = render(server.url + "/")
 
@@ -75,3 +82,29 @@ def test_page_shows_the_api_numbers_in_a_browser(server: Server):  # noqa: F811
             assert cell(row, f'data-test="by-{key}"') == pct(p)
     assert "<polyline" in dom  # the probability-over-time chart was drawn
     assert document["run_id"] in dom
+    assert "an item with a broken source" in dom and "https://" in dom
+    assert "could not be shown" not in dom
+
+
+def add_stored_evidence(running: Server, **fields: str) -> None:
+    """Write an evidence row straight into the server's database (no validation)."""
+    import datetime as dt
+
+    from service.db import connect
+    from service.models import EvidenceRow
+
+    database = connect(running.env["FORECAST_DATABASE_URL"])
+    with database.sessions.begin() as session:
+        session.add(
+            EvidenceRow(
+                id="ev_broken_source",
+                ally="DD",
+                kind="statement",
+                date=dt.date(2024, 2, 20),
+                reliability=1.0,
+                origin="posted",
+                created_at=dt.datetime.now(dt.UTC),
+                **fields,
+            )
+        )
+    database.dispose()

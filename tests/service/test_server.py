@@ -23,18 +23,21 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 class Server:
     """``python -m service --fit-if-empty`` in its own process group (server and worker)."""
 
-    def __init__(self, env: dict[str, str], logs: Path):
+    def __init__(
+        self, env: dict[str, str], logs: Path, args: tuple[str, ...] = ("--fit-if-empty",)
+    ):
         self.env = env
         self.logs = logs
+        self.args = args
         self.url = f"http://127.0.0.1:{env['FORECAST_PORT']}"
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
     def start(self) -> None:
         self.starts += 1
-        log = (self.logs / f"server-{self.starts}.log").open("wb")
+        log = (self.logs / f"server-{self.env['FORECAST_PORT']}-{self.starts}.log").open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "service", "--fit-if-empty"],
+            [sys.executable, "-m", "service", *self.args],
             env=self.env,
             cwd=PROJECT_ROOT,
             stdout=log,
@@ -95,13 +98,12 @@ def run_status(server: Server, run_id: str) -> str:
     return server.get(f"/runs/{run_id}").json()["status"]
 
 
-@pytest.fixture
-def server(tmp_path: Path, data_dir: Path) -> Iterator[Server]:
-    env = {
+def server_env(tmp_path: Path, data_dir: Path, database_url: str) -> dict[str, str]:
+    return {
         **os.environ,
         "FORECAST_HOST": "127.0.0.1",
         "FORECAST_PORT": str(free_port()),
-        "FORECAST_DATABASE_URL": f"sqlite:///{tmp_path / 'forecast.db'}",
+        "FORECAST_DATABASE_URL": database_url,
         "FORECAST_ARTIFACTS_DIR": str(tmp_path / "runs"),
         "FORECAST_DATA_DIR": str(data_dir),
         "FORECAST_API_TOKEN": TOKEN,
@@ -109,6 +111,11 @@ def server(tmp_path: Path, data_dir: Path) -> Iterator[Server]:
         "FORECAST_GATE_CONFIG": json.dumps(GATE_CONFIG),
         "FORECAST_POLL_SECONDS": "0.05",
     }
+
+
+@pytest.fixture
+def server(tmp_path: Path, data_dir: Path) -> Iterator[Server]:
+    env = server_env(tmp_path, data_dir, f"sqlite:///{tmp_path / 'forecast.db'}")
     server = Server(env, tmp_path)
     yield server
     if server.process is not None and server.group_alive():
@@ -152,3 +159,58 @@ def test_server_publishes_serves_after_restart_and_finishes_a_run_after_sigkill(
     assert final["run_id"] == second["run_id"]
     assert {a["code"]: a["status"] for a in final["allies"]}["EE"] == "endorsed"
     assert server.stop() == 0
+
+
+@pytest.mark.slow
+def test_two_api_processes_on_one_postgres_database_with_one_worker_serve_one_forecast(
+    pg_settings, tmp_path, data_dir
+):
+    """The README's layout: API processes with --no-worker, one python -m service.worker."""
+    first = Server(
+        server_env(tmp_path, data_dir, pg_settings.database_url),
+        tmp_path,
+        ("--no-worker", "--fit-if-empty"),
+    )
+    second = Server(
+        server_env(tmp_path, data_dir, pg_settings.database_url), tmp_path, ("--no-worker",)
+    )
+    log = (tmp_path / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "service.worker"],
+        env=first.env,
+        cwd=PROJECT_ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log.close()
+    try:
+        first.start()  # migrates, seeds and queues the first run before the others start
+        second.start()
+        wait_for(lambda: second.get("/forecast").status_code == 200, 240, "a forecast", second)
+        dd = first.post("/evidence", endorsement("DD", "2024-03-01")).json()
+        ee = second.post("/evidence", endorsement("EE", "2024-03-02")).json()
+        for posted, api in ((dd, first), (ee, second)):
+            wait_for(
+                lambda p=posted, a=api: run_status(a, p["run_id"]) == "succeeded",
+                240,
+                "the run",
+                api,
+            )
+        served = [api.get("/forecast") for api in (first, second)]
+        assert served[0].content == served[1].content
+        assert served[0].headers["etag"] == served[1].headers["etag"]
+        document = served[0].json()
+        assert document["run_id"] == ee["run_id"]
+        statuses = {a["code"]: a["status"] for a in document["allies"]}
+        assert (statuses["DD"], statuses["EE"]) == ("endorsed", "endorsed")
+        for api in (first, second):
+            evidence = {e["id"] for e in api.get("/evidence").json()}
+            assert {dd["evidence_id"], ee["evidence_id"]} <= evidence
+            assert api.get("/health").json()["database"] == "postgresql"
+    finally:
+        for api in (first, second):
+            if api.process is not None and api.group_alive():
+                api.stop()
+        worker.terminate()
+        worker.wait(30)
