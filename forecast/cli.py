@@ -133,9 +133,46 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backtest_campaigns(args: argparse.Namespace) -> int:
+    from forecast.campaign_backtest import QUESTIONS, backtest_campaigns
+
+    dataset = load_dataset(args.data_dir)
+    result = backtest_campaigns(dataset.campaigns, seed=args.seed)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print("leave-one-out forecasts as of each campaign's emergence (outcome in brackets):")
+    print(f"  {'campaign':<30}" + "".join(f"{q:>16}" for q in QUESTIONS))
+    for row in result["campaigns"]:
+        cells = "".join(
+            f"{row['forecasts'][q]:>10.2f} [{row['outcomes'][q]:.0f}]  " for q in QUESTIONS
+        )
+        print(f"  {row['id']:<30}{cells}")
+    print(f"{'question':<14}{'Brier':>8}{'base rate':>11}{'log':>8}{'base rate':>11}")
+    for q, s in result["by_question"].items():
+        print(
+            f"{q:<14}{s['brier']:>8.4f}{s['base_rate_brier']:>11.4f}"
+            f"{s['log']:>8.4f}{s['base_rate_log']:>11.4f}"
+        )
+    print(
+        f"{'all':<14}{result['brier']:>8.4f}{result['base_rate_brier']:>11.4f}"
+        f"{result['log']:>8.4f}{result['base_rate_log']:>11.4f}"
+    )
+    ind = result["independent_holdouts"]
+    print(
+        f"independent holdouts (P(confirmed) = pi^holdouts): Brier {ind['brier']:.4f}, log {ind['log']:.4f}"
+    )
+    return 0
+
+
 def cmd_backtest(args: argparse.Namespace) -> int:
     from forecast.backtest import backtest, load_outcomes
 
+    if args.campaigns:
+        return cmd_backtest_campaigns(args)
+    if not args.as_of:
+        print("backtest: give --as-of D1,D2,... (or --campaigns)", file=sys.stderr)
+        return 2
     dataset = load_dataset(args.data_dir)
     evidence = _evidence(dataset, args.evidence)
     outcomes = load_outcomes(args.outcomes, dataset.codes) if args.outcomes else None
@@ -198,7 +235,12 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_show)
     bt = sub.add_parser("backtest", help="refit at past cut-offs and score")
-    bt.add_argument("--as-of", type=_dates, required=True, help="D1,D2,...")
+    bt.add_argument("--as-of", type=_dates, help="D1,D2,... (refit at each cut-off)")
+    bt.add_argument(
+        "--campaigns",
+        action="store_true",
+        help="leave each past campaign of campaigns.csv out in turn and score its forecast",
+    )
     bt.add_argument("--outcomes", type=Path, help="CSV: event,ally,date")
     fitting(bt)
     bt.set_defaults(func=cmd_backtest)
