@@ -160,7 +160,8 @@ def cmd_backtest_campaigns(args: argparse.Namespace) -> int:
     )
     ind = result["independent_holdouts"]
     print(
-        f"independent holdouts (P(confirmed) = pi^holdouts): Brier {ind['brier']:.4f}, log {ind['log']:.4f}"
+        "independent holdouts (P(confirmed) = pi^holdouts): "
+        f"Brier {ind['brier']:.4f}, log {ind['log']:.4f}"
     )
     return 0
 
