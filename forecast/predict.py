@@ -224,13 +224,21 @@ def own_endorsed_by(
 def success(draws: PosteriorDraws, assume: Mapping[str, str] | None = None) -> np.ndarray:
     """P(the endgame brings every holdout in) per draw, shape (draw,).
 
-    0 once the candidate is withdrawn, or if an ally is assumed to refuse for good (a
+    0 once the candidate is withdrawn, or if a member is assumed to refuse for good (a
     standing refusal is a veto under unanimity).
     """
     assume = _validate_assume(draws, assume)
-    if draws.withdrawn or "opposed" in assume.values():
+    if draws.withdrawn or (_opposed(draws, assume) & (draws.member > 0)).any():
         return np.zeros(draws.n_draws)
     return draws.p_success
+
+
+def _opposed(draws: PosteriorDraws, assume: Mapping[str, str]) -> np.ndarray:
+    """Per ally, shape (ally,): assumed to refuse for good.
+
+    Only a member's refusal is a veto; a non-member assumed opposed still never endorses.
+    """
+    return np.array([assume.get(code) == "opposed" for code in draws.codes], dtype=bool)
 
 
 def endgame_cdf(draws: PosteriorDraws, day: np.ndarray) -> np.ndarray:
@@ -340,7 +348,9 @@ def endorsed_by(
     integral = _integral_to(_endgame_grid(draws, assume)["own"], u)
     p_s = success(draws, assume)
     u, p_s = u[:, None, ...], p_s.reshape(-1, *([1] * (own.ndim - 1)))
-    return own * (1.0 - u) + p_s * u + (1.0 - p_s) * integral
+    value = own * (1.0 - u) + p_s * u + (1.0 - p_s) * integral
+    value[:, _opposed(draws, assume)] = 0.0
+    return value
 
 
 def endorse_ever(draws: PosteriorDraws, assume: Mapping[str, str] | None = None) -> np.ndarray:
@@ -349,7 +359,9 @@ def endorse_ever(draws: PosteriorDraws, assume: Mapping[str, str] | None = None)
     if draws.withdrawn:
         return own_endorsed_by(draws, np.full(draws.n_draws, draws.censor_day), assume)
     p_s = success(draws, assume)[:, None]
-    return p_s + (1.0 - p_s) * _endgame_grid(draws, assume)["own"][:, :, -1]
+    value = p_s + (1.0 - p_s) * _endgame_grid(draws, assume)["own"][:, :, -1]
+    value[:, _opposed(draws, assume)] = 0.0
+    return value
 
 
 def confirmed_by(
