@@ -155,3 +155,18 @@ def test_a_5_mb_body_gets_413_and_stores_nothing(live_server, settings):
         response = http.post("/evidence", json=body, headers=AUTH)
     assert response.status_code == 413
     assert evidence_count(settings) == before
+
+
+def test_evidence_pages_follow_the_link_header_without_repeats(client):
+    for i in range(3):
+        client.post("/evidence", json=endorsement("DD", summary=f"report {i}"), headers=AUTH)
+    whole = client.get("/evidence")
+    assert "link" not in whole.headers  # under the default limit: one page, as before
+    ids, url = [], "/evidence?limit=3"
+    while url:
+        page = client.get(url)
+        assert len(page.json()) <= 3
+        ids += [e["id"] for e in page.json()]
+        link = page.headers.get("link")
+        url = link.split(">")[0].lstrip("<") if link else None
+    assert ids == [e["id"] for e in whole.json()] and len(ids) == 8
