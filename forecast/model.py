@@ -16,14 +16,12 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from forecast import __version__, consensus
-from forecast.frame import ModelInputs
+from forecast.frame import SPONSOR_DAY, ModelInputs
 from forecast.timing import TIMING_FORMS
 
 logger = logging.getLogger(__name__)
 
 SAMPLERS: tuple[str, ...] = ("nutpie", "pymc")
-# Endorsements on or before this day of the campaign are the sponsor's own.
-SPONSOR_DAY = 1.0
 
 
 class NotFittedError(RuntimeError):
@@ -49,7 +47,9 @@ def _endorsement_logp(form: str):
     contribute nothing (weight 0).
     """
 
-    def logp(value, p_endorse, location, shape, event, reliability, censor_day, member, window):
+    def logp(
+        value, p_endorse, location, shape, event, reliability, censor_day, member, wave, window
+    ):
         dist = _timing_dist(form, location, shape)
         censored = pm.math.logaddexp(
             pt.log1p(-p_endorse), pt.log(p_endorse) + pm.logccdf(dist, censor_day)
@@ -65,7 +65,10 @@ def _endorsement_logp(form: str):
         end = value + 0.5
         start = pt.maximum(end - window, 0.5)
         public = pm.math.logdiffexp(pm.logcdf(dist, end), pm.logcdf(dist, start))
-        timing_term = pt.switch(reliability < 1.0, pm.logcdf(dist, value), public)
+        # A wave (many members announcing on one day, forecast.frame.WAVE_SIZE) says
+        # only "decided by then", like a report below full reliability.
+        by_then = (reliability < 1.0) | (wave > 0)
+        timing_term = pt.switch(by_then, pm.logcdf(dist, value), public)
         endorsed = pt.log(p_endorse) + pt.switch(value <= SPONSOR_DAY, 0.0, timing_term)
         # log(r e^a + (1 - r) e^b) written as a + log(r + (1 - r) e^(b - a)); the clip only
         # keeps the unused branch finite so that its gradient cannot poison the switch.
@@ -80,7 +83,7 @@ def _endorsement_random(form: str):
     """Simulate endorsement days (``inf`` for an ally that never endorses)."""
 
     def random(
-        p_endorse, location, shape, event, reliability, censor_day, member, window, rng, size
+        p_endorse, location, shape, event, reliability, censor_day, member, wave, window, rng, size
     ):
         from forecast import timing
 
@@ -297,6 +300,7 @@ class ConfirmationModel:
             "event": event,
             "reliability": frame["reliability"].to_numpy(float),
             "censor_day": frame["censor_day"].to_numpy(float),
+            "wave": frame["wave"].to_numpy(float),
             # Undecided allies carry their censoring day as a placeholder observation.
             "endorsement_day": np.where(
                 event > 0, frame["event_day"].to_numpy(float), frame["censor_day"].to_numpy(float)
@@ -333,6 +337,7 @@ class ConfirmationModel:
             reliability = pm.Data("reliability", values["reliability"], dims="ally")
             censor_day = pm.Data("censor_day", values["censor_day"], dims="ally")
             endorsement_day = pm.Data("endorsement_day", values["endorsement_day"], dims="ally")
+            wave = pm.Data("wave", values["wave"], dims="ally")
 
             # Whether: reasons for each scale are in default_model_config and docs/model.md.
             intercept = pm.Normal("intercept", cfg["intercept_mu"], cfg["intercept_sd"])
@@ -394,6 +399,7 @@ class ConfirmationModel:
                 reliability,
                 censor_day,
                 member,
+                wave,
                 cfg["endorsement_window_days"],
                 logp=_endorsement_logp(self.timing),
                 random=_endorsement_random(self.timing),

@@ -12,9 +12,16 @@ import numpy as np
 import pandas as pd
 
 from forecast import timing
-from forecast.frame import FRAME_COLUMNS, ModelInputs, SpendingScale
+from forecast.frame import (
+    FRAME_COLUMNS,
+    CampaignState,
+    ModelInputs,
+    SpendingScale,
+    mark_waves,
+)
 from forecast.model import ConfirmationModel
 from forecast.predict import INTERVAL_PROB
+from forecast.reference import FLAGS
 
 logger = logging.getLogger(__name__)
 
@@ -187,10 +194,15 @@ def simulate_records(
     shape = np.full(n_allies, float(params["timing_shape"]))
     day = timing.sample(_config(model_config)["timing"], location, shape, rng)
     censor_day = float(as_of_day)
-    event = endorses & (day <= censor_day)
-    # Reports are dated to the day, at mid-day, as the frame dates them; days up to 1
-    # are the sponsor's, so a simulated ally's report is never dated before day 2.
-    reported = np.floor(day) + 0.5 if dating == "decision" else np.full(n_allies, censor_day - 0.5)
+    # A public report follows the decision within the reporting window (uniformly), as
+    # the model reads it; reports are dated to the day, at mid-day, as the frame dates
+    # them; days up to 1 are the sponsor's, so a report is never dated before day 2.
+    window = _config(model_config)["endorsement_window_days"]
+    report_day = day + rng.uniform(0.0, window, size=n_allies)
+    event = endorses & (report_day <= censor_day)
+    reported = (
+        np.floor(report_day) + 0.5 if dating == "decision" else np.full(n_allies, censor_day - 0.5)
+    )
     event_day = np.where(event, np.maximum(reported, 1.5), 1.0)
 
     codes = pd.Index([f"S{i + 1:03d}" for i in range(n_allies)], name="code")
@@ -207,9 +219,12 @@ def simulate_records(
             "event_day": event_day,
             "reliability": 1.0,
             "censor_day": censor_day,
+            "wave": 0.0,
         },
         index=codes,
-    )[list(FRAME_COLUMNS)]
+    )
+    frame["wave"] = mark_waves(frame)
+    frame = frame[list(FRAME_COLUMNS)]
     bloc_keys = pd.Index([f"bloc_{b + 1}" for b in range(n_blocs)], name="bloc")
     return ModelInputs(
         as_of=SIMULATED_START + dt.timedelta(days=int(as_of_day) - 1),
@@ -218,6 +233,13 @@ def simulate_records(
         blocs=pd.DataFrame(in_bloc, index=codes, columns=bloc_keys),
         spending_scale=SpendingScale(0.0, 1.0),
         evidence_ids=(),
+        # The campaign level is not simulated here (forecast.consensus_recovery checks
+        # it): no reference class, and a campaign still open at its start.
+        campaign=CampaignState(
+            covariates=(0.0,) * len(FLAGS), emerged_offset=0.0, elapsed=0.0, withdrawn=False
+        ),
+        reference=(),
+        organisation="simulated",
     )
 
 
