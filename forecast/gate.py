@@ -62,7 +62,8 @@ def diagnose(
     -------
     dict
         ``passed``, ``r_hat_max``, ``ess_bulk_min``, ``ess_tail_min``, ``divergences``,
-        ``failures`` (one line per threshold missed), ``sampler``, ``sample_seconds``.
+        ``failures`` (one line per threshold missed), ``sampler``, ``sample_seconds``,
+        ``checked`` (the names of the quantities checked).
     """
     config = config or GateConfig()
     posterior = idata.posterior
@@ -106,6 +107,8 @@ def diagnose(
         "chains": int(posterior.sizes["chain"]),
         "draws": int(posterior.sizes["draw"]),
         "thresholds": msgspec.structs.asdict(config),
+        # What was checked, by name (a test pins the set a real fit sends).
+        "checked": sorted(checked.data_vars),
     }
     failures = []
     if not result["r_hat_max"] <= config.r_hat_max:

@@ -274,7 +274,8 @@ def _endgame_grid(draws: PosteriorDraws, assume: Mapping[str, str]) -> dict[str,
     key = ("endgame", tuple(sorted(assume.items())))
     if key in draws._cache:
         return draws._cache[key]
-    u = (np.arange(ENDGAME_GRID) + 0.5) / ENDGAME_GRID
+    u = _grid_u((np.arange(ENDGAME_GRID) + 0.5) / ENDGAME_GRID)
+    widths = np.diff(_grid_u(np.arange(ENDGAME_GRID + 1) / ENDGAME_GRID))
     start = _endgame_start(draws)[:, None]
     z = special.ndtri(start + u[None, :] * (1.0 - start))
     days = draws.emerged_offset + np.exp(
@@ -286,13 +287,19 @@ def _endgame_grid(draws: PosteriorDraws, assume: Mapping[str, str]) -> dict[str,
     consent = np.prod(own[:, members, :], axis=1)
 
     def cumulative(values: np.ndarray) -> np.ndarray:
-        steps = values / ENDGAME_GRID
+        steps = values * widths
         zero = np.zeros((*steps.shape[:-1], 1))
         return np.concatenate([zero, np.cumsum(steps, axis=-1)], axis=-1)
 
     grid = {"own": cumulative(own), "all": cumulative(consent)}
     draws._cache[key] = grid
     return grid
+
+
+def _grid_u(v: np.ndarray) -> np.ndarray:
+    """The grid's cells are even in ``v`` and fine near ``u = 1`` (the endgame's late tail,
+    which reaches to infinity: a last cell of width 1/K there was too coarse)."""
+    return 1.0 - (1.0 - v) ** 2
 
 
 def _integral_to(cumulative: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -302,9 +309,11 @@ def _integral_to(cumulative: np.ndarray, u: np.ndarray) -> np.ndarray:
     (S[, N][, k]).
     """
     cells = cumulative.shape[-1] - 1
-    position = np.clip(u, 0.0, 1.0) * cells
+    u = np.clip(u, 0.0, 1.0)
+    position = (1.0 - np.sqrt(1.0 - u)) * cells  # the inverse of _grid_u, in cells
     index = np.minimum(np.floor(position).astype(int), cells - 1)
-    fraction = position - index
+    low_u = _grid_u(index / cells)
+    fraction = (u - low_u) / (_grid_u((index + 1) / cells) - low_u)
     if cumulative.ndim == 3:  # per ally: broadcast u over the ally axis
         index, fraction = index[:, None, ...], fraction[:, None, ...]
         rows = np.arange(cumulative.shape[0])[:, None, None]

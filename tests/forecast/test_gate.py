@@ -142,3 +142,21 @@ def test_a_fit_that_fails_the_gate_is_recorded_but_not_published(
     assert read_json(run_dir / DIAGNOSTICS_FILE)["passed"] is False
     assert (run_dir / POSTERIOR_FILE).exists()  # kept for diagnosis
     assert not (run_dir / DOCUMENT_FILE).exists()
+
+
+def test_a_real_fit_sends_every_parameter_and_every_reported_quantity_to_the_gate(
+    synthetic_run, synthetic_forecaster
+):
+    checked = set(synthetic_run.diagnostics["checked"])
+    parameters = {
+        "intercept", "bloc_sd", "bloc_z", "b_spend", "b_griev", "b_rival", "b_obj", "tau0",
+        "d_griev", "d_rival", "d_obj", "bloc_delay_sd", "bloc_delay_z", "timing_shape",
+        "decision_lag", "success_intercept", "success_coef", "endgame_mu",
+        "endgame_shape_typical", "org_shape_z", "org_z", "org_success_z",
+    }  # fmt: skip
+    reported = {
+        "p_confirmed_april_ministerial", "p_confirmed_june", "p_confirmed_ever",
+        "p_endorse_ever", "p_endorse_by_april_ministerial", "p_endorse_by_june",
+    }  # fmt: skip
+    assert set(synthetic_forecaster.model.parameter_names) == parameters
+    assert checked == parameters | reported

@@ -1,0 +1,107 @@
+"""The campaign level: recovery from simulated campaigns, and the leave-one-out backtest."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from forecast.campaign_backtest import QUESTIONS, backtest_campaigns, base_rates, summarise
+from forecast.consensus_checks import (
+    CHECKED,
+    default_truth,
+    prior_moments,
+    run_campaign_recovery,
+    simulate_campaigns,
+)
+
+SEEDS = (1, 2, 3)
+N_CAMPAIGNS = 80
+MIN_CONTRACTION = 0.3
+
+
+@pytest.fixture(scope="module")
+def recovered():
+    return run_campaign_recovery(SEEDS, N_CAMPAIGNS)
+
+
+@pytest.fixture(scope="module")
+def without_likelihood():
+    return run_campaign_recovery(SEEDS, N_CAMPAIGNS, weight=0.0)
+
+
+def recovery_passes(table) -> bool:
+    """Every checked parameter contracts from its prior, and moves towards the truth."""
+    by_parameter = table.groupby("parameter")
+    contraction = by_parameter["contraction"].mean()
+    error = (table["mean"] - table["truth"]).abs().groupby(table["parameter"]).mean()
+    prior_error = (table["prior_mean"] - table["truth"]).abs().groupby(table["parameter"]).mean()
+    return bool((contraction >= MIN_CONTRACTION).all() and (error < 0.6 * prior_error).all())
+
+
+def test_the_truth_sits_away_from_the_prior_mean():
+    truth, moments = default_truth(), prior_moments()
+    for name in CHECKED:
+        mean, sd = moments[name]
+        assert abs(truth[name] - mean) >= 0.5 * sd
+
+
+def test_simulated_campaigns_have_both_outcomes_and_positive_days():
+    campaigns = simulate_campaigns(default_truth(), 80, np.random.default_rng(0))
+    assert {c.outcome for c in campaigns} == {"confirmed", "dropped"}
+    assert min(c.days for c in campaigns) >= 1
+
+
+@pytest.mark.slow
+def test_campaign_parameters_are_recovered_from_simulated_reference_classes(recovered):
+    assert recovery_passes(recovered), recovered
+    assert recovered["covered"].mean() >= 0.75
+
+
+@pytest.mark.slow
+def test_the_recovery_check_fails_when_the_reference_class_is_ignored(without_likelihood):
+    # The posterior is then the prior: no contraction, no movement towards the truth.
+    assert not recovery_passes(without_likelihood)
+    assert without_likelihood["contraction"].abs().max() < 0.15
+
+
+def test_scores_and_base_rates_are_computed_by_value():
+    rows = [
+        {
+            "forecasts": dict.fromkeys(QUESTIONS, 0.8),
+            "base_rate": dict.fromkeys(QUESTIONS, 0.5),
+            "outcomes": dict.fromkeys(QUESTIONS, 1.0),
+            "independent_holdouts": 0.25,
+        },
+        {
+            "forecasts": dict.fromkeys(QUESTIONS, 0.4),
+            "base_rate": dict.fromkeys(QUESTIONS, 0.5),
+            "outcomes": dict.fromkeys(QUESTIONS, 0.0),
+            "independent_holdouts": 0.5,
+        },
+    ]
+    result = summarise(rows)
+    assert result["brier"] == pytest.approx((0.2**2 + 0.4**2) / 2)
+    assert result["log"] == pytest.approx(-(np.log(0.8) + np.log(0.6)) / 2)
+    assert result["base_rate_brier"] == pytest.approx(0.25)
+    assert result["independent_holdouts"]["brier"] == pytest.approx((0.75**2 + 0.5**2) / 2)
+
+
+def test_base_rates_count_the_other_campaigns_with_one_of_each_added(synthetic_dataset):
+    others = synthetic_dataset.campaigns[1:]  # 6 confirmed of 9, 3 of them within 30 days
+    rates = base_rates(others)
+    assert rates["confirmed"] == pytest.approx(7 / 11)
+    assert rates["within_30"] == pytest.approx(4 / 11)
+
+
+@pytest.mark.slow
+def test_the_campaign_backtest_forecasts_every_campaign_from_the_others(synthetic_dataset):
+    result = backtest_campaigns(
+        synthetic_dataset.campaigns, sampler_config={"tune": 300, "draws": 300}
+    )
+    assert [r["id"] for r in result["campaigns"]] == [c.id for c in synthetic_dataset.campaigns]
+    for row in result["campaigns"]:
+        forecasts = row["forecasts"]
+        assert 0 < forecasts["within_30"] <= forecasts["within_60"] <= forecasts["within_120"]
+        assert forecasts["within_120"] <= forecasts["confirmed"] < 1
+    for key in ("brier", "log", "base_rate_brier", "base_rate_log"):
+        assert np.isfinite(result[key])
