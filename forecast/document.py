@@ -93,6 +93,44 @@ def _deadline_entry(
     }
 
 
+def pivotal_entries(
+    draws: PosteriorDraws,
+    deadlines: Sequence[tuple[str, str, dt.date]],
+    names: Mapping[str, str],
+    assume: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """Per deadline, each member not yet endorsed (nor assumed): P(confirmed by it) if it
+    endorsed at the cut-off and if it refused, most decisive first.
+
+    An ally's decision matters by ``if_endorses - if_refuses``; ties keep the ally order.
+    """
+    if not deadlines:
+        return []
+    days = np.array([draws.day(d) for _, _, d in deadlines])
+    endorses, refuses = predict.pivotal(draws, days, assume)
+    endorses, refuses = endorses.mean(axis=0), refuses.mean(axis=0)  # (ally, k)
+    open_allies = [
+        i
+        for i, code in enumerate(draws.codes)
+        if draws.member[i] > 0 and draws.status[i] != "endorsed" and code not in assume
+    ]
+    entries = []
+    for k, (key, _, _) in enumerate(deadlines):
+        rows = [
+            {
+                "code": draws.codes[i],
+                "name": names.get(draws.codes[i], draws.codes[i]),
+                "status": draws.status[i],
+                "if_endorses": float(endorses[i, k]),
+                "if_refuses": float(refuses[i, k]),
+            }
+            for i in open_allies
+        ]
+        rows.sort(key=lambda r: r["if_refuses"] - r["if_endorses"])
+        entries.append({"key": key, "allies": rows})
+    return entries
+
+
 def build_document(
     draws: PosteriorDraws,
     *,
@@ -142,6 +180,7 @@ def build_document(
         for key, _, d in all_deadlines
     }
     holdout = predict.last_holdout(draws, assume)
+    pivotal = pivotal_entries(draws, all_deadlines, names, assume)
     allies = []
     for i, code in enumerate(draws.codes):
         allies.append(
@@ -167,6 +206,7 @@ def build_document(
         "p_ever_confirmed": float(ever_confirmed.mean()),
         "p_ever_confirmed_interval": list(predict.interval(ever_confirmed)),
         "allies": allies,
+        "pivotal": pivotal,
         "curve": [
             {
                 "date": draws.date(day).isoformat(),
@@ -211,8 +251,10 @@ def rerender(
             "p_ever_confirmed",
             "p_ever_confirmed_interval",
             "allies",
+            "pivotal",
             "curve",
             "timing_form",
+            "freshness",
         )
     }
     return build_document(

@@ -285,15 +285,32 @@ def _endgame_grid(draws: PosteriorDraws, assume: Mapping[str, str]) -> dict[str,
     own = own_endorsed_by(draws, days, assume)  # (S, N, K)
     members = draws.member > 0
     consent = np.prod(own[:, members, :], axis=1)
-
-    def cumulative(values: np.ndarray) -> np.ndarray:
-        steps = values * widths
-        zero = np.zeros((*steps.shape[:-1], 1))
-        return np.concatenate([zero, np.cumsum(steps, axis=-1)], axis=-1)
-
-    grid = {"own": cumulative(own), "all": cumulative(consent)}
+    # "g" keeps each ally's G on the grid for the products over the other members
+    # (``pivotal``); it is the array "own" is integrated from, not a copy.
+    grid = {
+        "own": _cumulative(own, widths),
+        "all": _cumulative(consent, widths),
+        "g": own,
+        "widths": widths,
+    }
     draws._cache[key] = grid
     return grid
+
+
+def _cumulative(values: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """Cumulative midpoint sums over the grid's last axis, with a leading 0 (K+1 points)."""
+    steps = values * widths
+    zero = np.zeros((*steps.shape[:-1], 1))
+    return np.concatenate([zero, np.cumsum(steps, axis=-1)], axis=-1)
+
+
+def _others_product(values: np.ndarray) -> np.ndarray:
+    """Per ally (axis 1), the product of the other allies' values: prefix and suffix
+    products, so no division (a value of 0 stays exact)."""
+    ones = np.ones_like(values[:, :1])
+    before = np.cumprod(np.concatenate([ones, values[:, :-1]], axis=1), axis=1)
+    after = np.cumprod(np.concatenate([ones, values[:, :0:-1]], axis=1), axis=1)[:, ::-1]
+    return before * after
 
 
 def _grid_u(v: np.ndarray) -> np.ndarray:
@@ -410,6 +427,77 @@ def confirmed_ever(draws: PosteriorDraws, assume: Mapping[str, str] | None = Non
         return np.prod(at_cut_off[:, members], axis=1)
     p_s = success(draws, assume)
     return p_s + (1.0 - p_s) * _endgame_grid(draws, assume)["all"][:, -1]
+
+
+def pivotal(
+    draws: PosteriorDraws, day: float | np.ndarray, assume: Mapping[str, str] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """P(confirmed by each day) if each ally endorsed at the cut-off, and if it refused.
+
+    Equal, ally by ally, to ``confirmed_by(draws, day, assume | {code: outcome})``, but
+    computed for every ally at once from the endgame grid ``confirmed_by`` already uses:
+    with ally ``i`` endorsed, ``G_i`` is 1 from the cut-off on, so the members' product
+    becomes ``M_{-i}``, the product over the other members (prefix and suffix products
+    along the ally axis), on the grid and at each day. A member's standing refusal is a
+    veto (0); a non-member's decision leaves confirmation as it is.
+
+    Parameters
+    ----------
+    day
+        Days from the campaign start: a scalar or a 1-d array of k days.
+    assume
+        What-if outcomes already assumed (an ally named here keeps its assumption's value).
+
+    Returns
+    -------
+    (if_endorses, if_refuses)
+        Each of shape (draw, ally, k).
+    """
+    assume = _validate_assume(draws, assume)
+    days = np.atleast_1d(np.asarray(day, dtype=float))
+    base = confirmed_by(draws, days, assume)  # (S, k)
+    n_allies = len(draws.codes)
+    members = draws.member > 0
+    if_endorses = np.repeat(base[:, None, :], n_allies, axis=1)
+    if_refuses = if_endorses.copy()
+    if_refuses[:, members, :] = 0.0
+    changes = members & np.array(
+        [
+            code not in assume and status != "endorsed"
+            for code, status in zip(draws.codes, draws.status, strict=True)
+        ]
+    )
+    if not changes.any():
+        return if_endorses, if_refuses
+    # The members whose decision is open, and the product over every other member.
+    open_, rest = np.flatnonzero(changes), np.flatnonzero(members & ~changes)
+
+    def others(g: np.ndarray) -> np.ndarray:
+        """(S, open, ...): per open member, the product of G over the other members."""
+        return _others_product(g[:, open_]) * np.prod(g[:, rest], axis=1, keepdims=True)
+
+    x = days[None, :] - draws.decision_lag[:, None]  # (S, k)
+    if draws.withdrawn:
+        x = np.minimum(x, draws.censor_day)
+    g = own_endorsed_by(draws, x, assume)  # (S, N, k)
+    # Endorsed from the cut-off on (``own_endorsed_by``'s rule for an assumed endorsement).
+    own = np.where(
+        x[:, None, :] >= draws.censor_day,
+        others(g),
+        np.prod(g[:, members], axis=1, keepdims=True),
+    )
+    if draws.withdrawn:
+        value = own
+    else:
+        u = endgame_cdf(draws, x)
+        grid = _endgame_grid(draws, assume)
+        consent = _cumulative(others(grid["g"]), grid["widths"])
+        integral = _integral_to(consent, u)  # (S, open, k)
+        p_s = success(draws, assume)[:, None, None]
+        u = u[:, None, :]
+        value = own * (1.0 - u) + p_s * u + (1.0 - p_s) * integral
+    if_endorses[:, open_, :] = value
+    return if_endorses, if_refuses
 
 
 def thinned(draws: PosteriorDraws, n: int, seed: int = 0) -> PosteriorDraws:
