@@ -17,6 +17,7 @@ from forecast import __version__
 from forecast.data import load_dataset
 from service.allies import AllyService
 from service.auth import FailedAttempts
+from service.changes import ChangeService
 from service.db import connect
 from service.docs import ReferencePlugin
 from service.errors import EXCEPTION_HANDLERS
@@ -51,6 +52,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         database=database,
         forecasts=forecasts,
         evidence=evidence,
+        changes=ChangeService(database),
         runs=RunService(database, dataset, settings.seed, settings.max_queued_runs),
         allies=AllyService(dataset, forecasts, evidence),
         health=HealthService(database, forecasts, writes_enabled=bool(settings.api_token)),
@@ -73,7 +75,7 @@ def _from_state(name: str) -> Provide:
 
 def create_app(settings: Settings) -> Litestar:
     """The Litestar app for these settings (nothing is opened until it starts)."""
-    names = ("forecasts", "evidence", "runs", "allies", "health")
+    names = ("forecasts", "evidence", "changes", "runs", "allies", "health")
     dependencies: dict[str, Provide | Callable[..., Any]] = {n: _from_state(n) for n in names}
     return Litestar(
         route_handlers=list(CONTROLLERS),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import functools
 import hashlib
+import io
 import logging
 import threading
 from collections import OrderedDict
@@ -22,14 +24,32 @@ from forecast.document import parse_assume, parse_by
 from forecast.schema import ValidationError
 from service.db import Database
 from service.errors import BadRequest, NoForecast, NotFound, Unavailable
+from service.freshness import freshness, with_freshness
 from service.models import ForecastRow, RunRow
 from service.paging import DEFAULT_LIMIT, decode_cursor, encode_cursor
-from service.schemas import VALID, AllyForecast, HistoryRow, ProblemError, PublishedRef
+from service.schemas import (
+    VALID,
+    AllyForecast,
+    Freshness,
+    HistoryRow,
+    ProblemError,
+    PublishedRef,
+)
 from service.whatif import WhatIfs
 
 logger = logging.getLogger(__name__)
 
 CACHE_SIZE = 64
+HISTORY_CSV_COLUMNS = (
+    "as_of",
+    "run_id",
+    "published_at",
+    "deadline",
+    "deadline_date",
+    "p_confirmed",
+    "interval_low",
+    "interval_high",
+)
 # ``by`` dates are accepted from the campaign start to this many years after the cut-off:
 # later dates say nothing the curve does not, and an open range invites cache flooding.
 BY_WINDOW_YEARS = 3
@@ -47,8 +67,20 @@ class View(NamedTuple):
 
 class _Deadline(msgspec.Struct):
     key: str
+    date: dt.date
     p_confirmed: float
     interval: list[float]
+
+
+class Served(NamedTuple):
+    """What a request is answered from: the run's stored view, the view served (with the
+    freshness of the live forecast), and the parsed what-if parameters."""
+
+    stored: View
+    served: View
+    freshness: Freshness
+    dates: list[dt.date]
+    what_if: dict[str, str]
 
 
 class _Summary(msgspec.Struct):
@@ -101,22 +133,34 @@ class _Lru(Generic[K, V]):
         return value
 
 
-class _LiveProbe:
-    """Finds the live forecast's run id on every request, cheaply.
+Probe = tuple[str | None, tuple[Any, ...]]
 
-    One DBAPI connection is held in autocommit mode, so the lookup is a single indexed
-    ``SELECT`` (a few microseconds on SQLite) instead of a pooled, transactional round
-    trip; it runs in whatever thread serves the request, one at a time.
+
+class _LiveProbe:
+    """Finds the live forecast's run id, and a token of what its freshness depends on, on
+    every request, cheaply.
+
+    One DBAPI connection is held in autocommit mode, so the lookup is a single
+    ``SELECT`` of indexed subqueries (a few microseconds on SQLite) instead of a pooled,
+    transactional round trip; it runs in whatever thread serves the request, one at a
+    time. The token (the newest live run and its status, the evidence and retraction
+    counts) changes whenever evidence is stored, retracted or restored (each queues or
+    joins a live run) and whenever that run starts or ends.
     """
 
-    SQL = "SELECT run_id FROM forecasts ORDER BY as_of DESC, published_at DESC, run_id DESC LIMIT 1"
+    SQL = (
+        "SELECT (SELECT run_id FROM forecasts ORDER BY as_of DESC, published_at DESC, "
+        "run_id DESC LIMIT 1), (SELECT id || ' ' || status FROM runs WHERE live = TRUE "
+        "ORDER BY requested_at DESC, id DESC LIMIT 1), "
+        "(SELECT count(*) FROM evidence), (SELECT count(retracted_at) FROM evidence)"
+    )
 
     def __init__(self, database: Database):
         self.database = database
         self.lock = threading.Lock()
         self.connection: Any = None
 
-    def __call__(self) -> str | None:
+    def __call__(self) -> Probe:
         errors = self.database.engine.dialect.loaded_dbapi.Error
         with self.lock:
             try:
@@ -130,7 +174,7 @@ class _LiveProbe:
                 logger.error("the database does not answer: %s", exc)
                 raise Unavailable("the database does not answer") from None
 
-    def _query(self) -> str | None:
+    def _query(self) -> Probe:
         if self.connection is None:
             self.connection = self.database.engine.raw_connection()
             if not self.database.is_sqlite:  # SQLite connections are autocommit already
@@ -141,7 +185,7 @@ class _LiveProbe:
             row = cursor.fetchone()
         finally:
             cursor.close()
-        return row[0] if row else None
+        return row[0], tuple(row[1:])
 
     def _drop(self) -> None:
         """Discard the connection (never hand an autocommit one back to the pool)."""
@@ -173,6 +217,8 @@ class ForecastService:
         self.dataset = dataset
         self.artifacts_dir = artifacts_dir
         self._views: _Lru[str, View] = _Lru(CACHE_SIZE)
+        # Keyed by (run id, live run id, probe token): what was served with its freshness.
+        self._served: _Lru[tuple[Any, ...], tuple[View, Freshness]] = _Lru(CACHE_SIZE)
         self.what_ifs = WhatIfs(artifacts_dir, what_if_workers, what_if_queue)
         self._summaries: _Lru[str, _Summary] = _Lru(4096)
         self._live = _LiveProbe(database)
@@ -200,13 +246,14 @@ class ForecastService:
             cached = self.cached_live()
             if cached is not None:
                 return cached
-        stored, dates, what_if = await anyio.to_thread.run_sync(
+        found = await anyio.to_thread.run_sync(
             functools.partial(self.stored_view, as_of=as_of, by=by, assume=assume)
         )
-        if not dates and not what_if:
-            return stored
-        body = await self.what_ifs.get(stored.run_id, stored.body, dates, what_if)
-        return view_of(stored.run_id, body)
+        if not found.dates and not found.what_if:
+            return found.served
+        run_id = found.stored.run_id
+        body = await self.what_ifs.get(run_id, found.stored.body, found.dates, found.what_if)
+        return view_of(run_id, with_freshness(body, found.freshness))
 
     def cached_live(self) -> View | None:
         """The live forecast if it is cached and finding it cannot wait (SQLite), else None.
@@ -215,12 +262,15 @@ class ForecastService:
         """
         if not self.database.is_sqlite:
             return None
-        run_id = self._live()
-        return self._views.peek(run_id) if run_id is not None else None
+        run_id, token = self._live()
+        if run_id is None:
+            return None
+        served = self._served.peek((run_id, run_id, token))
+        return served[0] if served is not None else None
 
     def stored_view(
         self, *, as_of: str | None = None, by: str | None = None, assume: str | None = None
-    ) -> tuple[View, list[dt.date], dict[str, str]]:
+    ) -> Served:
         """The published forecast to serve and the parsed what-if parameters (a thread).
 
         Raises
@@ -236,11 +286,20 @@ class ForecastService:
         cut_off = _parse_date(as_of, "as_of")
         dates = _parameter(lambda: parse_by(by))
         what_if = _parameter(lambda: parse_assume(assume, self.dataset.codes))
-        run_id = self.current_run_id(cut_off)
+        live_id, token = self._live()
+        if live_id is None:
+            self._raise_missing(cut_off)
+        run_id = live_id if cut_off is None else self.current_run_id(cut_off)
         stored = self._views.get_or(run_id, lambda: self._load(run_id))
         if dates:
             self._check_window(dates, self._summary(run_id).as_of)
-        return stored, dates, what_if
+
+        def serve() -> tuple[View, Freshness]:
+            state = freshness(self.database, live_id)
+            return view_of(run_id, with_freshness(stored.body, state)), state
+
+        served, state = self._served.get_or((run_id, live_id, token), serve)
+        return Served(stored, served, state, dates, what_if)
 
     def by_window(self, as_of: dt.date) -> tuple[dt.date, dt.date]:
         """The ``by`` dates a forecast at ``as_of`` answers: campaign start to a few years on."""
@@ -267,7 +326,7 @@ class ForecastService:
     def current_run_id(self, as_of: dt.date | None = None) -> str:
         """The run whose forecast is served: greatest cut-off (or ``as_of``), then newest."""
         if as_of is None:
-            run_id = self._live()
+            run_id = self._live()[0]
         else:
             query = select(ForecastRow.run_id).where(ForecastRow.as_of == as_of)
             with self.database.reader() as session:
@@ -337,11 +396,36 @@ class ForecastService:
                     published_at=published_at,
                     p_confirmed={d.key: d.p_confirmed for d in summary.deadlines},
                     interval={d.key: d.interval for d in summary.deadlines},
+                    changes=f"/forecast/changes/{run_id}",
                 )
             )
         last = history[-1] if more else None
         next_cursor = encode_cursor([last.as_of, last.published_at, last.run_id]) if last else None
         return history, next_cursor
+
+    def history_csv(
+        self, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+    ) -> tuple[str, str | None]:
+        """A page of the history as CSV: one row per published run and deadline."""
+        rows, next_cursor = self.history(limit, cursor)
+        out = io.StringIO()
+        table = csv.writer(out, lineterminator="\n")
+        table.writerow(HISTORY_CSV_COLUMNS)
+        for row in rows:
+            for d in self._summary(row.run_id).deadlines:
+                table.writerow(
+                    [
+                        row.as_of.isoformat(),
+                        row.run_id,
+                        row.published_at.isoformat(),
+                        d.key,
+                        d.date.isoformat(),
+                        repr(d.p_confirmed),
+                        repr(d.interval[0]),
+                        repr(d.interval[1]),
+                    ]
+                )
+        return out.getvalue(), next_cursor
 
     def _summary(self, run_id: str) -> _Summary:
         return self._summaries.get_or(

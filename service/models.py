@@ -77,6 +77,8 @@ class RunRow(Base):
     __tablename__ = "runs"
     __table_args__ = (
         Index("ix_runs_status_requested", "status", "requested_at"),
+        # The newest live run (freshness of the live forecast, on every GET /forecast).
+        Index("ix_runs_live_requested", "live", "requested_at", "id"),
         # At most one queued live run: concurrent evidence posts coalesce onto it.
         Index(
             "uq_runs_one_queued_live",
@@ -123,3 +125,6 @@ class ForecastRow(Base):
     as_of: Mapped[dt.date] = mapped_column(Date)
     published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     document: Mapped[str] = mapped_column(Text)
+    # What changed since the forecast it replaced (service.changes.difference); null for
+    # forecasts published before it was recorded.
+    change: Mapped[dict[str, Any] | None] = mapped_column(JSON)

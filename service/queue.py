@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
+import msgspec
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecast.data import Dataset
 from forecast.runs import new_run_id
 from forecast.schema import EVIDENCE_FIELDS, EvidenceItem
+from service.changes import record_change
 from service.clock import utcnow
 from service.models import EvidenceRow, ForecastRow, RunRow
 
@@ -162,7 +164,8 @@ def publish(
     diagnostics: dict[str, Any],
     timings: dict[str, Any],
 ) -> None:
-    """Mark the run succeeded and publish its forecast, in one transaction."""
+    """Mark the run succeeded and publish its forecast with what it changed, in one
+    transaction."""
     published_at = _timestamp(document.get("published_at")) or utcnow()
     with session_factory.begin() as session:
         run = session.get_one(RunRow, run_id, with_for_update=True)
@@ -171,9 +174,14 @@ def publish(
         run.diagnostics = diagnostics
         run.timings = timings
         run.error = None
+        change = record_change(session, run, msgspec.json.decode(document_json))
         session.add(
             ForecastRow(
-                run_id=run_id, as_of=run.as_of, published_at=published_at, document=document_json
+                run_id=run_id,
+                as_of=run.as_of,
+                published_at=published_at,
+                document=document_json,
+                change=change,
             )
         )
 

@@ -171,6 +171,52 @@ class DiagnosticsOut(Struct, kw_only=True):
     sample_seconds: float
 
 
+class PivotalAlly(Struct, kw_only=True):
+    """An undecided member: P(confirmed by the deadline) if it endorsed at the cut-off, and
+    if it refused for good (a veto under unanimity: 0)."""
+
+    code: str
+    name: str
+    status: Literal["undecided", "opposed"]
+    if_endorses: Annotated[float, Meta(ge=0, le=1)]
+    if_refuses: Annotated[float, Meta(ge=0, le=1)]
+
+
+class PivotalDeadline(Struct, kw_only=True):
+    """One deadline's undecided members, the one whose decision matters most first."""
+
+    key: str
+    allies: list[PivotalAlly]
+
+
+class PendingRun(Struct, kw_only=True):
+    run_id: str
+    status: Literal["queued", "running"]
+
+
+class FailedRun(Struct, kw_only=True):
+    run_id: str
+    reason: Annotated[str, Meta(description="The gate's reason, or the error's type")]
+    finished_at: dt.datetime | None
+
+
+class Freshness(Struct, kw_only=True):
+    """Whether the live forecast reflects every stored evidence item, and if not why."""
+
+    up_to_date: bool
+    pending_evidence: Annotated[
+        list[str],
+        Meta(description="Ids of items stored (or retracted) since the live forecast's run"),
+    ]
+    pending_run: Annotated[
+        PendingRun | None, Meta(description="The run queued or fitting for them")
+    ] = None
+    failed_run: Annotated[
+        FailedRun | None,
+        Meta(description="The newest run for them, when it failed (the gate's reason)"),
+    ] = None
+
+
 class ForecastOut(Struct, kw_only=True):
     """The published forecast (``by`` deadlines are keyed ``by_YYYY-MM-DD``)."""
 
@@ -191,6 +237,9 @@ class ForecastOut(Struct, kw_only=True):
     allies: list[AllyForecast]
     curve: list[CurvePoint]
     diagnostics: DiagnosticsOut
+    freshness: Freshness
+    # Forecasts published before pivotal was computed have none.
+    pivotal: list[PivotalDeadline] = msgspec.field(default_factory=list)
 
 
 class HistoryRow(Struct, kw_only=True):
@@ -201,6 +250,49 @@ class HistoryRow(Struct, kw_only=True):
     published_at: dt.datetime
     p_confirmed: dict[str, float]
     interval: dict[str, list[float]]
+    changes: Annotated[str, Meta(description="What changed with this run (GET it)")]
+
+
+class ProbabilityChange(Struct, kw_only=True):
+    before: float | None
+    after: float
+    delta: float | None
+
+
+class DeadlineChange(ProbabilityChange, kw_only=True):
+    key: str
+
+
+class AllyChange(ProbabilityChange, kw_only=True):
+    """An ally's P(ever endorses), before and after."""
+
+    code: str
+    name: str
+
+
+class ChangedEvidence(Struct, kw_only=True):
+    id: str
+    change: Literal["added", "retracted"]
+    ally: str
+    kind: EvidenceKind
+    date: dt.date
+    source: str
+    summary: str
+
+
+class ChangeOut(Struct, kw_only=True):
+    """A published run and what changed since the forecast it replaced."""
+
+    run_id: str
+    as_of: dt.date
+    published_at: dt.datetime
+    previous_run_id: Annotated[str | None, Meta(description="None for the first forecast")]
+    added: Annotated[list[str], Meta(description="Ids of evidence this run has, the other not")]
+    retracted: Annotated[list[str], Meta(description="Ids of evidence retracted since")]
+    evidence: Annotated[list[ChangedEvidence], Meta(description="Those items, with sources")]
+    deadlines: list[DeadlineChange]
+    p_ever_confirmed: ProbabilityChange
+    allies: Annotated[list[AllyChange], Meta(description="The allies that moved most")]
 
 
 class GrievanceOut(Struct, kw_only=True):

@@ -1,4 +1,4 @@
-"""GET /forecast (cached, with ETag) and GET /forecast/history."""
+"""GET /forecast (cached, with ETag), its history (JSON and CSV) and what changed."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from service.changes import ChangeService
 from service.forecasts import BY_WINDOW_YEARS, ForecastService, View
 from service.paging import DEFAULT_LIMIT, MAX_LIMIT, next_link
 from service.routes.responses import problems
-from service.schemas import VALID, ForecastOut, HistoryRow
+from service.schemas import VALID, ChangeOut, ForecastOut, HistoryRow
+
+Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description=VALID["limit"])]
+Cursor = Annotated[str | None, Parameter(description=VALID["cursor"])]
 
 
 def held_by_client(view: View, if_none_match: str | None) -> bool:
@@ -109,10 +113,69 @@ class ForecastController(Controller):
         self,
         request: Request,
         forecasts: ForecastService,
-        limit: Annotated[
-            int, Parameter(ge=1, le=MAX_LIMIT, description=VALID["limit"])
-        ] = DEFAULT_LIMIT,
-        cursor: Annotated[str | None, Parameter(description=VALID["cursor"])] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
     ) -> Response[list[HistoryRow]]:
         rows, next_cursor = forecasts.history(limit, cursor)
         return Response(rows, headers=next_link(request, next_cursor))
+
+    @get(
+        "/history.csv",
+        operation_id="getForecastHistoryCsv",
+        summary="The history as CSV: one row per published run and deadline",
+        description=(
+            "Columns: as_of, run_id, published_at, deadline, deadline_date, p_confirmed, "
+            "interval_low, interval_high (the 94% interval). Oldest first, at most `limit` "
+            "runs a page: the next page is in the `Link` header."
+        ),
+        media_type="text/csv; charset=utf-8",
+        responses=problems(400),
+        sync_to_thread=True,
+    )
+    def history_csv(
+        self,
+        request: Request,
+        forecasts: ForecastService,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> Response[str]:
+        text, next_cursor = forecasts.history_csv(limit, cursor)
+        headers = {"Content-Disposition": 'attachment; filename="forecast-history.csv"'}
+        return Response(
+            text,
+            media_type="text/csv; charset=utf-8",
+            headers=headers | next_link(request, next_cursor),
+        )
+
+    @get(
+        "/changes",
+        operation_id="getForecastChanges",
+        summary="What changed with each published forecast, newest first",
+        description=(
+            "Per published run: the evidence `added` and `retracted` since the forecast it "
+            "replaced (ids, and the items with their sources), the change of P(confirmed) "
+            "per deadline and of P(ever confirmed), and the allies that moved most. A page "
+            "at a time: the next page is in the `Link` header."
+        ),
+        responses=problems(400),
+        sync_to_thread=True,
+    )
+    def changes(
+        self,
+        request: Request,
+        changes: ChangeService,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> Response[list[ChangeOut]]:
+        rows, next_cursor = changes.page(limit, cursor)
+        return Response(rows, headers=next_link(request, next_cursor))
+
+    @get(
+        "/changes/{run_id:str}",
+        operation_id="getForecastChange",
+        summary="What changed with one published forecast",
+        responses=problems(404),
+        sync_to_thread=True,
+    )
+    def change(self, run_id: str, changes: ChangeService) -> ChangeOut:
+        return changes.get(run_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -95,7 +96,9 @@ def test_a_published_forecast_is_served_from_postgres(pg_settings, published_tem
     database.dispose()
     with TestClient(create_app(pg_settings)) as client:
         response = client.get("/forecast")
-        assert response.content == stored.document.encode()
+        served = response.json()
+        assert served.pop("freshness")["up_to_date"] is True
+        assert served == json.loads(stored.document)
         cached = client.get("/forecast", headers={"If-None-Match": response.headers["etag"]})
         assert cached.status_code == 304
         assert [row["run_id"] for row in client.get("/forecast/history").json()] == [run_id]
