@@ -224,7 +224,7 @@ class ConfirmationModel:
         "chains": 4,
         "tune": 150,
         "draws": 700,
-        "target_accept": 0.95,
+        "target_accept": 0.97,
     }
 
     def __init__(

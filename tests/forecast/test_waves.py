@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 
 from forecast.data import load_dataset
 from forecast.fit import Forecaster
-from forecast.frame import WAVE_SIZE
+from forecast.frame import WAVE_SIZE, mark_waves
 from forecast.gate import GateConfig
 from forecast.schema import EvidenceItem
 
@@ -44,7 +45,18 @@ def test_the_wave_is_read_as_decided_by_its_day(wave):
     frame = Forecaster(dataset).inputs(evidence, CUT_OFF).frame
     assert size >= WAVE_SIZE
     assert frame.loc[frame["event_day"] == frame.loc["SE", "event_day"], "wave"].eq(1.0).all()
-    assert frame.loc[["US", "GB"], "wave"].eq(0.0).all()  # two on one day are no wave
+    # The four largest members announced together on 22 February: a wave as well.
+    assert frame.loc[["US", "GB", "DE", "FR"], "wave"].eq(1.0).all()
+
+
+def test_fewer_than_wave_size_public_endorsements_on_one_day_keep_their_window(wave):
+    dataset, evidence, _ = wave
+    frame = Forecaster(dataset).inputs(evidence, CUT_OFF).frame.copy()
+    frame.loc[["US", "GB", "DE", "FR"], "event_day"] = [100.5, 100.5, 100.5, 101.5]
+    waves = pd.Series(mark_waves(frame), index=frame.index)
+    assert waves[["US", "GB", "DE", "FR"]].eq(0.0).all()
+    frame.loc["FR", "event_day"] = 100.5
+    assert mark_waves(frame)[frame.index.get_indexer(["US", "FR"])].tolist() == [1.0, 1.0]
 
 
 @pytest.mark.slow
