@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 from sqlalchemy import and_, func, or_, select
@@ -85,6 +87,28 @@ class EvidenceService:
         self.database = database
         self.dataset = dataset
         self.seed = seed
+
+    def problems(self, raw: Mapping[str, Any]) -> list[ProblemError]:
+        """Every problem of a posted JSON object at once, each naming its field and the
+        valid values (as the file loader reports a row); empty for a valid item."""
+        present = {k: v for k, v in raw.items() if v is not None}
+        found = text_problems(present)
+        source = present.get("source")
+        if isinstance(source, str) and (bad_source := source_problem(source)):
+            found.append(bad_source)
+        with self.database.reader() as session:
+            vocabulary = self.dataset.vocabulary(posted_grievances(session))
+        try:
+            validate_evidence(present, vocabulary, latest=today())
+        except ValidationError as exc:
+            # One problem per field: a control character or a bad address says most.
+            named = {p.field for p in found}
+            found += [
+                ProblemError(p.field, p.message, p.valid)
+                for p in exc.problems
+                if p.field not in named
+            ]
+        return found
 
     def add(self, data: EvidenceIn) -> EvidencePosted:
         """Store an item once and queue (or join) the live run.

@@ -4,15 +4,34 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import anyio
+import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
 from service.auth import require_token
+from service.errors import InvalidInput
 from service.evidence import EvidenceService
 from service.paging import DEFAULT_LIMIT, MAX_LIMIT, next_link
 from service.routes.responses import problems
 from service.schemas import VALID, EvidenceIn, EvidenceOut, EvidencePosted, EvidenceRetracted
+
+
+async def every_problem(request: Request) -> None:
+    """Before a posted item is decoded (which stops at its first wrong field): answer 422
+    naming every wrong field of a JSON object at once. Anything that is not a JSON object
+    is left to the decoder (400)."""
+    try:
+        raw = msgspec.json.decode(await request.body())
+    except msgspec.DecodeError:
+        return
+    if isinstance(raw, dict):
+        service: EvidenceService = request.app.state.evidence
+        problems = await anyio.to_thread.run_sync(service.problems, raw)
+        if problems:
+            fields = ", ".join(dict.fromkeys(p.field for p in problems))
+            raise InvalidInput(f"the evidence is not valid: {fields}", problems)
 
 
 class EvidenceController(Controller):
@@ -21,6 +40,7 @@ class EvidenceController(Controller):
 
     @post(
         guards=[require_token],
+        before_request=every_problem,
         operation_id="postEvidence",
         summary="Add a piece of evidence and queue a forecast run",
         description=(

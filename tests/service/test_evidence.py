@@ -170,3 +170,14 @@ def test_evidence_pages_follow_the_link_header_without_repeats(client):
         link = page.headers.get("link")
         url = link.split(">")[0].lstrip("<") if link else None
     assert ids == [e["id"] for e in whole.json()] and len(ids) == 8
+
+
+def test_a_post_with_several_bad_fields_names_every_one_of_them(client, dataset):
+    bad = endorsement(ally="ZZ", kind="endorsment", date="2024-02-30", source="")
+    response = client.post("/evidence", json=bad, headers=AUTH)
+    assert response.status_code == 422
+    errors = {e["field"]: e for e in response.json()["errors"]}
+    assert set(errors) == {"ally", "kind", "date", "source"}
+    assert errors["ally"]["valid"] == ", ".join(sorted(dataset.codes))
+    assert "endorsement" in errors["kind"]["valid"]
+    assert not [e for e in client.get("/evidence").json() if e["ally"] == "ZZ"]
