@@ -94,14 +94,10 @@ def prior_means(model_config: Mapping[str, Any] | None, n_blocs: int) -> dict[st
     }
 
 
-def default_truth(model_config: Mapping[str, Any] | None, n_blocs: int) -> dict[str, Any]:
-    """The values ``run_recovery`` simulates from by default.
-
-    The checked parameters sit ``TRUTH_OFFSETS_IN_PRIOR_SD`` prior sds from their prior
-    means; the others (rival and objection effects, bloc shifts) at their prior means.
-    """
+def prior_sds(model_config: Mapping[str, Any] | None) -> dict[str, float]:
+    """The prior sd of every checked parameter."""
     cfg = _config(model_config)
-    sds = {
+    return {
         "intercept": cfg["intercept_sd"],
         "b_spend": cfg["spend_prior_sd"],
         "b_griev": cfg["griev_prior_sd"],
@@ -111,6 +107,15 @@ def default_truth(model_config: Mapping[str, Any] | None, n_blocs: int) -> dict[
             "lognormal_sigma_sd" if cfg["timing"] == "lognormal" else "weibull_k_sd"
         ],
     }
+
+
+def default_truth(model_config: Mapping[str, Any] | None, n_blocs: int) -> dict[str, Any]:
+    """The values ``run_recovery`` simulates from by default.
+
+    The checked parameters sit ``TRUTH_OFFSETS_IN_PRIOR_SD`` prior sds from their prior
+    means; the others (rival and objection effects, bloc shifts) at their prior means.
+    """
+    sds = prior_sds(model_config)
     truth = prior_means(model_config, n_blocs)
     for name, offset in TRUTH_OFFSETS_IN_PRIOR_SD.items():
         truth[name] = float(truth[name] + offset * sds[name])
@@ -253,6 +258,7 @@ def run_recovery(
     dating: str = "decision",
     model_config: Mapping[str, Any] | None = None,
     true_params: Mapping[str, Any] | None = None,
+    likelihood: bool = True,
 ) -> pd.DataFrame:
     """Simulate a data set per seed, fit the model to it and compare with the truth.
 
@@ -278,14 +284,20 @@ def run_recovery(
         Overrides of the model's priors and timing form (used to simulate and to fit).
     true_params
         Values to simulate from, over ``default_truth``.
+    likelihood
+        False fits with every ally's record switched off (the posterior is then the
+        prior): a recovery check must tell that fit from a real one.
 
     Returns
     -------
     pandas.DataFrame
         One row per (seed, parameter) of ``CHECKED``: ``seed``, ``parameter``, ``true``,
         ``mean``, ``lower`` and ``upper`` (the 94% equal-tailed interval), ``covered``
-        (bool), ``r_hat``, and the fit's ``divergences`` and ``events`` (endorsements
-        seen by the cut-off).
+        (bool), ``r_hat``, ``contraction`` (1 - posterior sd / prior sd),
+        ``prior_error`` (how far the prior mean is from the truth),
+        ``moved_towards_truth`` (the posterior mean is nearer the truth than the prior
+        mean), and the fit's ``divergences`` and ``events`` (endorsements seen by the
+        cut-off).
     """
     truth = {**default_truth(model_config, n_blocs), **(true_params or {})}
     model: ConfirmationModel | None = None
@@ -295,6 +307,8 @@ def run_recovery(
         inputs = simulate_records(
             model_config, truth, n_allies, n_blocs, as_of_day, rng, dating=dating
         )
+        if not likelihood:  # a non-member's record adds nothing to the likelihood
+            inputs.frame["member"] = 0.0
         if model is None:
             model = ConfirmationModel(
                 inputs,
@@ -303,15 +317,21 @@ def run_recovery(
             )
         idata = model.fit(inputs, random_seed=seed)
         events = int(inputs.frame["event"].sum())
-        rows.extend(_summarise(idata, truth, seed, events))
+        rows.extend(_summarise(idata, truth, seed, events, model_config, n_blocs))
         logger.info("recovery seed %s: %d of %d allies endorsed", seed, events, n_allies)
     return pd.DataFrame(rows)
 
 
 def _summarise(
-    idata: az.InferenceData, truth: Mapping[str, Any], seed: int, events: int
+    idata: az.InferenceData,
+    truth: Mapping[str, Any],
+    seed: int,
+    events: int,
+    model_config: Mapping[str, Any] | None,
+    n_blocs: int,
 ) -> list[dict[str, Any]]:
-    """One row per checked parameter: the truth against the posterior."""
+    """One row per checked parameter: the truth against the posterior and the prior."""
+    means, sds = prior_means(model_config, n_blocs), prior_sds(model_config)
     tail = (1.0 - INTERVAL_PROB) / 2.0
     divergences = int(idata.sample_stats["diverging"].sum())
     r_hat = az.rhat(idata.posterior[list(CHECKED)])
@@ -330,6 +350,11 @@ def _summarise(
                 "upper": float(upper),
                 "covered": bool(lower <= true <= upper),
                 "r_hat": float(r_hat[name]),
+                "contraction": float(1.0 - values.std() / sds[name]),
+                "prior_error": abs(float(means[name]) - true),
+                "moved_towards_truth": bool(
+                    abs(values.mean() - true) < abs(float(means[name]) - true)
+                ),
                 "divergences": divergences,
                 "events": events,
             }

@@ -9,14 +9,34 @@ from forecast.frame import FRAME_COLUMNS
 from forecast.recovery import CHECKED, default_truth, prior_means, run_recovery, simulate_records
 
 SEEDS = (1, 2)
-N_ALLIES = 80
+# A late cut-off, so that "never" and "late" can be told apart and every checked
+# parameter is informed (at day 180 with 80 allies the intercept and b_griev hardly
+# moved from their priors, so a recovery check there could not fail).
+N_ALLIES = 150
+AS_OF_DAY = 500
 SAMPLER_CONFIG = {"chains": 2, "tune": 400, "draws": 400}
 MIN_COVERAGE = 0.7
+MIN_CONTRACTION = 0.2
 
 
 @pytest.fixture(scope="module")
 def recovered_decision_dated():
-    return run_recovery(SEEDS, N_ALLIES, SAMPLER_CONFIG, dating="decision")
+    return run_recovery(SEEDS, N_ALLIES, SAMPLER_CONFIG, as_of_day=AS_OF_DAY, dating="decision")
+
+
+@pytest.fixture(scope="module")
+def recovered_without_likelihood():
+    return run_recovery(SEEDS[:1], N_ALLIES, SAMPLER_CONFIG, as_of_day=AS_OF_DAY, likelihood=False)
+
+
+def learned(table) -> bool:
+    """Every checked parameter contracted from its prior and moved towards the truth."""
+    by_parameter = table.groupby("parameter")
+    error = (table["mean"] - table["true"]).abs().groupby(table["parameter"]).mean()
+    prior = table["prior_error"].groupby(table["parameter"]).mean()
+    return bool(
+        (by_parameter["contraction"].mean() >= MIN_CONTRACTION).all() and (error < prior).all()
+    )
 
 
 def simulate(seed: int = 0, dating: str = "decision", **truth):
@@ -86,3 +106,17 @@ def test_recovery_covers_the_truth_from_records_dated_on_the_endorsement_day(
     table = recovered_decision_dated
     assert (table["r_hat"] < 1.05).all()
     assert table["covered"].mean() >= MIN_COVERAGE, table
+
+
+def test_every_checked_parameter_contracts_from_its_prior_towards_the_truth(
+    recovered_decision_dated,
+):
+    assert learned(recovered_decision_dated), recovered_decision_dated
+
+
+def test_the_recovery_check_fails_when_the_likelihood_is_switched_off(
+    recovered_without_likelihood,
+):
+    # Coverage alone passed here (the truth sits inside the prior's own interval).
+    assert recovered_without_likelihood["covered"].all()
+    assert not learned(recovered_without_likelihood)
