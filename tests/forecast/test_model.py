@@ -121,7 +121,7 @@ def test_another_seed_gives_other_draws_but_a_similar_forecast(
     p_june = predict.confirmed_by(draws, draws.day(JUNE))
     published = p_confirmed(synthetic_run.document)
     assert p_june.mean() != published
-    assert p_june.mean() == pytest.approx(published, abs=0.02)
+    assert p_june.mean() == pytest.approx(published, rel=0.05)
 
 
 def test_save_then_load_gives_the_same_forecast(
@@ -210,8 +210,8 @@ def test_nutpie_and_pymc_agree_on_the_chance_of_confirmation(
     for deadline in synthetic_run.document["deadlines"]:
         day = draws.day(dt.date.fromisoformat(deadline["date"]))
         assert predict.confirmed_by(draws, day).mean() == pytest.approx(
-            deadline["p_confirmed"], abs=0.05
+            deadline["p_confirmed"], rel=0.1
         )
     ever = predict.endorse_ever(draws).mean(axis=0)
     published = [a["p_endorse"] for a in synthetic_run.document["allies"]]
-    assert ever == pytest.approx(published, abs=0.05)
+    assert ever == pytest.approx(published, rel=0.1)

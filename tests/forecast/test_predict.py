@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from forecast import predict
+from forecast.predict import HOLDOUT_HORIZON_DAYS as HORIZON
 from forecast.predict import PosteriorDraws
 from forecast.timing import TIMING_FORMS
 
@@ -188,3 +189,44 @@ def test_an_unknown_ally_in_assume_is_refused_with_the_valid_codes():
     )
     with pytest.raises(KeyError, match="valid: AA"):
         predict.confirmed_by(draws, 20.0, {"ZZ": "endorsed"})
+
+
+def test_the_last_holdout_split_matches_a_monte_carlo_of_the_allies_own_decisions():
+    """Three silent allies: who decides last, among futures in which all three decide."""
+    pi = np.array([0.9, 0.8, 0.95])
+    location = np.log(np.array([150.0, 220.0, 300.0]))
+    shape, cut_off = 0.5, 100.0
+    draws = PosteriorDraws(
+        timing="lognormal",
+        codes=("AA", "BB", "CC"),
+        p_endorse=np.tile(pi, (2, 1)),
+        location=np.tile(location, (2, 1)),
+        shape=np.full(2, shape),
+        decision_lag=np.zeros(2),
+        member=np.ones(3),
+        status=("undecided",) * 3,
+        event=np.zeros(3),
+        event_day=np.ones(3),
+        reliability=np.ones(3),
+        censor_day=cut_off,
+        campaign_start=START,
+        as_of=START + dt.timedelta(days=99),
+        p_success=np.full(2, 0.5),
+        endgame_location=np.full(2, np.log(45.0)),
+        endgame_shape=np.full(2, 0.9),
+        emerged_offset=0.0,
+        withdrawn=False,
+    )
+    # The generative model by simulation: each ally decides with probability pi, on a
+    # log-normal day; only futures in which none had decided by the cut-off are kept.
+    rng = np.random.default_rng(7)
+    n = 400_000
+    decides = rng.uniform(size=(n, 3)) < pi
+    day = np.exp(location + shape * rng.standard_normal((n, 3)))
+    day = np.where(decides, day, np.inf)
+    day = day[(day > cut_off).all(axis=1)]
+    within = np.isfinite(day).all(axis=1) & (day.max(axis=1) <= cut_off + HORIZON)
+    simulated = np.bincount(day[within].argmax(axis=1), minlength=3) / within.sum()
+    last = predict.last_holdout(draws)
+    assert simulated.min() > 0.1  # values large enough to compare
+    assert last == pytest.approx(simulated, rel=0.05)
