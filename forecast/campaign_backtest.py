@@ -91,15 +91,7 @@ def backtest_campaigns(
             campaign_elapsed=np.asarray(0.0),
             campaign_open=np.asarray(0.0),
         )
-        idata = nutpie.sample(
-            fold,
-            draws=sampler["draws"],
-            tune=sampler["tune"],
-            chains=sampler["chains"],
-            seed=seed + k,
-            target_accept=sampler["target_accept"],
-            progress_bar=False,
-        )
+        idata = consensus.sample(fold, sampler, seed + k)
         post = idata.posterior
         p = post["p_success"].values.reshape(-1)
         loc = post["endgame_location"].values.reshape(-1)

@@ -180,6 +180,22 @@ def reference_model(
     return model
 
 
+def sample(compiled: Any, settings: Mapping[str, Any], seed: int) -> Any:
+    """Sample a compiled campaign-level model (nutpie) with ``chains``, ``tune``, ``draws``
+    and ``target_accept`` from ``settings``; returns the InferenceData."""
+    import nutpie
+
+    return nutpie.sample(
+        compiled,
+        draws=settings["draws"],
+        tune=settings["tune"],
+        chains=settings["chains"],
+        seed=seed,
+        target_accept=settings["target_accept"],
+        progress_bar=False,
+    )
+
+
 def p_within(
     p_success: np.ndarray, location: np.ndarray, shape: np.ndarray, days: float
 ) -> np.ndarray:

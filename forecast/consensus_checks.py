@@ -57,7 +57,7 @@ def default_truth(model_config: Mapping[str, Any] | None = None) -> dict[str, fl
 
 
 def campaign_parameters(
-    draws: xr.Dataset, campaigns: Sequence[Campaign], orgs: Sequence[str], org_shape_sd: float
+    draws: xr.Dataset, campaigns: Sequence[Campaign], orgs: Sequence[str]
 ) -> dict[str, np.ndarray]:
     """Per draw and campaign: P(success), endgame location and spread, shape (draw, campaign).
 
@@ -95,10 +95,7 @@ def simulate_outcomes(
 
 
 def predictive_summary(
-    idata_group: xr.Dataset,
-    campaigns: Sequence[Campaign],
-    model_config: Mapping[str, Any] | None = None,
-    seed: int = 0,
+    idata_group: xr.Dataset, campaigns: Sequence[Campaign], seed: int = 0
 ) -> pd.DataFrame:
     """Simulated reference classes beside the observed one (prior or posterior predictive).
 
@@ -106,9 +103,8 @@ def predictive_summary(
     the share settled within 30 days; the observed value and where it falls among the
     simulated ones (its quantile; near 0 or 1 means the model cannot produce it).
     """
-    cfg = _config(model_config)
     orgs = list(idata_group["org_effect"].coords["organisation"].values)
-    params = campaign_parameters(idata_group, campaigns, orgs, cfg["org_shape_sd"])
+    params = campaign_parameters(idata_group, campaigns, orgs)
     sim = simulate_outcomes(params, np.random.default_rng(seed))
     observed_days = np.array([c.days for c in campaigns])
     observed_confirmed = np.array([float(c.confirmed) for c in campaigns])
@@ -229,15 +225,7 @@ def run_campaign_recovery(
             **{k: v for k, v in values.items() if k != "reference_weight"},
             reference_weight=np.full(n_campaigns, weight),
         )
-        idata = nutpie.sample(
-            fitted,
-            draws=RECOVERY_SAMPLER["draws"],
-            tune=RECOVERY_SAMPLER["tune"],
-            chains=RECOVERY_SAMPLER["chains"],
-            seed=seed,
-            target_accept=RECOVERY_SAMPLER["target_accept"],
-            progress_bar=False,
-        )
+        idata = consensus.sample(fitted, RECOVERY_SAMPLER, seed)
         summary = az.summary(idata, var_names=list(CHECKED), hdi_prob=INTERVAL_PROB, kind="stats")
         for name in CHECKED:
             prior_mean, prior_sd = moments[name]
