@@ -1,10 +1,28 @@
+// The forecast page: every number comes from the JSON API (no model code here). It
+// follows new publications by conditional polling on the forecast's ETag (see
+// service/README.md), and shows what-ifs the API computes (GET /forecast?assume=).
+
 // Probabilities above 0 that round to 0.0% read "<0.1%": rare is not impossible.
 const pct = (p) => (p > 0 && p < 0.0005 ? "<0.1%" : (100 * p).toFixed(1) + "%");
+const points = (d) => (d >= 0 ? "+" : "−") + Math.abs(100 * d).toFixed(1);
+const POLL_MS = 1000;
 const el = (tag, attrs = {}, text = "") => {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
   if (text) node.textContent = text;
   return node;
+};
+const clear = (node) => { while (node.firstChild) node.removeChild(node.firstChild); return node; };
+
+const state = {
+  etag: null, // of the live forecast, for If-None-Match
+  live: null, // the published forecast
+  doc: null, // what is shown: the live forecast or a what-if of it
+  assume: {}, // ally code -> "endorsed" | "opposed"
+  history: [],
+  changes: [],
+  evidence: [],
+  renders: 0,
 };
 
 async function getJSON(path) {
@@ -13,15 +31,61 @@ async function getJSON(path) {
   return response.json();
 }
 
+const assumeText = () => Object.entries(state.assume).map(([c, o]) => `${c}:${o}`).join(",");
+
+function readAssume() {
+  const text = new URLSearchParams(location.search).get("assume") || "";
+  const assume = {};
+  for (const part of text.split(",")) {
+    const [code, outcome] = part.split(":");
+    if (code && (outcome === "endorsed" || outcome === "opposed")) assume[code.toUpperCase()] = outcome;
+  }
+  return assume;
+}
+
+// The live forecast, unless the one held is still current (304).
+async function fetchLive() {
+  const headers = { accept: "application/json" };
+  if (state.etag) headers["If-None-Match"] = state.etag;
+  const response = await fetch("/forecast", { cache: "no-store", headers });
+  if (response.status === 304) return false;
+  if (!response.ok) throw new Error("/forecast: " + response.status);
+  state.live = await response.json();
+  state.etag = response.headers.get("ETag");
+  return true;
+}
+
+// The what-if, computed by the API; a busy API (503) is asked again shortly.
+async function fetchShown() {
+  if (!Object.keys(state.assume).length) {
+    state.doc = state.live;
+    return;
+  }
+  const path = "/forecast?assume=" + encodeURIComponent(assumeText());
+  for (let attempt = 0; ; attempt++) {
+    const response = await fetch(path, { headers: { accept: "application/json" } });
+    if (response.ok) {
+      state.doc = await response.json();
+      return;
+    }
+    if (response.status !== 503 || attempt >= 20) {
+      state.assume = {}; // the forecast itself is shown, with the reason beside it
+      state.doc = state.live;
+      throw new Error(path + ": " + response.status);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 function renderHeader(doc) {
   document.getElementById("question").textContent = doc.question;
   const d = doc.diagnostics || {};
-  const meta = document.getElementById("meta");
+  const meta = clear(document.getElementById("meta"));
   meta.textContent = `Candidate ${doc.candidate} · as of ${doc.as_of} · ${doc.evidence_count} evidence items · run ${doc.run_id} · published ${doc.published_at} · `;
   const gate = el("span", { class: d.passed ? "" : "bad", "data-test": "gate" },
     d.passed ? `diagnostics passed (R-hat ${(d.r_hat_max || 0).toFixed(3)}, ESS ≥ ${Math.round(d.ess_bulk_min || 0)}, ${d.divergences} divergences)` : "diagnostics FAILED");
   meta.appendChild(gate);
-  const cards = document.getElementById("deadlines");
+  const cards = clear(document.getElementById("deadlines"));
   for (const dl of doc.deadlines) {
     const card = el("div", { class: "card" });
     card.appendChild(el("div", {}, dl.label));
@@ -31,19 +95,79 @@ function renderHeader(doc) {
   }
 }
 
+function renderFreshness(doc) {
+  const node = clear(document.getElementById("freshness"));
+  const f = doc.freshness;
+  if (!f) return;
+  const n = f.pending_evidence.length;
+  const items = `${n} evidence item${n === 1 ? "" : "s"} (${f.pending_evidence.join(", ")})`;
+  if (f.up_to_date) {
+    node.setAttribute("data-state", "up_to_date");
+    node.appendChild(el("span", { class: "fresh" }, "Up to date: this forecast reflects every stored evidence item."));
+  } else if (f.failed_run) {
+    node.setAttribute("data-state", "failed");
+    node.appendChild(el("span", { class: "bad" }, `Not up to date: ${items} not reflected, because run ${f.failed_run.run_id} failed: ${f.failed_run.reason}`));
+  } else {
+    node.setAttribute("data-state", "pending");
+    const run = f.pending_run ? ` run ${f.pending_run.run_id} is ${f.pending_run.status}` : " a run is due";
+    node.appendChild(el("span", { class: "pending" }, `Updating: ${items} not reflected yet;${run}.`));
+  }
+}
+
+function renderWhatIf() {
+  const box = clear(document.getElementById("whatif"));
+  const text = assumeText();
+  box.hidden = !text;
+  box.setAttribute("data-assume", text);
+  if (!text) return;
+  const said = Object.entries(state.assume).map(([c, o]) => `${c} ${o}`).join(", ");
+  box.appendChild(el("strong", {}, "What-if: "));
+  box.appendChild(document.createTextNode(`${said}. These numbers assume it; they are not the published forecast. `));
+  box.appendChild(el("a", { href: "/?assume=" + encodeURIComponent(text), id: "whatif-link" }, "link to this what-if"));
+  box.appendChild(document.createTextNode(" · "));
+  const reset = el("a", { href: "/", id: "whatif-reset" }, "back to the forecast");
+  reset.addEventListener("click", (event) => { event.preventDefault(); setAssume({}); });
+  box.appendChild(reset);
+}
+
+async function setAssume(assume) {
+  state.assume = assume;
+  const text = assumeText();
+  history.replaceState(null, "", text ? "/?assume=" + encodeURIComponent(text) : "/");
+  document.body.setAttribute("data-ready", "0");
+  await section("whatif", "The what-if", fetchShown);
+  render();
+}
+
 function renderAllies(doc) {
   const keys = doc.deadlines.map((d) => d.key);
-  const head = document.querySelector("#allies thead");
+  const head = clear(document.querySelector("#allies thead"));
   const row = el("tr");
-  ["ally", "status"].forEach((h) => row.appendChild(el("th", {}, h)));
+  ["ally", "status", "what if"].forEach((h) => row.appendChild(el("th", {}, h)));
   ["P(ever endorses)", ...keys.map((k) => "P(by " + k + ")"), "P(last holdout)"].forEach((h) => row.appendChild(el("th", { class: "num" }, h)));
   head.appendChild(row);
-  const body = document.querySelector("#allies tbody");
+  const body = clear(document.querySelector("#allies tbody"));
   const allies = [...doc.allies].sort((a, b) => a.p_endorse - b.p_endorse);
   for (const a of allies) {
     const tr = el("tr", { "data-code": a.code });
     tr.appendChild(el("td", {}, `${a.name} (${a.code})`));
     tr.appendChild(el("td", { class: a.status, "data-test": "status" }, a.status));
+    const choose = el("td");
+    if (a.status !== "endorsed" || a.code in state.assume) {
+      const select = el("select", { "data-assume": a.code, "aria-label": "what if " + a.name });
+      for (const [value, label] of [["", "as forecast"], ["endorsed", "endorses"], ["opposed", "refuses"]]) {
+        const option = el("option", { value }, label);
+        if ((state.assume[a.code] || "") === value) option.selected = true;
+        select.appendChild(option);
+      }
+      select.addEventListener("change", () => {
+        const next = { ...state.assume };
+        if (select.value) next[a.code] = select.value; else delete next[a.code];
+        setAssume(next);
+      });
+      choose.appendChild(select);
+    }
+    tr.appendChild(choose);
     const ever = el("td", { class: "num", "data-test": "p_endorse" }, pct(a.p_endorse));
     const bar = el("span", { class: "bar" });
     bar.style.width = Math.round(40 * a.p_endorse) + "px"; // CSSOM: allowed by the page's CSP
@@ -53,26 +177,67 @@ function renderAllies(doc) {
     tr.appendChild(el("td", { class: "num", "data-test": "last" }, pct(a.p_last_holdout)));
     body.appendChild(tr);
   }
-  const list = document.getElementById("holdouts");
+  const list = clear(document.getElementById("holdouts"));
   allies.filter((a) => a.p_last_holdout > 0).sort((a, b) => b.p_last_holdout - a.p_last_holdout).slice(0, 5)
     .forEach((a) => list.appendChild(el("li", { "data-code": a.code }, `${a.name}: ${pct(a.p_last_holdout)}`)));
 }
 
+// Rows: undecided members; per deadline, P(confirmed) if each endorsed or refused. Sorted
+// by the largest difference its decision makes at any deadline.
+function renderPivotal(doc) {
+  const table = document.getElementById("pivotal");
+  const head = clear(table.querySelector("thead"));
+  const body = clear(table.querySelector("tbody"));
+  const pivotal = doc.pivotal || [];
+  const row = el("tr");
+  row.appendChild(el("th", {}, "ally"));
+  row.appendChild(el("th", {}, "status"));
+  for (const p of pivotal) {
+    row.appendChild(el("th", { class: "num" }, `by ${p.key}: if it endorses`));
+    row.appendChild(el("th", { class: "num" }, "if it refuses"));
+  }
+  head.appendChild(row);
+  const allies = new Map();
+  for (const p of pivotal) {
+    for (const a of p.allies) {
+      if (!allies.has(a.code)) allies.set(a.code, { ...a, by: {}, swing: 0 });
+      const entry = allies.get(a.code);
+      entry.by[p.key] = a;
+      entry.swing = Math.max(entry.swing, a.if_endorses - a.if_refuses);
+    }
+  }
+  const rows = [...allies.values()].sort((a, b) => b.swing - a.swing);
+  if (!rows.length) {
+    body.appendChild(el("tr", {}, "")).appendChild(el("td", { colspan: 2 }, "No undecided member left."));
+  }
+  for (const a of rows) {
+    const tr = el("tr", { "data-pivotal": a.code });
+    tr.appendChild(el("td", {}, `${a.name} (${a.code})`));
+    tr.appendChild(el("td", { class: a.status }, a.status));
+    for (const p of pivotal) {
+      const cell = a.by[p.key];
+      tr.appendChild(el("td", { class: "num", "data-test": "if-endorses-" + p.key }, cell ? pct(cell.if_endorses) : ""));
+      tr.appendChild(el("td", { class: "num", "data-test": "if-refuses-" + p.key }, cell ? pct(cell.if_refuses) : ""));
+    }
+    body.appendChild(tr);
+  }
+}
+
 // A web address becomes a link to it; anything else (a citation, or an address this
 // browser cannot parse) is shown as text.
-function sourceCell(src) {
-  const td = el("td");
+function sourceNode(src, tag = "td") {
+  const node = el(tag);
   let url = null;
   if (/^https?:\/\//i.test(src)) {
     try { url = new URL(src); } catch (err) { url = null; }
   }
-  if (url && url.hostname) td.appendChild(el("a", { href: url.href, rel: "noopener noreferrer" }, url.hostname));
-  else td.textContent = src;
-  return td;
+  if (url && url.hostname) node.appendChild(el("a", { href: url.href, rel: "noopener noreferrer" }, url.hostname));
+  else node.textContent = src;
+  return node;
 }
 
 function renderEvidence(items) {
-  const body = document.querySelector("#evidence tbody");
+  const body = clear(document.querySelector("#evidence tbody"));
   const live = items.filter((e) => !e.retracted).sort((a, b) => (a.date < b.date ? 1 : -1)).slice(0, 15);
   for (const e of live) {
     const tr = el("tr");
@@ -81,22 +246,56 @@ function renderEvidence(items) {
     tr.appendChild(el("td", {}, e.kind));
     tr.appendChild(el("td", { class: "num" }, String(e.reliability)));
     tr.appendChild(el("td", {}, e.summary));
-    tr.appendChild(sourceCell(String(e.source)));
+    tr.appendChild(sourceNode(String(e.source)));
     body.appendChild(tr);
   }
 }
 
-function renderChart(doc, history) {
-  const svg = document.getElementById("chart");
-  const W = 940, H = 260, L = 40, R = 10, T = 10, B = 30;
+// What one publication changed, in words: its evidence, then the moves.
+function changeText(change) {
+  const named = change.evidence.map((e) => `${e.change === "added" ? "+" : "−"} ${e.ally} ${e.kind}: ${e.summary}`);
+  const unnamed = change.added.length + change.retracted.length - change.evidence.length;
+  if (unnamed > 0) named.push(`${unnamed} more item${unnamed === 1 ? "" : "s"}`);
+  return named;
+}
+
+function renderChanges(changes) {
+  const list = clear(document.getElementById("changes"));
+  for (const change of changes.slice(0, 12)) {
+    const ids = [...change.added, ...change.retracted];
+    const li = el("li", { "data-run": change.run_id, "data-evidence": ids.join(" ") });
+    li.appendChild(el("div", { class: "meta" }, `as of ${change.as_of} · run ${change.run_id}`));
+    if (change.previous_run_id === null) {
+      li.appendChild(el("div", {}, `First forecast, on ${ids.length} evidence items.`));
+    } else {
+      for (const e of change.evidence.slice(0, 6)) {
+        const line = el("div", { "data-evidence-id": e.id }, `${e.change === "added" ? "+" : "−"} ${e.ally} ${e.kind}: ${e.summary} `);
+        line.appendChild(sourceNode(String(e.source), "span"));
+        li.appendChild(line);
+      }
+      if (!ids.length) li.appendChild(el("div", {}, "No new evidence (a refit)."));
+    }
+    for (const d of change.deadlines) {
+      if (d.delta === null) continue;
+      li.appendChild(el("div", { class: d.delta >= 0 ? "up" : "down", "data-test": "delta-" + d.key },
+        `${d.key}: ${pct(d.before)} → ${pct(d.after)} (${points(d.delta)} pts)`));
+    }
+    list.appendChild(li);
+  }
+}
+
+function renderChart(doc, history, changes) {
+  const svg = clear(document.getElementById("chart"));
+  const W = 640, H = 260, L = 40, R = 10, T = 10, B = 30;
   const ns = "http://www.w3.org/2000/svg";
-  const add = (tag, attrs, text) => {
+  const add = (tag, attrs, text, parent = svg) => {
     const n = document.createElementNS(ns, tag);
     for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
     if (text) n.textContent = text;
-    svg.appendChild(n);
+    parent.appendChild(n);
     return n;
   };
+  const byRun = new Map(changes.map((c) => [c.run_id, c]));
   const dates = [...history.map((h) => h.as_of), ...doc.curve.map((c) => c.date)].map((d) => Date.parse(d));
   const x0 = Math.min(...dates), x1 = Math.max(...dates, x0 + 864e5);
   const x = (d) => L + ((Date.parse(d) - x0) / (x1 - x0)) * (W - L - R);
@@ -107,12 +306,17 @@ function renderChart(doc, history) {
   }
   const band = doc.curve.map((c) => `${x(c.date)},${y(c.interval[1])}`).concat([...doc.curve].reverse().map((c) => `${x(c.date)},${y(c.interval[0])}`));
   add("polygon", { points: band.join(" "), fill: "#3a6fd8", "fill-opacity": 0.12 });
-  add("polyline", { points: doc.curve.map((c) => `${x(c.date)},${y(c.p_confirmed)}`).join(" "), fill: "none", stroke: "#3a6fd8", "stroke-dasharray": "4 3" });
+  add("polyline", { points: doc.curve.map((c) => `${x(c.date)},${y(c.p_confirmed)}`).join(" "), fill: "none", stroke: "#3a6fd8", "stroke-dasharray": "4 3", "data-test": "curve" });
   const colours = ["#d8563a", "#2f9e6a", "#8a4fd8", "#c9a227"];
   doc.deadlines.forEach((dl, i) => {
-    const pts = history.filter((h) => h.p_confirmed && dl.key in h.p_confirmed).map((h) => `${x(h.as_of)},${y(h.p_confirmed[dl.key])}`);
-    add("polyline", { points: pts.join(" "), fill: "none", stroke: colours[i % 4], "stroke-width": 2 });
-    history.filter((h) => h.p_confirmed && dl.key in h.p_confirmed).forEach((h) => add("circle", { cx: x(h.as_of), cy: y(h.p_confirmed[dl.key]), r: 3, fill: colours[i % 4] }));
+    const rows = history.filter((h) => h.p_confirmed && dl.key in h.p_confirmed);
+    add("polyline", { points: rows.map((h) => `${x(h.as_of)},${y(h.p_confirmed[dl.key])}`).join(" "), fill: "none", stroke: colours[i % 4], "stroke-width": 2 });
+    for (const h of rows) {
+      const change = byRun.get(h.run_id);
+      const point = add("circle", { cx: x(h.as_of), cy: y(h.p_confirmed[dl.key]), r: 4, fill: colours[i % 4], "data-run": h.run_id });
+      const why = change ? changeText(change) : [];
+      add("title", {}, `${dl.key} ${pct(h.p_confirmed[dl.key])} as of ${h.as_of}` + (why.length ? "\n" + why.join("\n") : ""), point);
+    }
     add("line", { x1: x(dl.date), x2: x(dl.date), y1: T, y2: H - B, stroke: colours[i % 4], "stroke-dasharray": "2 2" });
     add("text", { x: x(dl.date) + 3, y: T + 12 + 12 * i }, dl.key);
   });
@@ -121,42 +325,68 @@ function renderChart(doc, history) {
   add("text", { x: W - R - 70, y: H - 8 }, last.toISOString().slice(0, 10));
 }
 
-// Each section is fetched and drawn on its own: one that fails (a bad item, an endpoint
-// that does not answer) shows its own message and leaves the others standing.
-function failed(id, what, err) {
-  const node = document.getElementById(id);
-  const note = el("p", { class: "bad", "data-test": "failed-" + id }, `${what} could not be shown: ${err.message}`);
-  node.parentNode.insertBefore(note, node);
-}
-
+// Each section is drawn on its own: one that fails (a bad item, an endpoint that does not
+// answer) shows its own message and leaves the others standing.
 async function section(id, what, draw) {
+  const old = document.querySelector(`[data-test="failed-${id}"]`);
+  if (old) old.remove();
   try {
     await draw();
     return true;
   } catch (err) {
-    failed(id, what, err);
+    const node = document.getElementById(id);
+    const note = el("p", { class: "bad", "data-test": "failed-" + id }, `${what} could not be shown: ${err.message}`);
+    node.parentNode.insertBefore(note, node);
     return false;
   }
 }
 
 const listOf = (body, key) => (Array.isArray(body) ? body : body[key] || []);
+let listsOk = true;
 
-async function main() {
-  const docP = getJSON("/forecast");
-  const historyP = getJSON("/forecast/history");
-  const evidenceP = getJSON("/evidence");
-  let doc = null;
-  try {
-    doc = await docP;
-  } catch (err) {
-    document.getElementById("question").textContent = "No forecast yet: " + err.message;
-  }
+// History, changes and evidence change with each publication (and evidence with each post).
+async function fetchLists() {
   const results = await Promise.all([
-    section("meta", "The forecast", async () => { if (doc) renderHeader(doc); }),
-    section("allies", "The allies", async () => { if (doc) renderAllies(doc); }),
-    section("chart", "The chart", async () => { if (doc) renderChart(doc, listOf(await historyP, "runs")); }),
-    section("evidence", "The evidence", async () => renderEvidence(listOf(await evidenceP, "items"))),
+    section("chart", "The history", async () => { state.history = listOf(await getJSON("/forecast/history"), "runs"); }),
+    section("changes", "What changed", async () => { state.changes = await getJSON("/forecast/changes?limit=50"); }),
+    section("evidence", "The evidence", async () => { state.evidence = listOf(await getJSON("/evidence"), "items"); }),
   ]);
-  document.body.setAttribute("data-ready", doc && results.every(Boolean) ? "1" : "error");
+  listsOk = results.every(Boolean);
 }
-main();
+
+async function render() {
+  const doc = state.doc;
+  if (!doc) return;
+  const results = await Promise.all([
+    section("meta", "The forecast", async () => { renderHeader(doc); renderFreshness(state.live); renderWhatIf(); }),
+    section("pivotal", "What would move it", async () => renderPivotal(doc)),
+    section("allies", "The allies", async () => renderAllies(doc)),
+    section("chart", "The chart", async () => renderChart(doc, state.history, state.changes)),
+    section("changes", "What changed", async () => renderChanges(state.changes)),
+    section("evidence", "The evidence", async () => renderEvidence(state.evidence)),
+  ]);
+  state.renders += 1;
+  document.body.setAttribute("data-run", state.live.run_id);
+  document.body.setAttribute("data-etag", state.etag || "");
+  document.body.setAttribute("data-renders", String(state.renders));
+  document.body.setAttribute("data-ready", listsOk && results.every(Boolean) ? "1" : "error");
+}
+
+// Conditional polling: a 304 costs the server a cached lookup; a new ETag (a publication,
+// or a change of freshness) redraws the page.
+async function poll() {
+  try {
+    if (await fetchLive()) {
+      await fetchLists();
+      await section("whatif", "The what-if", fetchShown);
+      await render();
+    }
+  } catch (err) {
+    if (!state.live) document.getElementById("question").textContent = "No forecast yet: " + err.message;
+  } finally {
+    setTimeout(poll, POLL_MS);
+  }
+}
+
+state.assume = readAssume();
+poll();
