@@ -7,8 +7,14 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import msgspec
+
+from forecast.schema import EvidenceItem
 
 logger = logging.getLogger(__name__)
 
@@ -60,3 +66,70 @@ def latest_published(root: Path | str = DEFAULT_RUNS_DIR, archived: bool = False
         if best is None or key > best:
             best = key
     return best[1] if best else None
+
+
+EVIDENCE_FILE = "evidence.json"
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A stored run as a reader (the notebook) needs it, with the evidence it was fitted on."""
+
+    run_id: str
+    run_dir: Path
+    inputs: dict[str, Any]
+    diagnostics: dict[str, Any]
+    timings: dict[str, Any]
+    document: dict[str, Any] | None
+    evidence: tuple[EvidenceItem, ...]
+    # Ids the run was fitted on whose items neither the run nor ``shipped`` holds.
+    missing_evidence: tuple[str, ...]
+
+
+def write_evidence(run_dir: Path | str, items: Sequence[EvidenceItem]) -> None:
+    """Store the items a run is fitted on beside it (posted items live only in the
+    service's database, so without this copy a run could not be rebuilt)."""
+    write_json(Path(run_dir) / EVIDENCE_FILE, [msgspec.to_builtins(item) for item in items])
+
+
+def load_run(
+    run_id: str, root: Path | str = DEFAULT_RUNS_DIR, shipped: Sequence[EvidenceItem] = ()
+) -> StoredRun:
+    """A stored run with its own evidence, in the order it was fitted on.
+
+    Parameters
+    ----------
+    run_id
+        The run's folder name under ``root``.
+    shipped
+        Items to look ids up in for runs stored before their evidence was (the shipped
+        ``data/evidence.csv``); ids found in neither are listed in ``missing_evidence``.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the run when its folder or its inputs are missing.
+    """
+    run_dir = Path(root) / run_id
+    if not (run_dir / INPUTS_FILE).exists():
+        raise FileNotFoundError(f"no stored run {run_id!r} in {root}")
+    inputs = read_json(run_dir / INPUTS_FILE)
+    known = {item.id: item for item in shipped}
+    if (run_dir / EVIDENCE_FILE).exists():
+        stored = msgspec.convert(read_json(run_dir / EVIDENCE_FILE), list[EvidenceItem])
+        known |= {item.id: item for item in stored}
+    ids = inputs.get("evidence_ids", [])
+
+    def optional(name: str) -> Any:
+        return read_json(run_dir / name) if (run_dir / name).exists() else None
+
+    return StoredRun(
+        run_id=run_id,
+        run_dir=run_dir,
+        inputs=inputs,
+        diagnostics=optional(DIAGNOSTICS_FILE) or {},
+        timings=optional(TIMINGS_FILE) or {},
+        document=optional(DOCUMENT_FILE),
+        evidence=tuple(known[i] for i in ids if i in known),
+        missing_evidence=tuple(i for i in ids if i not in known),
+    )

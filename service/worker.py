@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecast.data import load_dataset
 from forecast.fit import Forecaster, RunResult
 from forecast.gate import GateConfig, GateFailed
-from forecast.runs import TIMINGS_FILE, read_json
+from forecast.runs import TIMINGS_FILE, read_json, write_evidence
 from service import queue
 from service.db import connect
 from service.forecasts import encode
@@ -72,6 +72,7 @@ def process_one(
     logger.info("run %s: fitting at %s on %d items", run_id, claimed.as_of, len(claimed.evidence))
     try:
         _Stop.fitting = True
+        write_evidence(run_dir, claimed.evidence)  # posted items, for readers of the run
         result = forecaster.run(
             claimed.evidence,
             claimed.as_of,

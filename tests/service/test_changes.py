@@ -9,6 +9,7 @@ import pytest
 from litestar.testing import TestClient
 
 from forecast.gate import GateConfig
+from forecast.runs import load_run
 from service.app import create_app
 from service.db import connect
 from service.models import ForecastRow
@@ -31,6 +32,10 @@ def test_each_publication_records_the_evidence_it_added_and_how_each_probability
     posted = published_client.post("/evidence", json=endorsement("DD"), headers=AUTH).json()
     assert fit_next(published, forecaster) == posted["run_id"]
     after = published_client.get("/forecast").json()
+    # The run keeps the posted item beside it: a reader rebuilds it with its own evidence.
+    stored = load_run(posted["run_id"], published.artifacts_dir)
+    assert posted["evidence_id"] in {e.id for e in stored.evidence}
+    assert not stored.missing_evidence and len(stored.evidence) == after["evidence_count"]
 
     latest, first = published_client.get("/forecast/changes").json()
 
