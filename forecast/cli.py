@@ -9,6 +9,8 @@ import json
 import logging
 import os
 import sys
+import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,10 +18,53 @@ from typing import Any
 import msgspec
 
 from forecast.data import Dataset, live_as_of, load_dataset
-from forecast.runs import DEFAULT_RUNS_DIR, latest_published, new_run_id, read_document
+from forecast.runs import (
+    DEFAULT_RUNS_DIR,
+    latest_published,
+    new_run_id,
+    read_document,
+    write_evidence,
+)
 from forecast.schema import EvidenceItem, ValidationError, validate_evidence
 
 logger = logging.getLogger(__name__)
+
+# Libraries whose warnings (PyTensor's missing-BLAS note on every call, deprecations) are
+# not for the person at the terminal; ``--verbose`` shows them.
+QUIET_LIBRARIES = ("pytensor", "pymc", "arviz", "nutpie", "numba", "preliz", "xarray")
+
+
+class Progress:
+    """Stage lines (compiling, sampling, gate) on stderr when it is a terminal."""
+
+    def __init__(self, stream=None, enabled: bool | None = None):
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.started = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        if self.enabled:
+            elapsed = time.perf_counter() - self.started
+            print(f"[{elapsed:6.1f} s] {message}", file=self.stream, flush=True)
+
+
+class _GateRetry(logging.Handler):
+    """Passes the fit's "missed the gate; refitting" to the progress lines."""
+
+    def __init__(self, progress: Progress):
+        super().__init__(logging.WARNING)
+        self.progress = progress
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "missed the gate" in record.getMessage():
+            self.progress("the fit missed the gate; refitting with longer chains")
+
+
+def quiet_libraries() -> None:
+    """No library warnings or log lines below errors (set before they are imported)."""
+    for name in QUIET_LIBRARIES:
+        warnings.filterwarnings("ignore", module=rf"{name}(\.|$)")
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def _date(text: str) -> dt.date:
@@ -96,20 +141,36 @@ def _print_summary(document: dict[str, Any]) -> None:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from forecast.gate import GateFailed
-
+    progress = Progress()
+    progress("loading the data")
     dataset = load_dataset(args.data_dir)
     evidence = _evidence(dataset, args.evidence)
     as_of = args.as_of or live_as_of(dataset, evidence)
+    progress("loading PyMC")
+    from forecast.gate import GateFailed
+
     forecaster = _forecaster(dataset, args)
     run_id = new_run_id()
+    run_dir = args.runs_dir / run_id
+    if args.sampler != "pymc":
+        progress("compiling the model (once per process, about 20 s)")
+        forecaster.compile()
+    progress(f"sampling at {as_of} on {len(evidence)} evidence items, then the gate")
+    retry = _GateRetry(progress)
+    fit_log = logging.getLogger("forecast.fit")
+    fit_log.addHandler(retry)
+    fit_log.propagate = not progress.enabled or args.verbose  # said once, as progress
     try:
-        result = forecaster.run(
-            evidence, as_of, seed=args.seed, run_id=run_id, run_dir=args.runs_dir / run_id
-        )
+        write_evidence(run_dir, evidence)
+        result = forecaster.run(evidence, as_of, seed=args.seed, run_id=run_id, run_dir=run_dir)
     except GateFailed as exc:
         print(f"run {run_id} failed the diagnostics gate: {exc}", file=sys.stderr)
         return 2
+    finally:
+        fit_log.removeHandler(retry)
+        fit_log.propagate = True
+    seconds = result.timings.get("total_seconds", 0.0)
+    progress(f"gate passed; run {run_id} stored in {run_dir} ({seconds:.1f} s)")
     if args.json:
         print(json.dumps(result.document))
     else:
@@ -254,8 +315,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
+    if not args.verbose:
+        quiet_libraries()
     try:
         return args.func(args)
     except ValidationError as exc:
         print(f"invalid input: {exc}", file=sys.stderr)
         return 2
+    except (OSError, ValueError) as exc:  # a missing file, an unusable setting: one line
+        if args.verbose:
+            raise
+        print(f"error: {exc} (--verbose shows where)", file=sys.stderr)
+        return 1
