@@ -192,12 +192,13 @@ def run_campaign_recovery(
     *,
     truth: Mapping[str, float] | None = None,
     model_config: Mapping[str, Any] | None = None,
-    weight: float = 1.0,
+    without_likelihood: Sequence[int] = (),
 ) -> pd.DataFrame:
     """Fit the campaign level to simulated reference classes and compare with the truth.
 
-    ``weight`` scales the reference class's likelihood: 0 switches it off (the posterior
-    is then the prior), which a recovery check must be able to tell apart.
+    ``without_likelihood`` seeds are fitted again with the reference class's likelihood
+    switched off (weight 0: the posterior is then the prior), which a recovery check must
+    be able to tell apart (``likelihood`` column False).
 
     Returns
     -------
@@ -214,7 +215,8 @@ def run_campaign_recovery(
     moments = prior_moments(model_config)
     rows = []
     compiled = None
-    for seed in seeds:
+    fits = [(seed, 1.0) for seed in seeds] + [(seed, 0.0) for seed in without_likelihood]
+    for seed, weight in fits:
         campaigns = simulate_campaigns(truth, n_campaigns, np.random.default_rng(seed), cfg)
         if compiled is None or len(campaigns) != n_campaigns:
             orgs = list(SIMULATED_ORGS)
@@ -246,6 +248,7 @@ def run_campaign_recovery(
                     "covered": bool(lo <= truth[name] <= hi),
                     "contraction": 1.0 - sd / prior_sd,
                     "moved_towards_truth": abs(mean - truth[name]) < abs(prior_mean - truth[name]),
+                    "likelihood": weight > 0,
                 }
             )
     return pd.DataFrame(rows)

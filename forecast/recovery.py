@@ -258,7 +258,7 @@ def run_recovery(
     dating: str = "decision",
     model_config: Mapping[str, Any] | None = None,
     true_params: Mapping[str, Any] | None = None,
-    likelihood: bool = True,
+    without_likelihood: Sequence[int] = (),
 ) -> pd.DataFrame:
     """Simulate a data set per seed, fit the model to it and compare with the truth.
 
@@ -284,9 +284,10 @@ def run_recovery(
         Overrides of the model's priors and timing form (used to simulate and to fit).
     true_params
         Values to simulate from, over ``default_truth``.
-    likelihood
-        False fits with every ally's record switched off (the posterior is then the
-        prior): a recovery check must tell that fit from a real one.
+    without_likelihood
+        Seeds fitted again (on the same compiled model) with every ally's record
+        switched off, so the posterior is the prior: a recovery check must tell those
+        fits from the real ones (``likelihood`` column False).
 
     Returns
     -------
@@ -302,7 +303,8 @@ def run_recovery(
     truth = {**default_truth(model_config, n_blocs), **(true_params or {})}
     model: ConfirmationModel | None = None
     rows = []
-    for seed in seeds:
+    fits = [(seed, True) for seed in seeds] + [(seed, False) for seed in without_likelihood]
+    for seed, likelihood in fits:
         rng = np.random.default_rng(seed)
         inputs = simulate_records(
             model_config, truth, n_allies, n_blocs, as_of_day, rng, dating=dating
@@ -317,7 +319,8 @@ def run_recovery(
             )
         idata = model.fit(inputs, random_seed=seed)
         events = int(inputs.frame["event"].sum())
-        rows.extend(_summarise(idata, truth, seed, events, model_config, n_blocs))
+        summary = _summarise(idata, truth, seed, events, model_config, n_blocs)
+        rows.extend(row | {"likelihood": likelihood} for row in summary)
         logger.info("recovery seed %s: %d of %d allies endorsed", seed, events, n_allies)
     return pd.DataFrame(rows)
 

@@ -71,6 +71,7 @@ from forecast.runs import (
     POSTERIOR_FILE,
     TIMINGS_FILE,
     latest_published,
+    load_run,
     new_run_id,
     read_document,
     read_json,
@@ -170,17 +171,15 @@ timings = read_json(run_dir / TIMINGS_FILE)
 document = read_document(run_dir) if (run_dir / DOCUMENT_FILE).exists() else None
 as_of = dt.date.fromisoformat(record["as_of"])
 
-# Runs store the ids of their evidence; the items themselves are the shipped ones here.
-# Evidence posted to the service lives in its database, so a run fitted on posted
-# evidence is rebuilt without it (the draws and diagnostics below are still the run's).
-shipped = {item.id: item for item in dataset.evidence}
-evidence = [shipped[i] for i in record["evidence_ids"] if i in shipped]
-missing = sorted(set(record["evidence_ids"]) - set(shipped))
-if missing:
+# A run stores its own evidence (posted items included); runs stored before that are
+# rebuilt from the shipped items, and any id found in neither is named.
+stored = load_run(run_dir.name, run_dir.parent, shipped=dataset.evidence)
+evidence = list(stored.evidence)
+if stored.missing_evidence:
     warnings.warn(
-        f"{len(missing)} evidence items of this run are not in the shipped data "
-        f"({', '.join(missing)}); the predictive checks and the LOO refits use the shipped "
-        "evidence only",
+        f"{len(stored.missing_evidence)} evidence items of this run were not found "
+        f"({', '.join(stored.missing_evidence)}); the predictive checks and the LOO refits "
+        "use the others",
         stacklevel=1,
     )
 inputs = setup_frame(dataset, evidence, as_of)

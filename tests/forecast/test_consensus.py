@@ -20,13 +20,18 @@ MIN_CONTRACTION = 0.3
 
 
 @pytest.fixture(scope="module")
-def recovered():
-    return run_campaign_recovery(SEEDS, N_CAMPAIGNS)
+def fits():
+    return run_campaign_recovery(SEEDS, N_CAMPAIGNS, without_likelihood=SEEDS)
 
 
 @pytest.fixture(scope="module")
-def without_likelihood():
-    return run_campaign_recovery(SEEDS, N_CAMPAIGNS, weight=0.0)
+def recovered(fits):
+    return fits[fits["likelihood"]]
+
+
+@pytest.fixture(scope="module")
+def without_likelihood(fits):
+    return fits[~fits["likelihood"]]
 
 
 def recovery_passes(table) -> bool:

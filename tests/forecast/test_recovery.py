@@ -20,13 +20,26 @@ MIN_CONTRACTION = 0.2
 
 
 @pytest.fixture(scope="module")
-def recovered_decision_dated():
-    return run_recovery(SEEDS, N_ALLIES, SAMPLER_CONFIG, as_of_day=AS_OF_DAY, dating="decision")
+def recovered():
+    """The seeds' fits, and the first seed's again with the likelihood switched off."""
+    return run_recovery(
+        SEEDS,
+        N_ALLIES,
+        SAMPLER_CONFIG,
+        as_of_day=AS_OF_DAY,
+        dating="decision",
+        without_likelihood=SEEDS[:1],
+    )
 
 
 @pytest.fixture(scope="module")
-def recovered_without_likelihood():
-    return run_recovery(SEEDS[:1], N_ALLIES, SAMPLER_CONFIG, as_of_day=AS_OF_DAY, likelihood=False)
+def recovered_decision_dated(recovered):
+    return recovered[recovered["likelihood"]]
+
+
+@pytest.fixture(scope="module")
+def recovered_without_likelihood(recovered):
+    return recovered[~recovered["likelihood"]]
 
 
 def learned(table) -> bool:
