@@ -33,8 +33,9 @@
 # minutes (the test suite does this). 600 draws cannot reach the gate's ESS >= 400, so a
 # fit made in quick mode is gated with **relaxed thresholds** (R-hat <= 1.05, bulk and
 # tail ESS >= 100; still no divergences) and is written to a scratch folder, never to
-# the runs folder: a quick fit can never be published. Judge a real forecast only from a
-# full run.
+# the runs folder: a quick fit can never be published. Quick mode also leaves the
+# per-ally recovery and the timing-form comparison (each a compilation of its own) to
+# the test suite, which runs both. Judge a real forecast only from a full run.
 
 # %%
 import datetime as dt
@@ -668,7 +669,13 @@ print("independent holdouts (P(confirmed) = pi^holdouts):", loo["independent_hol
 # it checks that recovery runs, not coverage.)
 
 # %%
-recovery = run_recovery(RECOVERY_SEEDS, n_allies=RECOVERY_ALLIES, sampler_config=SAMPLER_CONFIG)
+# In quick mode these refits (a compilation of their own) are left to the test suite
+# (tests/forecast/test_recovery.py); the full notebook runs them.
+recovery = (
+    run_recovery(RECOVERY_SEEDS, n_allies=RECOVERY_ALLIES, sampler_config=SAMPLER_CONFIG)
+    if not QUICK
+    else pd.DataFrame(columns=["parameter", "true", "mean", "lower", "upper", "covered"])
+)
 display(recovery)
 
 fig, ax = plt.subplots(figsize=(8, 0.3 * len(recovery) + 1.5))
@@ -702,12 +709,15 @@ show(fig)
 # compared at all.
 
 # %%
-comparison = compare_timing_forms(
-    dataset, evidence, as_of, seed=SEED, sampler_config=SAMPLER_CONFIG
-)
-display(comparison)
-az.plot_compare(comparison, insample_dev=False, plot_ic_diff=True, legend=True, figsize=(8, 3))
-show(plt.gcf())
+if QUICK:  # two more compilations; tests/forecast/test_compare.py runs the comparison
+    print("quick mode: the timing forms are compared by the test suite, not here")
+else:
+    comparison = compare_timing_forms(
+        dataset, evidence, as_of, seed=SEED, sampler_config=SAMPLER_CONFIG
+    )
+    display(comparison)
+    az.plot_compare(comparison, insample_dev=False, plot_ic_diff=True, legend=True, figsize=(8, 3))
+    show(plt.gcf())
 print(f"the run above uses the {model.timing} form")
 
 # %% [markdown]
