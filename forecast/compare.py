@@ -26,6 +26,7 @@ def compare_timing_forms(
     *,
     seed: int,
     sampler_config: Mapping[str, Any] | None = None,
+    models: Mapping[str, ConfirmationModel] | None = None,
 ) -> pd.DataFrame:
     """Fit the model once per timing form and compare them by leave-one-ally-out LOO.
 
@@ -44,6 +45,9 @@ def compare_timing_forms(
         Sampler seed, the same for every form.
     sampler_config
         Overrides of ``ConfirmationModel.default_sampler_config``.
+    models
+        Already compiled models of some forms, built for the same allies (a caller that
+        holds one saves its compilation); they are refitted here with ``sampler_config``.
 
     Returns
     -------
@@ -57,8 +61,12 @@ def compare_timing_forms(
     inputs = setup_frame(dataset, evidence, as_of)
     fits: dict[str, az.InferenceData] = {}
     for form in TIMING_FORMS:
-        model = ConfirmationModel(inputs, {"timing": form}, dict(sampler_config or {}))
-        model.fit(random_seed=seed)
+        model = (models or {}).get(form)
+        if model is None:
+            model = ConfirmationModel(inputs, {"timing": form}, dict(sampler_config or {}))
+            model.fit(random_seed=seed)
+        else:
+            model.fit(inputs, random_seed=seed, sampler_overrides=dict(sampler_config or {}))
         fits[form] = model.log_likelihood()
     table = az.compare(fits, ic="loo")
     for form, idata in fits.items():
