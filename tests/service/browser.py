@@ -15,6 +15,17 @@ import time
 from typing import Any
 
 CHROMIUM = shutil.which("chromium")
+# Headless Chromium without sandbox, GPU or background traffic (tests run it as root).
+HEADLESS_FLAGS: tuple[str, ...] = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
 
 
 class BrowserError(Exception):
@@ -38,14 +49,7 @@ class Browser:
         self.process = subprocess.Popen(
             [
                 CHROMIUM,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
+                *HEADLESS_FLAGS,
                 "--disable-background-timer-throttling",
                 "--disable-renderer-backgrounding",
                 f"--user-data-dir={self.profile}",

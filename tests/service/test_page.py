@@ -10,6 +10,7 @@ import tempfile
 
 import pytest
 
+from tests.service.browser import HEADLESS_FLAGS
 from tests.service.conftest import missing
 from tests.service.test_server import Server, server, wait_for  # noqa: F401 (fixture)
 
@@ -22,14 +23,7 @@ def render(url: str) -> str:
         return subprocess.run(
             [
                 CHROMIUM,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
+                *HEADLESS_FLAGS,
                 f"--user-data-dir={profile}",
                 "--virtual-time-budget=10000",
                 "--dump-dom",
