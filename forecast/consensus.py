@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+from scipy import special
 
 from forecast.reference import FLAGS, Campaign
 
@@ -204,6 +205,4 @@ def p_within(
     The endgame path alone: with holdouts at emergence the campaign is settled at its
     endgame, so ``p * F_E(days)``.
     """
-    from scipy import special
-
     return p_success * special.ndtr((np.log(days) - location) / shape)
