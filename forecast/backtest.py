@@ -96,7 +96,8 @@ def naive_document(
     return out
 
 
-def _scores(pairs: list[tuple[float, float]]) -> dict[str, float]:
+def brier_log(pairs: list[tuple[float, float]]) -> dict[str, float]:
+    """Mean Brier and log scores of (forecast, outcome) pairs, and how many there are."""
     if not pairs:
         return {"brier": float("nan"), "log": float("nan"), "n": 0}
     p = np.clip(np.array([a for a, _ in pairs]), EPSILON, 1 - EPSILON)
@@ -139,7 +140,8 @@ def score(
                 entry["baseline_ally"].append((base["allies"][key][ally["code"]], y))
                 calibration.append((p, y))
     scores = {
-        key: {name: _scores(pairs) for name, pairs in entry.items()} for key, entry in table.items()
+        key: {name: brier_log(pairs) for name, pairs in entry.items()}
+        for key, entry in table.items()
     }
     edges = np.linspace(0, 1, CALIBRATION_BINS + 1)
     rows = []

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from forecast import consensus
-from forecast.backtest import _scores
+from forecast.backtest import brier_log
 from forecast.model import ConfirmationModel
 from forecast.reference import Campaign
 
@@ -49,7 +49,7 @@ def independent_holdouts(
     campaign: Campaign, model_config: Mapping[str, Any] | None = None
 ) -> float:
     """P(confirmed) if each holdout consented on its own with the per-ally prior mean."""
-    cfg = {**ConfirmationModel.default_model_config, **(model_config or {})}
+    cfg = ConfirmationModel.config(model_config)
     pi = 1.0 / (1.0 + np.exp(-cfg["intercept_mu"]))
     return float(pi**campaign.holdouts)
 
@@ -73,7 +73,7 @@ def backtest_campaigns(
     """
     import nutpie
 
-    cfg = {**ConfirmationModel.default_model_config, **(model_config or {})}
+    cfg = ConfirmationModel.config(model_config)
     sampler = {**BACKTEST_SAMPLER, **(sampler_config or {})}
     orgs = consensus.organisations(campaigns, campaigns[0].organisation)
     model = consensus.reference_model(cfg, campaigns, orgs)
@@ -120,22 +120,28 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     def pairs(key: str, questions: Sequence[str]) -> list[tuple[float, float]]:
         return [(r[key][q], r["outcomes"][q]) for r in rows for q in questions]
 
-    model, base = _scores(pairs("forecasts", QUESTIONS)), _scores(pairs("base_rate", QUESTIONS))
-    independent = _scores([(r["independent_holdouts"], r["outcomes"]["confirmed"]) for r in rows])
+    model, base = brier_log(pairs("forecasts", QUESTIONS)), brier_log(pairs("base_rate", QUESTIONS))
+    independent = brier_log([(r["independent_holdouts"], r["outcomes"]["confirmed"]) for r in rows])
     return {
         "campaigns": rows,
         "brier": model["brier"],
         "log": model["log"],
         "base_rate_brier": base["brier"],
         "base_rate_log": base["log"],
-        "by_question": {
-            q: {
-                "brier": _scores(pairs("forecasts", [q]))["brier"],
-                "log": _scores(pairs("forecasts", [q]))["log"],
-                "base_rate_brier": _scores(pairs("base_rate", [q]))["brier"],
-                "base_rate_log": _scores(pairs("base_rate", [q]))["log"],
-            }
-            for q in QUESTIONS
-        },
+        "by_question": {q: _question_scores(pairs, q) for q in QUESTIONS},
         "independent_holdouts": {"question": "confirmed", **independent},
+    }
+
+
+def _question_scores(pairs, question: str) -> dict[str, float]:
+    """The model's and the base rate's scores on one question."""
+    model, base = (
+        brier_log(pairs("forecasts", [question])),
+        brier_log(pairs("base_rate", [question])),
+    )
+    return {
+        "brier": model["brier"],
+        "log": model["log"],
+        "base_rate_brier": base["brier"],
+        "base_rate_log": base["log"],
     }

@@ -34,13 +34,9 @@ SIMULATED_ORGS: tuple[str, ...] = ("org_a", "org_b", "org_c")
 _EMERGED = dt.date(2000, 1, 1)
 
 
-def _config(model_config: Mapping[str, Any] | None) -> dict[str, Any]:
-    return {**ConfirmationModel.default_model_config, **(model_config or {})}
-
-
 def prior_moments(model_config: Mapping[str, Any] | None = None) -> dict[str, tuple[float, float]]:
     """Prior mean and sd of each checked parameter."""
-    cfg = _config(model_config)
+    cfg = ConfirmationModel.config(model_config)
     return {
         "success_intercept": (cfg["success_intercept_mu"], cfg["success_intercept_sd"]),
         "endgame_mu": (float(np.log(cfg["endgame_mu_days"])), cfg["endgame_mu_sd"]),
@@ -144,7 +140,7 @@ def simulate_campaigns(
     ``SIMULATED_ORGS`` with shifts drawn from their pooling sds; parameters not in
     ``truth`` (the covariate effects) take their prior means.
     """
-    cfg = _config(model_config)
+    cfg = ConfirmationModel.config(model_config)
     org_index = rng.integers(len(SIMULATED_ORGS), size=n)
     org_effect = cfg["org_scale"] * rng.standard_normal(len(SIMULATED_ORGS))
     org_success = cfg["org_success_scale"] * rng.standard_normal(len(SIMULATED_ORGS))
@@ -210,7 +206,7 @@ def run_campaign_recovery(
     """
     import nutpie
 
-    cfg = _config(model_config)
+    cfg = ConfirmationModel.config(model_config)
     truth = dict(truth or default_truth(model_config))
     moments = prior_moments(model_config)
     rows = []

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -227,6 +228,11 @@ class ConfirmationModel:
         "target_accept": 0.97,
     }
 
+    @classmethod
+    def config(cls, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """``default_model_config`` with ``overrides`` merged over it."""
+        return {**cls.default_model_config, **(overrides or {})}
+
     def __init__(
         self,
         inputs: ModelInputs,
@@ -239,7 +245,7 @@ class ConfirmationModel:
                 f"unknown model_config keys {sorted(unknown)}; valid: "
                 f"{', '.join(sorted(self.default_model_config))}"
             )
-        self.model_config = {**self.default_model_config, **(model_config or {})}
+        self.model_config = self.config(model_config)
         self.sampler_config = {**self.default_sampler_config, **(sampler_config or {})}
         if self.model_config["timing"] not in TIMING_FORMS:
             raise ValueError(

@@ -57,10 +57,6 @@ TRUTH_OFFSETS_IN_PRIOR_SD: dict[str, float] = {
 DATINGS: tuple[str, ...] = ("decision", "cut_off")
 
 
-def _config(model_config: Mapping[str, Any] | None) -> dict[str, Any]:
-    return {**ConfirmationModel.default_model_config, **(model_config or {})}
-
-
 def prior_means(model_config: Mapping[str, Any] | None, n_blocs: int) -> dict[str, Any]:
     """The prior mean of every parameter the simulation uses (bloc shifts: zero).
 
@@ -76,7 +72,7 @@ def prior_means(model_config: Mapping[str, Any] | None, n_blocs: int) -> dict[st
     dict
         Parameter name to value; ``tau0`` on the log-day scale.
     """
-    cfg = _config(model_config)
+    cfg = ConfirmationModel.config(model_config)
     shape_key = "lognormal_sigma_mu" if cfg["timing"] == "lognormal" else "weibull_k_mu"
     return {
         "intercept": cfg["intercept_mu"],
@@ -96,7 +92,7 @@ def prior_means(model_config: Mapping[str, Any] | None, n_blocs: int) -> dict[st
 
 def prior_sds(model_config: Mapping[str, Any] | None) -> dict[str, float]:
     """The prior sd of every checked parameter."""
-    cfg = _config(model_config)
+    cfg = ConfirmationModel.config(model_config)
     return {
         "intercept": cfg["intercept_sd"],
         "b_spend": cfg["spend_prior_sd"],
@@ -197,12 +193,12 @@ def simulate_records(
     location = params["tau0"] + in_bloc @ params["bloc_delay"] + params["d_griev"] * grievance
     endorses = rng.uniform(size=n_allies) < 1.0 / (1.0 + np.exp(-logit_p))
     shape = np.full(n_allies, float(params["timing_shape"]))
-    day = timing.sample(_config(model_config)["timing"], location, shape, rng)
+    day = timing.sample(ConfirmationModel.config(model_config)["timing"], location, shape, rng)
     censor_day = float(as_of_day)
     # A public report follows the decision within the reporting window (uniformly), as
     # the model reads it; reports are dated to the day, at mid-day, as the frame dates
     # them; days up to 1 are the sponsor's, so a report is never dated before day 2.
-    window = _config(model_config)["endorsement_window_days"]
+    window = ConfirmationModel.config(model_config)["endorsement_window_days"]
     report_day = day + rng.uniform(0.0, window, size=n_allies)
     event = endorses & (report_day <= censor_day)
     reported = (
