@@ -12,6 +12,7 @@ import pandas as pd
 
 from forecast.data import Dataset
 from forecast.frame import setup_frame
+from forecast.gate import count_divergences
 from forecast.model import ConfirmationModel
 from forecast.schema import EvidenceItem
 from forecast.timing import TIMING_FORMS
@@ -71,7 +72,7 @@ def compare_timing_forms(
     table = az.compare(fits, ic="loo")
     for form, idata in fits.items():
         table.loc[form, "pareto_k_max"] = float(az.loo(idata, pointwise=True).pareto_k.max())
-        table.loc[form, "divergences"] = int(idata.sample_stats["diverging"].sum())
+        table.loc[form, "divergences"] = count_divergences(idata)
         if table.loc[form, "divergences"]:
             logger.warning(
                 "%s fit at %s had %d divergences", form, as_of, table.loc[form, "divergences"]

@@ -33,6 +33,13 @@ class GateFailed(RuntimeError):
         super().__init__("diagnostics gate failed: " + "; ".join(diagnostics["failures"]))
 
 
+def count_divergences(idata: az.InferenceData) -> int:
+    """Divergent transitions of every sampled block (``diverging``, ``campaign_diverging``)."""
+    stats = idata.sample_stats
+    blocks = ("diverging", "campaign_diverging")
+    return sum(int(stats[name].sum()) for name in blocks if name in stats)
+
+
 def diagnose(
     idata: az.InferenceData,
     derived: Mapping[str, np.ndarray],
@@ -95,8 +102,7 @@ def diagnose(
         # NaN (a quantity with NaN draws) propagates, and so fails its threshold.
         return float(fn(values)) if values.size else float("nan")
 
-    diverging = idata.sample_stats.get("diverging")
-    divergences = int(diverging.sum()) if diverging is not None else 0
+    divergences = count_divergences(idata)
     result = {
         "r_hat_max": extreme(r_hat, np.max),
         "ess_bulk_min": extreme(ess_bulk, np.min),

@@ -15,6 +15,7 @@ import arviz as az
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+import xarray as xr
 
 from forecast import __version__, consensus
 from forecast.frame import SPONSOR_DAY, ModelInputs
@@ -33,10 +34,55 @@ class ConfigMismatchError(ValueError):
     """A stored fit was made with another model configuration or package version."""
 
 
-def _timing_dist(form: str, location, shape):
+_SQRT_HALF = float(np.sqrt(0.5))
+
+
+def _timing_log_probabilities(form: str, location, shape):
+    """``log F(x)``, ``log S(x)`` and ``log P(a < T <= b)`` of the timing distribution,
+    with few special-function calls (they set the cost of the sampler's gradient).
+
+    Log-normal: logs of ``erfc``, which keeps its relative precision in both tails to
+    about 37 sds from the median (days of 1e-16 to 1e16 times the median here); the
+    interval is a difference of CDFs below the median and of survival functions above
+    it, so no probability near 1 is subtracted from another. Weibull: exact in the log
+    scale through the cumulative hazard.
+    """
+
+    def log_scaled(x):
+        return pt.log(pt.maximum(x, 1e-12)) - location
+
     if form == "lognormal":
-        return pm.LogNormal.dist(mu=location, sigma=shape)
-    return pm.Weibull.dist(alpha=shape, beta=pt.exp(location))
+
+        def tail(z):  # P(Z > z)
+            return 0.5 * pt.erfc(_SQRT_HALF * z)
+
+        def log_cdf(x):
+            return pt.log(tail(-log_scaled(x) / shape))
+
+        def log_sf(x):
+            return pt.log(tail(log_scaled(x) / shape))
+
+        def log_interval(a, b):
+            z_a, z_b = log_scaled(a) / shape, log_scaled(b) / shape
+            side = pt.switch(z_a >= 0.0, 1.0, -1.0)  # survival functions above the median
+            return pt.log(side * (tail(side * z_a) - tail(side * z_b)))
+
+    else:
+
+        def hazard(x):  # cumulative hazard (x / scale)^k
+            return pt.exp(shape * log_scaled(x))
+
+        def log_cdf(x):
+            return pt.log(-pt.expm1(-hazard(x)))
+
+        def log_sf(x):
+            return -hazard(x)
+
+        def log_interval(a, b):
+            h_a = hazard(a)
+            return -h_a + pt.log(-pt.expm1(h_a - hazard(b)))
+
+    return log_cdf, log_sf, log_interval
 
 
 def _endorsement_logp(form: str):
@@ -51,31 +97,28 @@ def _endorsement_logp(form: str):
     def logp(
         value, p_endorse, location, shape, event, reliability, censor_day, member, wave, window
     ):
-        dist = _timing_dist(form, location, shape)
-        censored = pm.math.logaddexp(
-            pt.log1p(-p_endorse), pt.log(p_endorse) + pm.logccdf(dist, censor_day)
-        )
+        log_cdf, log_sf, log_interval = _timing_log_probabilities(form, location, shape)
+        undecided = pm.math.logaddexp(pt.log1p(-p_endorse), pt.log(p_endorse) + log_sf(censor_day))
         # T is the day an ally decides. A public endorsement (reliability 1) reported on
         # day t was decided within ``window`` days before the end of t (the report follows
         # the decision by a uniform lag): F(t + 1/2) - F(t + 1/2 - window). A point density
         # made many reports on one day an unbounded pull on the timing spread (the
         # sampler's divergences); the interval is bounded. A report of support with
         # reliability below 1 says only that support had been given by that day (the CDF).
-        # The sponsoring government backs its candidate from day one (day <= 1): that
-        # says nothing about how long allies take, so it carries no timing term.
-        end = value + 0.5
-        start = pt.maximum(end - window, 0.5)
-        public = pm.math.logdiffexp(pm.logcdf(dist, end), pm.logcdf(dist, start))
         # A wave (many members announcing on one day, forecast.frame.WAVE_SIZE) says
-        # only "decided by then", like a report below full reliability.
+        # only "decided by then" as well. The sponsoring government backs its candidate
+        # from day one (day <= 1): that says nothing about how long allies take, so it
+        # carries no timing term.
+        end = value + 0.5
+        public = log_interval(pt.maximum(end - window, 0.5), end)
         by_then = (reliability < 1.0) | (wave > 0)
-        timing_term = pt.switch(by_then, pm.logcdf(dist, value), public)
+        timing_term = pt.switch(by_then, log_cdf(value), public)
         endorsed = pt.log(p_endorse) + pt.switch(value <= SPONSOR_DAY, 0.0, timing_term)
         # log(r e^a + (1 - r) e^b) written as a + log(r + (1 - r) e^(b - a)); the clip only
         # keeps the unused branch finite so that its gradient cannot poison the switch.
-        gap = pt.clip(censored - endorsed, -50.0, 50.0)
-        mixed = endorsed + pt.log(reliability + (1.0 - reliability) * pt.exp(gap))
-        return member * pt.switch(event > 0, mixed, censored)
+        gap = pt.clip(undecided - endorsed, -50.0, 50.0)
+        reported = endorsed + pt.log(reliability + (1.0 - reliability) * pt.exp(gap))
+        return member * pt.switch(event > 0, reported, undecided)
 
     return logp
 
@@ -94,6 +137,22 @@ def _endorsement_random(form: str):
         return np.where(endorses, days, np.inf)
 
     return random
+
+
+def joined(allies: az.InferenceData, campaign: az.InferenceData) -> az.InferenceData:
+    """One InferenceData of the two blocks' fits, chain ``k`` of each paired.
+
+    The posterior holds both blocks' variables; the campaign block's sampler statistics
+    are kept beside the per-ally block's with a ``campaign_`` prefix (the gate counts the
+    divergences of both).
+    """
+    joint = allies.copy()
+    joint.posterior = xr.merge([allies.posterior, campaign.posterior], compat="override")
+    stats = campaign.sample_stats
+    joint.sample_stats = joint.sample_stats.assign(
+        {f"campaign_{name}": stats[name] for name in ("diverging", "n_steps") if name in stats}
+    )
+    return joint
 
 
 def write_posterior(idata: az.InferenceData, path: Path | str) -> Path:
@@ -225,7 +284,7 @@ class ConfirmationModel:
         "chains": 4,
         "tune": 150,
         "draws": 700,
-        "target_accept": 0.97,
+        "target_accept": 0.9,
     }
 
     @classmethod
@@ -259,14 +318,15 @@ class ConfirmationModel:
             )
         self.inputs = inputs
         self.organisations = consensus.organisations(inputs.reference, inputs.organisation)
+        self.ally_coords = {"ally": list(inputs.frame.index), "bloc": list(inputs.blocs.columns)}
         self.coords = {
-            "ally": list(inputs.frame.index),
-            "bloc": list(inputs.blocs.columns),
+            **self.ally_coords,
             "campaign": [c.id for c in inputs.reference],
             "campaign_covariate": list(consensus.COVARIATES),
             "organisation": self.organisations,
         }
         self.model: pm.Model | None = None
+        self.campaign_model: pm.Model | None = None
         self._compiled = None
         self.idata: az.InferenceData | None = None
         self.sample_seconds: float | None = None
@@ -292,11 +352,7 @@ class ConfirmationModel:
         ):
             raise ValueError("inputs have other allies or blocs than the model was built for")
         event = frame["event"].to_numpy(float)
-        campaign = inputs.campaign
         return {
-            "campaign_x": np.asarray(campaign.covariates, dtype=float),
-            "campaign_elapsed": np.asarray(campaign.elapsed, dtype=float),
-            "campaign_open": np.asarray(float(not campaign.withdrawn)),
             "in_bloc": inputs.blocs.to_numpy(float),
             "spending_z": frame["spending_z"].to_numpy(float),
             "grievance": frame["grievance"].to_numpy(float),
@@ -313,26 +369,32 @@ class ConfirmationModel:
             ),
         }
 
+    def _campaign_values(self, inputs: ModelInputs) -> dict[str, np.ndarray]:
+        """The campaign level's ``pm.Data``: the reference class and the current campaign."""
+        campaign = inputs.campaign
+        return {
+            **consensus.reference_values(inputs.reference, self.organisations),
+            "campaign_x": np.asarray(campaign.covariates, dtype=float),
+            "campaign_elapsed": np.asarray(campaign.elapsed, dtype=float),
+            "campaign_open": np.asarray(float(not campaign.withdrawn)),
+            "campaign_org": np.asarray(self.organisations.index(inputs.organisation), "int64"),
+        }
+
     def build_model(self) -> pm.Model:
-        """Build (once) the PyMC model on the first cut-off's data."""
+        """Build (once) the two blocks of the model on the first cut-off's data.
+
+        ``model`` is the per-ally block; ``campaign_model`` is the campaign level
+        (``consensus.reference_model``). They share no parameter and no observation, so
+        the joint posterior is their product and each block is sampled on its own.
+        """
         cfg = self.model_config
         values = self._data_values(self.inputs)
-        reference_values = consensus.reference_values(self.inputs.reference, self.organisations)
-        with pm.Model(coords=self.coords) as model:
-            reference = {
-                name: pm.Data(name, value, dims=("campaign", "campaign_covariate")[: value.ndim])
-                for name, value in reference_values.items()
-            }
-            current = {
-                "campaign_x": pm.Data(
-                    "campaign_x", values["campaign_x"], dims="campaign_covariate"
-                ),
-                "campaign_elapsed": pm.Data("campaign_elapsed", values["campaign_elapsed"]),
-                "campaign_open": pm.Data("campaign_open", values["campaign_open"]),
-            }
-            consensus.add_campaign_level(
-                cfg, reference, current, self.organisations.index(self.inputs.organisation)
-            )
+        self.campaign_model = consensus.reference_model(
+            cfg, self.inputs.reference, self.organisations
+        )
+        with self.campaign_model:
+            pm.set_data(self._campaign_values(self.inputs))
+        with pm.Model(coords=self.ally_coords) as model:
             in_bloc = pm.Data("in_bloc", values["in_bloc"], dims=("ally", "bloc"))
             spending_z = pm.Data("spending_z", values["spending_z"], dims="ally")
             grievance = pm.Data("grievance", values["grievance"], dims="ally")
@@ -349,9 +411,8 @@ class ConfirmationModel:
             intercept = pm.Normal("intercept", cfg["intercept_mu"], cfg["intercept_sd"])
             # Gamma(2, .) avoids zero: with four blocs the data cannot pin the sd down and a
             # half-normal lets the sampler into the funnel's neck (divergences).
-            bloc_sd = pm.Gamma("bloc_sd", alpha=2.0, beta=2.0 / cfg["bloc_scale"])
             bloc_z = pm.Normal("bloc_z", 0.0, 1.0, dims="bloc")
-            bloc_effect = pm.Deterministic("bloc_effect", bloc_sd * bloc_z, dims="bloc")
+            bloc_effect = pm.Deterministic("bloc_effect", cfg["bloc_scale"] * bloc_z, dims="bloc")
             b_spend = pm.Normal("b_spend", 0.0, cfg["spend_prior_sd"])
             b_griev = pm.Normal("b_griev", cfg["griev_prior_mu"], cfg["griev_prior_sd"])
             b_rival = pm.Normal("b_rival", cfg["rival_prior_mu"], cfg["rival_prior_sd"])
@@ -373,9 +434,10 @@ class ConfirmationModel:
             d_obj = pm.Normal("d_obj", cfg["delay_objection_mu"], cfg["delay_objection_sd"])
             # Blocs also shift timing (partially pooled, non-centred): a bloc that holds out
             # together may be late rather than opposed.
-            bloc_delay_sd = pm.Gamma("bloc_delay_sd", alpha=2.0, beta=2.0 / cfg["bloc_delay_scale"])
             bloc_delay_z = pm.Normal("bloc_delay_z", 0.0, 1.0, dims="bloc")
-            bloc_delay = pm.Deterministic("bloc_delay", bloc_delay_sd * bloc_delay_z, dims="bloc")
+            bloc_delay = pm.Deterministic(
+                "bloc_delay", cfg["bloc_delay_scale"] * bloc_delay_z, dims="bloc"
+            )
             location = pm.Deterministic(
                 "location",
                 tau0
@@ -422,6 +484,8 @@ class ConfirmationModel:
         if self.model is not None:
             with self.model:
                 pm.set_data(values)
+            with self.campaign_model:
+                pm.set_data(self._campaign_values(inputs))
 
     def compile(self) -> None:
         """Build the model and compile it for the default sampler now, not at the first fit."""
@@ -431,14 +495,24 @@ class ConfirmationModel:
             self._nutpie_model()
 
     def _nutpie_model(self):
+        """Both blocks compiled for nutpie, with the current cut-off's data."""
         import nutpie
 
         if self._compiled is None:
             started = time.perf_counter()
-            self._compiled = nutpie.compile_pymc_model(self.model, freeze_model=False)
+            allies = nutpie.compile_pymc_model(self.model, freeze_model=False)
+            # The campaign level is compiled once per process (any dataset shares it).
+            campaign, _ = consensus.compiled_reference_model(
+                self.model_config, self.inputs.reference, self.organisations
+            )
+            self._compiled = (allies, campaign)
             self.compile_seconds = time.perf_counter() - started
             logger.info("compiled the model for nutpie in %.1f s", self.compile_seconds)
-        return self._compiled.with_data(**self._data_values(self.inputs))
+        allies, campaign = self._compiled
+        return (
+            allies.with_data(**self._data_values(self.inputs)),
+            campaign.with_data(**self._campaign_values(self.inputs)),
+        )
 
     def fit(
         self,
@@ -476,32 +550,30 @@ class ConfirmationModel:
         cfg = {**self.sampler_config, **(sampler_overrides or {})}
         self.fit_sampler_config = {**cfg, "sampler": sampler}
         if sampler == "nutpie":
-            import nutpie
-
-            compiled = self._nutpie_model()
+            allies, campaign = self._nutpie_model()  # compiled on the first fit
             started = time.perf_counter()
-            idata = nutpie.sample(
-                compiled,
-                draws=cfg["draws"],
-                tune=cfg["tune"],
-                chains=cfg["chains"],
-                seed=random_seed,
-                target_accept=cfg["target_accept"],
-                progress_bar=False,
-                save_warmup=False,
-            )
+            # The per-ally block samples in the background while the campaign level
+            # samples and is read out here.
+            running = consensus.sample(allies, cfg, random_seed, blocking=False)
+            campaign_fit = consensus.sample(campaign, cfg, random_seed)
+            blocks = [consensus.read_trace(running.wait(), allies.coords), campaign_fit]
         else:
             started = time.perf_counter()
-            with self.model:
-                idata = pm.sample(
-                    draws=cfg["draws"],
-                    tune=cfg["tune"],
-                    chains=cfg["chains"],
-                    target_accept=cfg["target_accept"],
-                    random_seed=random_seed,
-                    progressbar=False,
-                    compute_convergence_checks=False,
-                )
+            blocks = []
+            for block in (self.model, self.campaign_model):
+                with block:
+                    blocks.append(
+                        pm.sample(
+                            draws=cfg["draws"],
+                            tune=cfg["tune"],
+                            chains=cfg["chains"],
+                            target_accept=cfg["target_accept"],
+                            random_seed=random_seed,
+                            progressbar=False,
+                            compute_convergence_checks=False,
+                        )
+                    )
+        idata = joined(*blocks)
         self.sample_seconds = time.perf_counter() - started
         idata.attrs.update(self._attrs(random_seed))
         self.idata = idata
@@ -522,7 +594,7 @@ class ConfirmationModel:
         """Names of the sampled parameters (not the deterministics)."""
         if self.model is None:
             self.build_model()
-        return [rv.name for rv in self.model.free_RVs]
+        return [rv.name for block in (self.model, self.campaign_model) for rv in block.free_RVs]
 
     def require_fit(self) -> az.InferenceData:
         if self.idata is None:

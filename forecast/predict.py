@@ -12,10 +12,15 @@ public one, 0 with no report). Confirmation by deadline D needs every member:
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
+import functools
+import inspect
 import json
 import logging
-from collections.abc import Mapping
+import os
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +42,8 @@ HOLDOUT_HORIZON_DAYS = 1500.0
 HOLDOUT_GRID = 60
 # Cells of the integral over the endgame's day (its conditional CDF, 0 to 1).
 ENDGAME_GRID = 48
+# Draws per block of the endgame grid's computation (``_by_blocks``).
+GRID_BLOCK = 256
 # Per-draw arrays of PosteriorDraws (thinning keeps rows of these).
 PER_DRAW: tuple[str, ...] = (
     "p_endorse",
@@ -145,6 +152,36 @@ class PosteriorDraws:
         )
 
 
+def _memoised(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """Keep a derived quantity in the draws' cache, by its arguments.
+
+    The gate and the forecast document ask for the same quantities of one fit; the second
+    asks the cache. The kept array is read-only, so no caller can change another's value.
+    """
+
+    def key(value) -> tuple:
+        if value is None or isinstance(value, Mapping):
+            return tuple(sorted((value or {}).items()))
+        array = np.asarray(value, dtype=float)
+        return (array.shape, array.tobytes())
+
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def cached(draws: PosteriorDraws, *args, **kwargs) -> np.ndarray:
+        bound = signature.bind(draws, *args, **kwargs)
+        bound.apply_defaults()
+        arguments = list(bound.arguments.items())[1:]  # after the draws
+        name = (fn.__name__, *((k, key(v)) for k, v in arguments))
+        if name not in draws._cache:
+            value = fn(draws, *args, **kwargs)
+            value.flags.writeable = False
+            draws._cache[name] = value
+        return draws._cache[name]
+
+    return cached
+
+
 def _validate_assume(draws: PosteriorDraws, assume: Mapping[str, str] | None) -> dict[str, str]:
     assume = dict(assume or {})
     for code, outcome in assume.items():
@@ -174,7 +211,10 @@ def _state(draws: PosteriorDraws) -> dict[str, np.ndarray]:
     w = np.divide(true_mass, denominator, out=np.zeros_like(true_mass), where=denominator > 0)
     w = np.where(draws.event[None, :] > 0, w, 0.0)
     w = np.where((draws.event[None, :] > 0) & (r >= 1.0), 1.0, w)
-    state = {"w": w, "base": base, "f_c": f_c}
+    # After the cut-off every report is in the past: G(x) = w + (1 - w) * pi * (F(x) -
+    # F(c)) / base, linear in F(x) with these coefficients.
+    slope = (1.0 - w) * pi / base
+    state = {"w": w, "base": base, "f_c": f_c, "slope": slope, "offset": w - slope * f_c}
     draws._cache["state"] = state
     return state
 
@@ -205,11 +245,12 @@ def own_endorsed_by(
 
     shape = draws.shape[:, None, None] if grid else draws.shape[:, None]
     f_x = timing.cdf(draws.timing, x, per_ally(draws.location), shape)
-    pi = per_ally(draws.p_endorse)
-    later = pi * np.clip(f_x - per_ally(st["f_c"]), 0.0, None) / per_ally(st["base"])
-    reported = x >= per_ally(draws.event_day[None, :])
-    w = per_ally(st["w"])
-    value = w * reported + (1.0 - w) * np.where(x > draws.censor_day, later, 0.0)
+    after = per_ally(st["offset"]) + per_ally(st["slope"]) * f_x
+    if (day > draws.censor_day).all():  # the endgame's grid: every day after the cut-off
+        value = after
+    else:
+        reported = x >= per_ally(draws.event_day[None, :])
+        value = np.where(x > draws.censor_day, after, per_ally(st["w"]) * reported)
     for code, outcome in assume.items():
         i = draws.codes.index(code)
         if outcome == "opposed":
@@ -282,19 +323,61 @@ def _endgame_grid(draws: PosteriorDraws, assume: Mapping[str, str]) -> dict[str,
         draws.endgame_location[:, None] + draws.endgame_shape[:, None] * z
     )
     days = np.maximum(days, np.nextafter(draws.censor_day, np.inf))
-    own = own_endorsed_by(draws, days, assume)  # (S, N, K)
     members = draws.member > 0
-    consent = np.prod(own[:, members, :], axis=1)
+    shape = (draws.n_draws, len(draws.codes), ENDGAME_GRID)
+    own, integral = np.empty(shape), np.empty((*shape[:2], ENDGAME_GRID + 1))
+    consent = np.empty((draws.n_draws, ENDGAME_GRID))
+
+    def block(rows: slice) -> None:
+        own[rows] = own_endorsed_by(_rows(draws, rows), days[rows], assume)
+        consent[rows] = np.prod(own[rows][:, members, :], axis=1)
+        integral[rows] = _cumulative(own[rows], widths)
+
+    _by_blocks(block, draws.n_draws)
     # "g" keeps each ally's G on the grid for the products over the other members
     # (``pivotal``); it is the array "own" is integrated from, not a copy.
     grid = {
-        "own": _cumulative(own, widths),
+        "own": integral,
         "all": _cumulative(consent, widths),
         "g": own,
         "widths": widths,
     }
     draws._cache[key] = grid
     return grid
+
+
+def _by_blocks(block: Callable[[slice], None], n: int) -> None:
+    """Call ``block`` on consecutive slices of ``n`` draws, on as many threads as cores.
+
+    Each block writes its own rows of preallocated arrays. Blocks of ``GRID_BLOCK`` draws
+    keep their (draw, ally, cell) temporaries in the CPU's cache (on all draws at once
+    the grid took half again as long), and numpy releases the GIL in its loops.
+    """
+    slices = [slice(lo, min(lo + GRID_BLOCK, n)) for lo in range(0, n, GRID_BLOCK)]
+    if len(slices) == 1:
+        block(slices[0])
+    else:
+        list(_threads().map(block, slices))  # re-raises a block's exception
+
+
+_THREADS: dict[int, concurrent.futures.ThreadPoolExecutor] = {}
+_THREADS_LOCK = threading.Lock()
+
+
+def _threads() -> concurrent.futures.ThreadPoolExecutor:
+    """This process's pool (a forked child has none of its parent's threads)."""
+    pid = os.getpid()
+    with _THREADS_LOCK:
+        if pid not in _THREADS:
+            _THREADS.clear()
+            _THREADS[pid] = concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1)
+        return _THREADS[pid]
+
+
+def _rows(draws: PosteriorDraws, rows: slice | np.ndarray) -> PosteriorDraws:
+    """The draws of ``rows`` (a slice or indices), with an empty cache."""
+    fields = {k: getattr(draws, k) for k in draws.__dataclass_fields__ if k != "_cache"}
+    return PosteriorDraws(**{**fields, **{k: fields[k][rows] for k in PER_DRAW}})
 
 
 def _cumulative(values: np.ndarray, widths: np.ndarray) -> np.ndarray:
@@ -346,6 +429,7 @@ def _integral_to(cumulative: np.ndarray, u: np.ndarray) -> np.ndarray:
     return low + fraction * (high - low)
 
 
+@_memoised
 def endorsed_by(
     draws: PosteriorDraws, day: np.ndarray, assume: Mapping[str, str] | None = None
 ) -> np.ndarray:
@@ -379,6 +463,7 @@ def endorsed_by(
     return value
 
 
+@_memoised
 def endorse_ever(draws: PosteriorDraws, assume: Mapping[str, str] | None = None) -> np.ndarray:
     """P(ally eventually endorses) per draw, shape (draw, ally)."""
     assume = _validate_assume(draws, assume)
@@ -390,6 +475,7 @@ def endorse_ever(draws: PosteriorDraws, assume: Mapping[str, str] | None = None)
     return value
 
 
+@_memoised
 def confirmed_by(
     draws: PosteriorDraws, day: float | np.ndarray, assume: Mapping[str, str] | None = None
 ) -> np.ndarray:
@@ -418,6 +504,7 @@ def confirmed_by(
     return value[:, 0] if np.ndim(day) == 0 else value
 
 
+@_memoised
 def confirmed_ever(draws: PosteriorDraws, assume: Mapping[str, str] | None = None) -> np.ndarray:
     """P(the candidate is ever confirmed) per draw, shape (draw,)."""
     assume = _validate_assume(draws, assume)
@@ -491,8 +578,13 @@ def pivotal(
     else:
         u = endgame_cdf(draws, x)
         grid = _endgame_grid(draws, assume)
-        consent = _cumulative(others(grid["g"]), grid["widths"])
-        integral = _integral_to(consent, u)  # (S, open, k)
+        integral = np.empty((draws.n_draws, open_.size, days.size))  # (S, open, k)
+
+        def block(rows: slice) -> None:
+            consent = _cumulative(others(grid["g"][rows]), grid["widths"])
+            integral[rows] = _integral_to(consent, u[rows])
+
+        _by_blocks(block, draws.n_draws)
         p_s = success(draws, assume)[:, None, None]
         u = u[:, None, :]
         value = own * (1.0 - u) + p_s * u + (1.0 - p_s) * integral
@@ -505,9 +597,7 @@ def thinned(draws: PosteriorDraws, n: int, seed: int = 0) -> PosteriorDraws:
     if draws.n_draws <= n:
         return draws
     keep = np.sort(np.random.default_rng(seed).choice(draws.n_draws, n, replace=False))
-    fields = {k: getattr(draws, k) for k in draws.__dataclass_fields__ if k != "_cache"}
-    per_draw = PER_DRAW
-    return PosteriorDraws(**{**fields, **{k: fields[k][keep] for k in per_draw}})
+    return _rows(draws, keep)
 
 
 def last_holdout(

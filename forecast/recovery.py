@@ -19,6 +19,7 @@ from forecast.frame import (
     SpendingScale,
     mark_waves,
 )
+from forecast.gate import count_divergences
 from forecast.model import ConfirmationModel
 from forecast.predict import INTERVAL_PROB
 from forecast.reference import FLAGS
@@ -332,7 +333,7 @@ def _summarise(
     """One row per checked parameter: the truth against the posterior and the prior."""
     means, sds = prior_means(model_config, n_blocs), prior_sds(model_config)
     tail = (1.0 - INTERVAL_PROB) / 2.0
-    divergences = int(idata.sample_stats["diverging"].sum())
+    divergences = count_divergences(idata)
     r_hat = az.rhat(idata.posterior[list(CHECKED)])
     rows = []
     for name in CHECKED:

@@ -20,13 +20,11 @@ def cdf(form: str, day: np.ndarray, location: np.ndarray, shape: np.ndarray) -> 
     ``shape`` is the log-normal's sigma or the Weibull's k. Days <= 0 give 0.
     """
     _check(form)
-    day = np.asarray(day, dtype=float)
-    positive = np.where(day > 0, day, 1.0)
+    with np.errstate(divide="ignore"):  # log 0 = -inf gives F = 0 in both forms
+        log_day = np.log(np.maximum(np.asarray(day, dtype=float), 0.0))
     if form == "lognormal":
-        value = special.ndtr((np.log(positive) - location) / shape)
-    else:
-        value = -np.expm1(-np.exp(shape * (np.log(positive) - location)))
-    return np.where(day > 0, value, 0.0)
+        return special.ndtr((log_day - location) / shape)
+    return -np.expm1(-np.exp(shape * (log_day - location)))
 
 
 def logpdf(form: str, day: np.ndarray, location: np.ndarray, shape: np.ndarray) -> np.ndarray:

@@ -252,7 +252,14 @@ display(
         name="gate (all quantities)",
     ).to_frame()
 )
-display(idata.sample_stats["diverging"].sum("draw").to_series().rename("divergences").to_frame().T)
+# Per chain, in each block (the per-ally block and the campaign level are sampled apart).
+display(
+    idata.sample_stats[["diverging", "campaign_diverging"]]
+    .sum("draw")
+    .to_dataframe()
+    .rename(columns={"diverging": "per-ally block", "campaign_diverging": "campaign level"})
+    .T
+)
 summary = az.summary(idata, var_names=COEFFICIENTS, hdi_prob=predict.INTERVAL_PROB)
 display(summary)
 

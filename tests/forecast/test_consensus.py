@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from forecast import consensus
 from forecast.campaign_backtest import QUESTIONS, backtest_campaigns, base_rates, summarise
 from forecast.consensus_checks import (
     CHECKED,
@@ -13,6 +14,7 @@ from forecast.consensus_checks import (
     run_campaign_recovery,
     simulate_campaigns,
 )
+from forecast.model import ConfirmationModel
 
 SEEDS = (1, 2, 3)
 N_CAMPAIGNS = 80
@@ -110,3 +112,26 @@ def test_the_campaign_backtest_forecasts_every_campaign_from_the_others(syntheti
         assert forecasts["within_120"] <= forecasts["confirmed"] < 1
     for key in ("brier", "log", "base_rate_brier", "base_rate_log"):
         assert np.isfinite(result[key])
+
+
+def test_the_trace_read_from_nutpie_equals_nutpies_own_conversion(synthetic_dataset):
+    """``consensus.sample`` reads nutpie's raw trace itself (warm-up dropped): the same
+    draws, statistics and coordinates as nutpie's InferenceData for the same seed."""
+    import nutpie
+
+    campaigns = synthetic_dataset.campaigns
+    orgs = consensus.organisations(campaigns, campaigns[0].organisation)
+    compiled, _ = consensus.compiled_reference_model(ConfirmationModel.config(), campaigns, orgs)
+    settings = {"chains": 2, "tune": 60, "draws": 50, "target_accept": 0.9}
+    ours = consensus.sample(compiled, settings, seed=3)
+    theirs = nutpie.sample(compiled, **settings, seed=3, progress_bar=False, save_warmup=False)
+    assert set(ours.posterior.data_vars) == set(theirs.posterior.data_vars)
+    assert ours.posterior.sizes == theirs.posterior.sizes
+    for name, values in theirs.posterior.items():
+        np.testing.assert_array_equal(ours.posterior[name].values, values.values)
+        assert ours.posterior[name].dims == values.dims
+    for name in consensus.SAMPLE_STATS:
+        np.testing.assert_array_equal(
+            ours.sample_stats[name].values, theirs.sample_stats[name].values
+        )
+    assert list(ours.posterior["org_effect"].organisation.values) == orgs

@@ -8,6 +8,7 @@ from arviz import from_dict
 
 from forecast.fit import RETRY_SAMPLER_OVERRIDES, retry_overrides
 from forecast.gate import GateConfig, GateFailed, check, diagnose
+from forecast.model import joined
 from forecast.runs import DIAGNOSTICS_FILE, DOCUMENT_FILE, INPUTS_FILE, POSTERIOR_FILE, read_json
 from tests.conftest import SYNTHETIC_AS_OF, SYNTHETIC_SEED
 
@@ -65,6 +66,15 @@ def test_a_single_divergence_fails_the_gate():
     diagnostics = diagnose(well_mixed(divergent=1), {}, sampler="nutpie", sample_seconds=0.1)
     assert diagnostics["divergences"] == 1
     assert diagnostics["failures"] == ["1 divergences > 0"]
+
+
+def test_a_divergence_in_the_campaign_block_fails_the_gate_too():
+    allies, campaign = well_mixed(seed=1), well_mixed(seed=2, divergent=2)
+    diagnostics = diagnose(joined(allies, campaign), {}, sampler="nutpie", sample_seconds=0.1)
+    assert diagnostics["divergences"] == 2
+    assert diagnostics["failures"] == ["2 divergences > 0"]
+    both = joined(well_mixed(seed=1, divergent=1), campaign)
+    assert diagnose(both, {}, sampler="nutpie", sample_seconds=0.1)["divergences"] == 3
 
 
 def test_reported_quantities_are_checked_too():
@@ -149,8 +159,8 @@ def test_a_real_fit_sends_every_parameter_and_every_reported_quantity_to_the_gat
 ):
     checked = set(synthetic_run.diagnostics["checked"])
     parameters = {
-        "intercept", "bloc_sd", "bloc_z", "b_spend", "b_griev", "b_rival", "b_obj", "tau0",
-        "d_griev", "d_rival", "d_obj", "bloc_delay_sd", "bloc_delay_z", "timing_shape",
+        "intercept", "bloc_z", "b_spend", "b_griev", "b_rival", "b_obj", "tau0",
+        "d_griev", "d_rival", "d_obj", "bloc_delay_z", "timing_shape",
         "decision_lag", "success_intercept", "success_coef", "endgame_mu",
         "endgame_shape_typical", "org_shape_z", "org_z", "org_success_z",
     }  # fmt: skip
