@@ -12,10 +12,14 @@ value against ArviZ.
 from __future__ import annotations
 
 import numpy as np
-from scipy import fft, stats
+from scipy import fft, special, stats
+
+from forecast import threads
 
 # Tail ESS is the smaller ESS of the indicators of these quantiles.
 TAIL_PROBS = (0.05, 0.95)
+# A stack of at least this many rows is summarised in two halves on threads.
+SPLIT_ROWS = 64
 
 
 def _split_chains(x: np.ndarray) -> np.ndarray:
@@ -29,7 +33,7 @@ def _z_scale(x: np.ndarray) -> np.ndarray:
     k, chains, draws = x.shape
     ranks = stats.rankdata(x.reshape(k, -1), method="average", axis=1)
     size = chains * draws
-    return stats.norm.ppf((ranks - 3 / 8) / (size - 2 * 3 / 8 + 1)).reshape(x.shape)
+    return special.ndtri((ranks - 3 / 8) / (size - 2 * 3 / 8 + 1)).reshape(x.shape)
 
 
 def _rhat(x: np.ndarray) -> np.ndarray:
@@ -68,8 +72,14 @@ def _rank_rhat(x: np.ndarray, scores: np.ndarray) -> np.ndarray:
 
 def summary(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(rank_rhat, ess_bulk, ess_tail)`` of each row, the split chains' normal scores
-    computed once for R-hat and bulk ESS."""
+    computed once for R-hat and bulk ESS; the rows in two halves on threads."""
     x = np.asarray(x, dtype=float)
+    halves = [x[: len(x) // 2], x[len(x) // 2 :]] if len(x) >= SPLIT_ROWS else [x]
+    parts = threads.map_parts(_summary, halves)
+    return tuple(np.concatenate(values) for values in zip(*parts, strict=True))
+
+
+def _summary(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     scores = _scores(x) if _valid(x, 1).any() else None
     return (
         _rows(x, lambda v: _rank_rhat(v, scores), min_chains=2),

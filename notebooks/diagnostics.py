@@ -105,20 +105,18 @@ else:
 # The model's main coefficients; `SCALARS` are those without a bloc dimension.
 SCALARS = [
     "intercept",
-    "bloc_sd",
     "b_spend",
     "b_griev",
     "b_rival",
     "b_obj",
     "tau0",
-    "bloc_delay_sd",
     "d_griev",
     "d_rival",
     "d_obj",
     "timing_shape",
     "decision_lag",
 ]
-COEFFICIENTS = [*SCALARS[:2], "bloc_effect", *SCALARS[2:8], "bloc_delay", *SCALARS[8:]]
+COEFFICIENTS = [*SCALARS[:1], "bloc_effect", *SCALARS[1:6], "bloc_delay", *SCALARS[6:]]
 # The campaign level (forecast/consensus.py): its sampled parameters.
 CAMPAIGN_PARAMETERS = [
     "success_intercept",
@@ -266,9 +264,9 @@ display(summary)
 # %% [markdown]
 # **R-hat and ESS per coefficient.** Each dot is one coefficient (or one bloc's effect);
 # the dashed lines are the gate's thresholds. Every R-hat dot should sit left of its line
-# and every ESS dot right of its line. Hierarchical scales (`bloc_sd`, `bloc_delay_sd`)
-# are the usual laggards: if they fall short, more draws or a higher `target_accept` is
-# the remedy, not a looser gate.
+# and every ESS dot right of its line. The timing parameters (`tau0`, `timing_shape`)
+# and the blocs' timing shifts are the usual laggards: if they fall short, more draws or
+# a higher `target_accept` is the remedy, not a looser gate.
 
 # %%
 thresholds = diagnostics["thresholds"]

@@ -6,7 +6,7 @@ import arviz as az
 import numpy as np
 import pytest
 
-from forecast.convergence import ess_bulk, ess_tail, rank_rhat
+from forecast.convergence import SPLIT_ROWS, ess_bulk, ess_tail, rank_rhat, summary
 
 
 def chains(kind: str, seed: int, n_chain: int = 4, n_draw: int = 301) -> np.ndarray:
@@ -68,3 +68,15 @@ def test_rows_arviz_gives_no_value_for_are_nan():
     short = chains("iid", 3, n_draw=3)[None]
     for fn in (rank_rhat, ess_bulk, ess_tail):
         assert np.isnan(fn(short)[0])
+
+
+def test_the_gates_summary_of_a_large_stack_equals_each_estimator():
+    """``summary`` (split into halves on threads from SPLIT_ROWS rows) gives, row by row,
+    the estimators checked against ArviZ above."""
+    stack = np.stack([chains(k, s) for s in range(11) for k in KINDS])
+    assert len(stack) >= SPLIT_ROWS
+    r_hat, bulk, tail = summary(stack)
+    np.testing.assert_allclose(r_hat, rank_rhat(stack), rtol=1e-12)
+    np.testing.assert_allclose(bulk, ess_bulk(stack), rtol=1e-12)
+    np.testing.assert_allclose(tail, ess_tail(stack), rtol=1e-12)
+    assert len(r_hat) == len(stack)
