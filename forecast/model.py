@@ -619,7 +619,13 @@ class ConfirmationModel:
         if self.model is None:
             self.build_model()
         with self.model:
-            return pm.sample_prior_predictive(draws=draws, random_seed=random_seed)
+            prior = pm.sample_prior_predictive(draws=draws, random_seed=random_seed)
+        # The campaign level's priors beside the per-ally ones (its own seed: the blocks
+        # are independent a priori as well).
+        with self.campaign_model:
+            campaign = pm.sample_prior_predictive(draws=draws, random_seed=random_seed + 1)
+        prior.prior = xr.merge([prior.prior, campaign.prior], compat="override")
+        return prior
 
     def sample_posterior_predictive(self, random_seed: int) -> az.InferenceData:
         """Simulated endorsement days under the posterior (``inf`` = never), for PPC."""

@@ -216,3 +216,14 @@ def test_nutpie_and_pymc_agree_on_the_chance_of_confirmation(
     ever = predict.endorse_ever(draws).mean(axis=0)
     published = [a["p_endorse"] for a in synthetic_run.document["allies"]]
     assert ever == pytest.approx(published, rel=0.1)
+
+
+def test_prior_draws_cover_the_per_ally_block_and_the_campaign_level(
+    synthetic_forecaster, synthetic_dataset
+):
+    inputs = synthetic_forecaster.inputs(synthetic_dataset.evidence, SYNTHETIC_AS_OF)
+    prior = ConfirmationModel(inputs).sample_prior_predictive(50, random_seed=1)
+    names = set(prior.prior.data_vars)
+    assert {"intercept", "p_endorse", "timing_shape"} <= names
+    assert {"success_intercept", "org_effect", "p_success", "endgame_location"} <= names
+    assert prior.prior.sizes["draw"] == 50
