@@ -131,7 +131,7 @@ class Forecaster:
         """Build and compile the model ahead of the first run; returns the seconds it took.
 
         A worker calls this at start-up so that the first evidence it sees is answered at
-        warm speed (compilation takes about 20 s, once per process).
+        warm speed (compilation takes about 30 s, once per process).
         """
         started = time.perf_counter()
         self._model(self.inputs(self.dataset.evidence, self.dataset.question.opened)).compile()

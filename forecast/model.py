@@ -171,9 +171,9 @@ class ConfirmationModel:
 
     Eventual endorsement: ``logit(pi_i) = intercept + sum_b bloc_effect_b * in_bloc_ib +
     b_spend * spending_z_i + b_griev * grievance_i + b_rival * rival_i + b_obj * objection_i``
-    with bloc effects partially pooled (non-centred). Timing, for allies that endorse:
-    log-normal or Weibull time from the campaign start with log-scale location
-    ``tau0 + d_griev * grievance_i + d_rival * rival_i + d_obj * objection_i``.
+    with bloc effects partially pooled (non-centred, fixed between-bloc sd). Timing, for
+    allies that endorse: log-normal or Weibull time from the campaign start with log-scale
+    location ``tau0 + d_griev * grievance_i + d_rival * rival_i + d_obj * objection_i``.
     Undecided allies are right-censored at the cut-off. The formal decision follows the
     last consent after ``decision_lag`` days (prior only, from past appointments).
 
@@ -194,8 +194,8 @@ class ConfirmationModel:
         # is pi = 0.95; sd 1 still allows 0.7-0.99 for a typical ally.
         "intercept_mu": 3.0,
         "intercept_sd": 1.0,
-        # Scale of the half-normal on the sd of bloc effects: blocs shift an ally's logit
-        # by up to about +-1, not decide it alone.
+        # Between-bloc sd of the bloc effects (fixed): blocs shift an ally's logit by up to
+        # about +-1, not decide it alone.
         "bloc_scale": 0.5,
         # Spending per sd across allies: a small effect of either sign a priori.
         "spend_prior_sd": 0.5,
@@ -213,8 +213,8 @@ class ConfirmationModel:
         # Secretary General contests took three to six), log-scale sd 0.5.
         "tau0_mu_days": 150.0,
         "tau0_sd": 0.5,
-        # Half-normal scale of the sd of bloc timing shifts (log-scale): a bloc may be
-        # about half again as fast or slow as the rest.
+        # Between-bloc sd of the bloc timing shifts (log-scale, fixed): a bloc may be about
+        # half again as fast or slow as the rest.
         "bloc_delay_scale": 0.4,
         # Delays (log-scale, per unit of covariate): open grievances, a rival candidacy and
         # objections postpone an endorsement; each centred on +20-50% per unit.
@@ -409,8 +409,9 @@ class ConfirmationModel:
 
             # Whether: reasons for each scale are in default_model_config and docs/model.md.
             intercept = pm.Normal("intercept", cfg["intercept_mu"], cfg["intercept_sd"])
-            # Gamma(2, .) avoids zero: with four blocs the data cannot pin the sd down and a
-            # half-normal lets the sampler into the funnel's neck (divergences).
+            # The between-bloc sd is fixed: with four blocs the data cannot pin it down (its
+            # posterior was its prior) and a learned sd's funnel was where the sampler
+            # diverged (docs/model.md).
             bloc_z = pm.Normal("bloc_z", 0.0, 1.0, dims="bloc")
             bloc_effect = pm.Deterministic("bloc_effect", cfg["bloc_scale"] * bloc_z, dims="bloc")
             b_spend = pm.Normal("b_spend", 0.0, cfg["spend_prior_sd"])
@@ -432,8 +433,8 @@ class ConfirmationModel:
             d_griev = pm.Normal("d_griev", cfg["delay_griev_mu"], cfg["delay_griev_sd"])
             d_rival = pm.Normal("d_rival", cfg["delay_rival_mu"], cfg["delay_rival_sd"])
             d_obj = pm.Normal("d_obj", cfg["delay_objection_mu"], cfg["delay_objection_sd"])
-            # Blocs also shift timing (partially pooled, non-centred): a bloc that holds out
-            # together may be late rather than opposed.
+            # Blocs also shift timing (partially pooled, non-centred, fixed sd): a bloc that
+            # holds out together may be late rather than opposed.
             bloc_delay_z = pm.Normal("bloc_delay_z", 0.0, 1.0, dims="bloc")
             bloc_delay = pm.Deterministic(
                 "bloc_delay", cfg["bloc_delay_scale"] * bloc_delay_z, dims="bloc"

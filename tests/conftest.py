@@ -30,7 +30,7 @@ def synthetic_dataset(synthetic_dir: Path) -> Dataset:
 
 @pytest.fixture(scope="session")
 def synthetic_forecaster(synthetic_dataset: Dataset) -> Forecaster:
-    """One Forecaster for the session: the model compiles once (about 20 s), later fits reuse it.
+    """One Forecaster for the session: the model compiles once (about 30 s), later fits reuse it.
 
     Its model holds whatever the last test fitted: read ``forecaster.model`` only right
     after your own ``fit``/``run``.
