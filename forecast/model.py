@@ -409,9 +409,8 @@ class ConfirmationModel:
 
             # Whether: reasons for each scale are in default_model_config and docs/model.md.
             intercept = pm.Normal("intercept", cfg["intercept_mu"], cfg["intercept_sd"])
-            # The between-bloc sd is fixed: with four blocs the data cannot pin it down (its
-            # posterior was its prior) and a learned sd's funnel was where the sampler
-            # diverged (docs/model.md).
+            # The between-bloc sd is fixed: with four blocs the data can hardly pin it down,
+            # and a learned sd's funnel was where the sampler diverged (docs/model.md).
             bloc_z = pm.Normal("bloc_z", 0.0, 1.0, dims="bloc")
             bloc_effect = pm.Deterministic("bloc_effect", cfg["bloc_scale"] * bloc_z, dims="bloc")
             b_spend = pm.Normal("b_spend", 0.0, cfg["spend_prior_sd"])
