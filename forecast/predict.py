@@ -476,7 +476,13 @@ def confirmed_by(
     members = draws.member > 0
     if draws.withdrawn:
         x = np.minimum(x, draws.censor_day)
-    own = np.prod(own_endorsed_by(draws, x, assume)[:, members, :], axis=1)
+    own = np.empty(x.shape)
+
+    def block(rows: slice) -> None:
+        g = own_endorsed_by(_rows(draws, rows), x[rows], assume)
+        own[rows] = np.prod(g[:, members, :], axis=1)
+
+    _by_blocks(block, draws.n_draws)
     if draws.withdrawn:
         value = own
     else:
@@ -595,17 +601,19 @@ def last_holdout(
     c = draws.censor_day
     offsets = np.concatenate([[0.0], np.geomspace(0.5, HOLDOUT_HORIZON_DAYS, HOLDOUT_GRID)])
     grid = np.broadcast_to(c + offsets, (thin.n_draws, offsets.size))
-    g = own_endorsed_by(thin, grid, assume)  # (S, N, K)
     members = np.flatnonzero(draws.member > 0)
-    g = g[:, members, :]
-    step = np.diff(g, axis=2)  # (S, M, K-1)
-    # The others' G at each step's midpoint: with the end point the sum over allies
-    # overshot 1 by up to 10% for steep timing curves; the midpoint keeps it within 0.1%.
-    at = 0.5 * (g[:, :, 1:] + g[:, :, :-1])
-    ones = np.ones_like(at[:, :1, :])
-    before = np.cumprod(np.concatenate([ones, at[:, :-1, :]], axis=1), axis=1)
-    after = np.cumprod(np.concatenate([ones, at[:, :0:-1, :]], axis=1), axis=1)[:, ::-1, :]
-    last = (step * before * after).sum(axis=2)  # (S, M)
+    last = np.empty((thin.n_draws, members.size))  # (S, M)
+
+    def block(rows: slice) -> None:
+        g = own_endorsed_by(_rows(thin, rows), grid[rows], assume)[:, members, :]
+        step = np.diff(g, axis=2)  # (S, M, K-1)
+        # The others' G at each step's midpoint: with the end point the sum over allies
+        # overshot 1 by up to 10% for steep timing curves; the midpoint keeps it within
+        # 0.1%.
+        at = 0.5 * (g[:, :, 1:] + g[:, :, :-1])
+        last[rows] = (step * _others_product(at)).sum(axis=2)
+
+    _by_blocks(block, thin.n_draws)
     out = np.zeros(len(draws.codes))
     # Normalised by the summed chances of being last, i.e. P(every member endorses within
     # the horizon) as the same grid sees it: the grid's error then cancels in the ratio.
