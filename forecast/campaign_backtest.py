@@ -71,13 +71,11 @@ def backtest_campaigns(
         campaigns and questions), ``by_question`` and the independent-holdouts baseline
         of ``confirmed``.
     """
-    import nutpie
-
     cfg = ConfirmationModel.config(model_config)
     sampler = {**BACKTEST_SAMPLER, **(sampler_config or {})}
     orgs = consensus.organisations(campaigns, campaigns[0].organisation)
-    model = consensus.reference_model(cfg, campaigns, orgs)
-    compiled = nutpie.compile_pymc_model(model, freeze_model=False)
+    # The forecast's own campaign level: compiled once in the process for both.
+    compiled = consensus.compiled_reference_model(cfg, campaigns, orgs)
     values = consensus.reference_values(campaigns, orgs)
     started = time.perf_counter()
     rows = []

@@ -212,10 +212,9 @@ def reference_model(
 
 def compiled_reference_model(
     cfg: Mapping[str, Any], campaigns: Sequence[Campaign], orgs: Sequence[str]
-) -> tuple[Any, float]:
+) -> Any:
     """``reference_model`` compiled for nutpie, once per process for each configuration
-    and reference class; returns it and the seconds its compilation took here (0 when
-    it was already compiled). Its ``pm.Data`` change with ``with_data``."""
+    and reference class. Its ``pm.Data`` change with ``with_data``."""
     import nutpie
 
     key = json.dumps(
@@ -228,16 +227,14 @@ def compiled_reference_model(
         sort_keys=True,
     )
     with _COMPILED_LOCK:
-        if key in _COMPILED:
-            return _COMPILED[key], 0.0
-        started = time.perf_counter()
-        compiled = nutpie.compile_pymc_model(
-            reference_model(cfg, campaigns, orgs), freeze_model=False
-        )
-        _COMPILED[key] = compiled
-        seconds = time.perf_counter() - started
-    logger.info("compiled the campaign level for nutpie in %.1f s", seconds)
-    return compiled, seconds
+        if key not in _COMPILED:
+            started = time.perf_counter()
+            _COMPILED[key] = nutpie.compile_pymc_model(
+                reference_model(cfg, campaigns, orgs), freeze_model=False
+            )
+            seconds = time.perf_counter() - started
+            logger.info("compiled the campaign level for nutpie in %.1f s", seconds)
+        return _COMPILED[key]
 
 
 def sample(compiled: Any, settings: Mapping[str, Any], seed: int, *, blocking: bool = True) -> Any:

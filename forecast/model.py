@@ -502,7 +502,7 @@ class ConfirmationModel:
             started = time.perf_counter()
             allies = nutpie.compile_pymc_model(self.model, freeze_model=False)
             # The campaign level is compiled once per process (any dataset shares it).
-            campaign, _ = consensus.compiled_reference_model(
+            campaign = consensus.compiled_reference_model(
                 self.model_config, self.inputs.reference, self.organisations
             )
             self._compiled = (allies, campaign)

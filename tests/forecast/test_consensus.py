@@ -121,7 +121,7 @@ def test_the_trace_read_from_nutpie_equals_nutpies_own_conversion(synthetic_data
 
     campaigns = synthetic_dataset.campaigns
     orgs = consensus.organisations(campaigns, campaigns[0].organisation)
-    compiled, _ = consensus.compiled_reference_model(ConfirmationModel.config(), campaigns, orgs)
+    compiled = consensus.compiled_reference_model(ConfirmationModel.config(), campaigns, orgs)
     settings = {"chains": 2, "tune": 60, "draws": 50, "target_accept": 0.9}
     ours = consensus.sample(compiled, settings, seed=3)
     theirs = nutpie.sample(compiled, **settings, seed=3, progress_bar=False, save_warmup=False)
