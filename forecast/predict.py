@@ -358,9 +358,12 @@ def _by_blocks(block: Callable[[slice], None], n: int) -> None:
 
 
 def _rows(draws: PosteriorDraws, rows: slice | np.ndarray) -> PosteriorDraws:
-    """The draws of ``rows`` (a slice or indices), with an empty cache."""
+    """The draws of ``rows`` (a slice or indices). Their cache holds the rows of the
+    per-draw state (``_state``, computed once on all draws) and nothing else."""
     fields = {k: getattr(draws, k) for k in draws.__dataclass_fields__ if k != "_cache"}
-    return PosteriorDraws(**{**fields, **{k: fields[k][rows] for k in PER_DRAW}})
+    part = PosteriorDraws(**{**fields, **{k: fields[k][rows] for k in PER_DRAW}})
+    part._cache["state"] = {k: v[rows] for k, v in _state(draws).items()}
+    return part
 
 
 def _cumulative(values: np.ndarray, widths: np.ndarray) -> np.ndarray:
