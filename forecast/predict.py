@@ -246,6 +246,8 @@ def own_endorsed_by(
     shape = draws.shape[:, None, None] if grid else draws.shape[:, None]
     f_x = timing.cdf(draws.timing, x, per_ally(draws.location), shape)
     after = per_ally(st["offset"]) + per_ally(st["slope"]) * f_x
+    # A probability: rounding in the sum can leave -1e-17 just after the cut-off.
+    np.clip(after, 0.0, 1.0, out=after)
     if (day > draws.censor_day).all():  # the endgame's grid: every day after the cut-off
         value = after
     else:
@@ -609,7 +611,9 @@ def last_holdout(
 
     def block(rows: slice) -> None:
         g = own_endorsed_by(_rows(thin, rows), grid[rows], assume)[:, members, :]
-        step = np.diff(g, axis=2)  # (S, M, K-1)
+        # G is a CDF in time, so its steps are >= 0; rounding in ``offset + slope * F``
+        # can leave -1e-17 where F has flattened out, which would make a chance negative.
+        step = np.maximum(np.diff(g, axis=2), 0.0)  # (S, M, K-1)
         # The others' G at each step's midpoint: with the end point the sum over allies
         # overshot 1 by up to 10% for steep timing curves; the midpoint keeps it within
         # 0.1%.

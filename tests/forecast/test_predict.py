@@ -138,6 +138,35 @@ def test_last_holdout_probabilities_sum_to_one_while_a_member_is_silent(draws):
     assert last.sum() == pytest.approx(1.0, abs=HOLDOUT_GRID_ERROR) or last.sum() == 0.0
 
 
+def test_last_holdout_is_never_negative_where_an_allys_curve_has_flattened():
+    # Found by hypothesis: A1's curve is flat after the cut-off, and rounding in
+    # ``offset + slope * F`` made its chance of being last -2.6e-15.
+    draws = PosteriorDraws(
+        timing="weibull",
+        codes=("A0", "A1"),
+        p_endorse=np.full((1, 2), 0.25),
+        location=np.array([[2.0, 1.75]]),
+        shape=np.array([2.0]),
+        decision_lag=np.zeros(1),
+        member=np.ones(2),
+        status=("undecided", "undecided"),
+        event=np.array([0.0, 1.0]),
+        event_day=np.array([1.0, 0.5]),
+        reliability=np.array([1.0, 0.5]),
+        censor_day=36.0,
+        campaign_start=dt.date(2023, 10, 26),
+        as_of=dt.date(2023, 11, 30),
+        p_success=np.zeros(1),
+        endgame_location=np.ones(1),
+        endgame_shape=np.ones(1),
+        emerged_offset=0.0,
+        withdrawn=False,
+    )
+    last = predict.last_holdout(draws)
+    assert np.all(last >= 0.0)
+    assert last.sum() == pytest.approx(1.0, abs=HOLDOUT_GRID_ERROR)
+
+
 def test_an_endorsed_ally_has_endorsed_by_every_later_day():
     draws = PosteriorDraws(
         timing="lognormal",
