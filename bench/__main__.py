@@ -1,6 +1,7 @@
 """Runs every benchmark and prints its ratios."""
 
-from bench import fit_speed, http_speed
+from bench import fit_speed, http_speed, probe_speed
 
 fit_speed.main()
 http_speed.main()
+probe_speed.main()

@@ -141,11 +141,17 @@ class _LiveProbe:
     every request, cheaply.
 
     One DBAPI connection is held in autocommit mode, so the lookup is a single
-    ``SELECT`` of indexed subqueries (a few microseconds on SQLite) instead of a pooled,
-    transactional round trip; it runs in whatever thread serves the request, one at a
-    time. The token (the newest live run and its status, the evidence and retraction
-    counts) changes whenever evidence is stored, retracted or restored (each queues or
-    joins a live run) and whenever that run starts or ends.
+    ``SELECT`` of subqueries instead of a pooled, transactional round trip; it runs in
+    whatever thread serves the request, one at a time. The token (the newest live run and
+    its status, the evidence and retraction counts) changes whenever evidence is stored,
+    retracted or restored (each queues or joins a live run) and whenever that run starts
+    or ends.
+
+    The counts read the whole evidence table (about 300 us a request at 5,000 rows). On
+    SQLite, ``PRAGMA data_version`` (a few microseconds, whatever the size) changes
+    whenever any other connection, in this process or another, commits; the ``SELECT``
+    runs only then, and otherwise the last answer stands. This connection never writes,
+    so every change is another connection's.
     """
 
     SQL = (
@@ -159,6 +165,7 @@ class _LiveProbe:
         self.database = database
         self.lock = threading.Lock()
         self.connection: Any = None
+        self.seen: tuple[int, Probe] | None = None  # SQLite: (data_version, its answer)
 
     def __call__(self) -> Probe:
         errors = self.database.engine.dialect.loaded_dbapi.Error
@@ -181,10 +188,19 @@ class _LiveProbe:
                 self.connection.driver_connection.autocommit = True
         cursor = self.connection.cursor()
         try:
-            cursor.execute(self.SQL)
-            row = cursor.fetchone()
+            if not self.database.is_sqlite:
+                return self._read(cursor)
+            cursor.execute("PRAGMA data_version")
+            version = cursor.fetchone()[0]
+            if self.seen is None or self.seen[0] != version:
+                self.seen = version, self._read(cursor)
+            return self.seen[1]
         finally:
             cursor.close()
+
+    def _read(self, cursor: Any) -> Probe:
+        cursor.execute(self.SQL)
+        row = cursor.fetchone()
         return row[0], tuple(row[1:])
 
     def _drop(self) -> None:
@@ -192,6 +208,7 @@ class _LiveProbe:
         if self.connection is not None:
             self.connection.invalidate()
             self.connection = None
+        self.seen = None  # a version belongs to its connection
 
     def close(self) -> None:
         with self.lock:

@@ -77,6 +77,41 @@ def test_a_database_that_does_not_answer_is_a_503_problem(published_client, monk
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
+def test_the_live_probe_reads_the_tables_only_after_another_connection_commits(tmp_path):
+    import sqlite3
+
+    from service.db import migrate
+    from service.forecasts import _LiveProbe
+
+    path = tmp_path / "probe.db"
+    database = connect(f"sqlite:///{path}")
+    migrate(database)
+    probe = _LiveProbe(database)
+    try:
+        assert probe() == (None, (None, 0, 0))
+        statements: list[str] = []
+        probe.connection.driver_connection.set_trace_callback(statements.append)
+        assert probe() == (None, (None, 0, 0))
+        assert statements == ["PRAGMA data_version"]  # nothing changed: no table is read
+        # The worker is another process: evidence committed there is seen here.
+        insert = (
+            "INSERT INTO evidence (id, ally, kind, date, source, summary, reliability, "
+            "origin, created_at) VALUES ('e1', 'HU', 'statement', '2024-03-01', 'src', "
+            "'text', 1.0, 'user', '2024-03-01 10:00:00')"
+        )
+        script = f"import sqlite3; c = sqlite3.connect({str(path)!r}); c.execute({insert!r})"
+        script += "; c.commit()"
+        subprocess.run([sys.executable, "-c", script], check=True)
+        assert probe() == (None, (None, 1, 0))
+        with sqlite3.connect(path) as other:  # another connection of this process
+            other.execute("UPDATE evidence SET retracted_at = '2024-03-02 10:00:00'")
+        assert probe() == (None, (None, 1, 1))
+        assert sum(s.startswith("SELECT") for s in statements) == 2
+    finally:
+        probe.close()
+        database.dispose()
+
+
 def test_a_new_publication_replaces_the_cached_forecast(published_client, published, forecaster):
     old = published_client.get("/forecast")
     published_client.post("/evidence", json=endorsement("DD"), headers=AUTH)
