@@ -418,3 +418,36 @@ def test_confirmation_never_falls_with_the_deadline_when_the_endgame_is_overdue(
     )
     assert predict.confirmed_by(draws, 866.0) <= predict.confirmed_by(draws, 3000.0)
     assert predict.confirmed_ever(draws)[0] == pytest.approx(0.06577, rel=2e-3)
+
+
+def test_a_withdrawn_candidate_has_no_endgame_to_succeed():
+    assert np.all(predict.success(two_allies()) == np.array([0.6, 0.3, 0.8]))
+    assert np.all(predict.success(two_allies(withdrawn=True)) == 0.0)
+
+
+def test_a_fully_reliable_report_counts_where_the_timing_curve_gives_it_no_chance():
+    # BB's own timing puts its endorsement near day 400 with sd 2% in log days: F(100)
+    # underflows to 0, yet a report of reliability 1 means BB has endorsed.
+    draws = two_allies(
+        location=np.log(np.array([[160.0, 400.0]] * 3)),
+        shape=np.full(3, 0.02),
+        reliability=np.array([1.0, 1.0]),
+        status=("undecided", "endorsed"),
+    )
+    after = np.full(draws.n_draws, CUT_OFF + 10.0)
+    assert np.all(predict.own_endorsed_by(draws, after)[:, 1] == 1.0)
+    assert np.all(predict.endorse_ever(draws)[:, 1] == 1.0)
+
+
+def test_an_assumed_endorsement_is_certain_when_the_endgame_is_long_overdue():
+    # The endgame's median is 2 days after emergence (day 100) and it has not come by the
+    # cut-off (day 120): every grid day of the endgame must still lie after the cut-off,
+    # where the assumption holds.
+    draws = two_allies(
+        endgame_location=np.log(np.full(3, 2.0)),
+        endgame_shape=np.full(3, 0.2),
+    )
+    what_if = {"AA": "endorsed"}
+    assert predict.endorse_ever(draws, what_if)[:, 0] == pytest.approx(1.0, abs=1e-12)
+    late = np.full(draws.n_draws, CUT_OFF + 400.0)
+    assert predict.endorsed_by(draws, late, what_if)[:, 0] == pytest.approx(1.0, abs=1e-12)

@@ -40,14 +40,23 @@ CASES = {
         "reliability": np.array([1.0, 1.0, 1.0]),
     },
     "a withdrawn candidate": {"withdrawn": True},
+    # Before the cut-off an assumed endorsement changes nothing: with two members reported
+    # by day 100, CC's endorsement must not make day 110 any likelier.
+    "two members reported before the cut-off": {
+        "event": np.array([1.0, 1.0, 0.0]),
+        "event_day": np.array([90.0, 100.0, 1.0]),
+        "reliability": np.array([0.9, 0.8, 1.0]),
+    },
 }
+# A day before the cut-off (120) beside the deadlines after it.
+DAYS = (110.0, *DEADLINES)
 
 
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("assume", [{}, {"CC": "endorsed"}])
 def test_each_allys_decision_equals_the_what_if_that_assumes_it(case, assume):
     draws = three_allies(**CASES[case])
-    days = np.array(DEADLINES)
+    days = np.array(DAYS)
     endorses, refuses = predict.pivotal(draws, days, assume)
     for i, code in enumerate(draws.codes):
         if code in assume:
