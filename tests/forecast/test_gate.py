@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import arviz as az
 import numpy as np
 import pytest
 from arviz import from_dict
@@ -102,6 +103,37 @@ def test_a_quantity_with_nan_draws_fails_the_gate():
     values[0, 0] = np.nan
     diagnostics = diagnose(well_mixed(), {"p": values}, sampler="nutpie", sample_seconds=0.1)
     assert not diagnostics["passed"]
+
+
+def test_the_extremes_are_taken_over_every_quantity_as_arviz_measures_each():
+    rng = np.random.default_rng(3)
+    # An autocorrelated quantity (a random walk plus noise): its ESS is the lowest.
+    sticky = 0.05 * np.cumsum(rng.normal(size=(CHAINS, DRAWS)), axis=1)
+    sticky += rng.normal(size=(CHAINS, DRAWS))
+    idata = well_mixed()
+    diagnostics = diagnose(idata, {"p": sticky}, sampler="nutpie", sample_seconds=0.1)
+    rows = [
+        idata.posterior["a"].values,
+        *np.moveaxis(idata.posterior["b"].values, 2, 0),
+        sticky,
+    ]
+    for key, fn, measure in (
+        ("r_hat_max", max, lambda x: az.rhat(x, method="rank")),
+        ("ess_bulk_min", min, lambda x: az.ess(x, method="bulk")),
+        ("ess_tail_min", min, lambda x: az.ess(x, method="tail")),
+    ):
+        want = fn(float(measure(x)) for x in rows)
+        assert diagnostics[key] == pytest.approx(want, rel=1e-9), key
+
+
+def test_a_narrow_quantity_whose_chains_disagree_fails_the_gate():
+    """A probability that varies little between draws is still checked: chains at 0.10
+    and 0.13 with sd 0.005 are not one posterior."""
+    rng = np.random.default_rng(4)
+    levels = np.array([0.10, 0.10, 0.13, 0.13])[:, None]
+    narrow = levels + 0.005 * rng.normal(size=(CHAINS, DRAWS))
+    diagnostics = diagnose(well_mixed(), {"p": narrow}, sampler="nutpie", sample_seconds=0.1)
+    assert any(f.startswith("R-hat") for f in diagnostics["failures"])
 
 
 def test_the_refit_raises_settings_to_its_floors_and_keeps_higher_ones():
