@@ -54,6 +54,29 @@ def independent_holdouts(
     return float(pi**campaign.holdouts)
 
 
+def fold_data(
+    campaigns: Sequence[Campaign],
+    orgs: Sequence[str],
+    values: Mapping[str, np.ndarray],
+    k: int,
+) -> dict[str, np.ndarray]:
+    """The campaign level's data for forecasting campaign ``k`` from the others.
+
+    Campaign ``k`` weighs nothing in the reference class, and is forecast as of its
+    emergence: its covariates and organisation, no time elapsed and nothing observed.
+    ``values`` is ``consensus.reference_values(campaigns, orgs)``.
+    """
+    weight = np.ones(len(campaigns))
+    weight[k] = 0.0
+    return {
+        "reference_weight": weight,
+        "campaign_x": values["reference_x"][k],
+        "campaign_org": np.asarray(orgs.index(campaigns[k].organisation), dtype="int64"),
+        "campaign_elapsed": np.asarray(0.0),
+        "campaign_open": np.asarray(0.0),
+    }
+
+
 def backtest_campaigns(
     campaigns: Sequence[Campaign],
     *,
@@ -80,15 +103,7 @@ def backtest_campaigns(
     started = time.perf_counter()
     rows = []
     for k, campaign in enumerate(campaigns):
-        weight = np.ones(len(campaigns))
-        weight[k] = 0.0
-        fold = compiled.with_data(
-            reference_weight=weight,
-            campaign_x=values["reference_x"][k],
-            campaign_org=np.asarray(orgs.index(campaign.organisation), dtype="int64"),
-            campaign_elapsed=np.asarray(0.0),
-            campaign_open=np.asarray(0.0),
-        )
+        fold = compiled.with_data(**fold_data(campaigns, orgs, values, k))
         idata = consensus.sample(fold, sampler, seed + k)
         post = idata.posterior
         p = post["p_success"].values.reshape(-1)

@@ -124,3 +124,31 @@ def test_an_outcomes_file_with_an_unknown_ally_is_refused_naming_row_and_field(t
     )
     with pytest.raises(ValidationError, match=r"row 2.*ally"):
         load_outcomes(path, ("AA", "BB"))
+
+
+@pytest.mark.slow
+def test_the_campaign_backtest_command_prints_the_contracts_json_and_a_table(
+    synthetic_dir, synthetic_dataset, tmp_path, capsys
+):
+    args = ["--data-dir", str(synthetic_dir), "--runs-dir", str(tmp_path / "runs"), "backtest"]
+    assert main([*args, "--campaigns", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {"campaigns", "brier", "log", "base_rate_brier", "base_rate_log"} <= set(result)
+    rows = result["campaigns"]
+    assert [row["id"] for row in rows] == [c.id for c in synthetic_dataset.campaigns]
+    questions = ("confirmed", "within_30", "within_60", "within_120")
+    for row in rows:
+        assert set(row["forecasts"]) == set(row["outcomes"]) == set(questions)
+    # The scores are the means over campaigns and questions, recomputed here.
+    p = np.array([[row["forecasts"][q] for q in questions] for row in rows])
+    y = np.array([[row["outcomes"][q] for q in questions] for row in rows])
+    base = np.array([[row["base_rate"][q] for q in questions] for row in rows])
+    assert result["brier"] == pytest.approx(np.mean((p - y) ** 2), rel=1e-12)
+    log = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert result["log"] == pytest.approx(log, rel=1e-12)
+    assert result["base_rate_brier"] == pytest.approx(np.mean((base - y) ** 2), rel=1e-12)
+
+    assert main([*args, "--campaigns"]) == 0
+    printed = capsys.readouterr().out
+    assert "leave-one-out" in printed and "Brier" in printed
+    assert all(row["id"] in printed for row in rows)

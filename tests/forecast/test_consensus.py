@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import msgspec
 import numpy as np
 import pytest
 
 from forecast import consensus
-from forecast.campaign_backtest import QUESTIONS, backtest_campaigns, base_rates, summarise
+from forecast.campaign_backtest import (
+    QUESTIONS,
+    backtest_campaigns,
+    base_rates,
+    fold_data,
+    outcomes,
+    summarise,
+)
 from forecast.consensus_checks import (
     CHECKED,
     default_truth,
@@ -112,6 +122,62 @@ def test_the_campaign_backtest_forecasts_every_campaign_from_the_others(syntheti
         assert forecasts["within_120"] <= forecasts["confirmed"] < 1
     for key in ("brier", "log", "base_rate_brier", "base_rate_log"):
         assert np.isfinite(result[key])
+    campaigns = synthetic_dataset.campaigns
+    for k, row in enumerate(result["campaigns"]):
+        assert row["base_rate"] == base_rates([c for j, c in enumerate(campaigns) if j != k])
+        assert row["outcomes"] == outcomes(campaigns[k])
+
+
+def test_each_fold_leaves_its_campaign_out_and_forecasts_it_as_of_its_emergence(
+    synthetic_dataset,
+):
+    campaigns = synthetic_dataset.campaigns
+    orgs = consensus.organisations(campaigns, campaigns[0].organisation)
+    values = consensus.reference_values(campaigns, orgs)
+    assert {c.organisation for c in campaigns} == {"eu", "nato", "wto"}
+    for k, campaign in enumerate(campaigns):
+        data = fold_data(campaigns, orgs, values, k)
+        assert data["reference_weight"].tolist() == [float(j != k) for j in range(len(campaigns))]
+        covariates = [float(getattr(campaign, name)) for name in consensus.COVARIATES]
+        assert data["campaign_x"].tolist() == covariates
+        assert orgs[int(data["campaign_org"])] == campaign.organisation
+        assert float(data["campaign_elapsed"]) == 0.0
+        assert float(data["campaign_open"]) == 0.0
+
+
+def test_a_left_out_campaigns_forecast_does_not_depend_on_its_own_outcome(synthetic_dataset):
+    """Same seed, same other campaigns: the draws are identical whatever the left-out
+    campaign's outcome; another campaign's outcome does move them."""
+    campaigns = synthetic_dataset.campaigns
+    orgs = consensus.organisations(campaigns, campaigns[0].organisation)
+    values = consensus.reference_values(campaigns, orgs)
+    compiled = consensus.compiled_reference_model(ConfirmationModel.config(), campaigns, orgs)
+    settings = {"chains": 2, "tune": 60, "draws": 50, "target_accept": 0.9}
+    confirmed = values["reference_confirmed"].copy()
+    confirmed[0] = 1.0 - confirmed[0]
+
+    def p_success(k: int, **changes) -> np.ndarray:
+        fold = compiled.with_data(**fold_data(campaigns, orgs, values, k), **changes)
+        return consensus.sample(fold, settings, seed=5).posterior["p_success"].values
+
+    np.testing.assert_array_equal(p_success(0, reference_confirmed=confirmed), p_success(0))
+    assert not np.array_equal(p_success(1, reference_confirmed=confirmed), p_success(1))
+
+
+def test_a_campaign_confirmed_on_its_thirtieth_day_counts_within_30_days(synthetic_dataset):
+    campaign = next(c for c in synthetic_dataset.campaigns if c.confirmed)
+    on_day = msgspec.structs.replace(campaign, outcome_date=campaign.emerged + dt.timedelta(29))
+    assert on_day.days == 30.0
+    assert outcomes(on_day) == {
+        "confirmed": 1.0,
+        "within_30": 1.0,
+        "within_60": 1.0,
+        "within_120": 1.0,
+    }
+    later = msgspec.structs.replace(on_day, outcome_date=on_day.outcome_date + dt.timedelta(1))
+    assert outcomes(later)["within_30"] == 0.0
+    dropped = msgspec.structs.replace(on_day, outcome="dropped")
+    assert outcomes(dropped) == dict.fromkeys(QUESTIONS, 0.0)
 
 
 def test_the_trace_read_from_nutpie_equals_nutpies_own_conversion(synthetic_dataset):
