@@ -151,6 +151,56 @@ def test_freshness_names_evidence_waiting_for_its_run_and_a_run_that_failed_the_
     assert what_if["freshness"] == state
 
 
+def test_freshness_counts_a_retracted_item_the_forecast_was_fitted_on_and_a_run_fitting_it(
+    published_client, published
+):
+    from sqlalchemy import update
+
+    from service.models import RunRow
+
+    live = published_client.get("/forecast").json()
+    item = published_client.get("/evidence").json()[0]  # shipped: the live run was fitted on it
+    retracted = published_client.delete(f"/evidence/{item['id']}", headers=AUTH).json()
+    database = connect(published.database_url)
+    try:
+        with database.sessions.begin() as session:  # the worker has claimed the rerun
+            session.execute(
+                update(RunRow).where(RunRow.id == retracted["run_id"]).values(status="running")
+            )
+    finally:
+        database.dispose()
+
+    served = published_client.get("/forecast").json()
+
+    assert served["run_id"] == live["run_id"]
+    assert served["freshness"] == {
+        "up_to_date": False,
+        "pending_evidence": [item["id"]],
+        "pending_run": {"run_id": retracted["run_id"], "status": "running"},
+        "failed_run": None,
+    }
+
+
+def test_a_forecast_at_an_earlier_cut_off_is_compared_with_that_cut_offs_last_one(
+    published_client, published, forecaster
+):
+    """A manual run at an earlier cut-off replaces what ``?as_of=`` served there, not the
+    live forecast at a later cut-off."""
+    first = published_client.get("/forecast").json()
+    published_client.post("/evidence", json=endorsement("DD", "2024-03-01"), headers=AUTH)
+    later = fit_next(published, forecaster)
+    queued = published_client.post("/runs", json={"as_of": first["as_of"]}, headers=AUTH)
+    assert queued.status_code in (201, 202), queued.text
+    again = fit_next(published, forecaster)
+    assert again == queued.json()["id"] and again not in (later, first["run_id"])
+
+    change = published_client.get(f"/forecast/changes/{again}").json()
+
+    assert change["previous_run_id"] == first["run_id"]
+    replaced = published_client.get(f"/forecast/changes/{later}").json()["previous_run_id"]
+    assert replaced == first["run_id"]
+
+
 @pytest.mark.slow
 def test_two_api_processes_on_postgres_see_a_publication_and_its_freshness(
     pg_settings, dataset, forecaster
