@@ -260,6 +260,35 @@ def test_live_cut_off_never_moves_before_a_published_one(client, database, datas
     assert claimed.as_of == run == dt.date(2024, 3, 20)
 
 
+def test_live_cut_off_never_moves_before_a_published_later_one(
+    published, published_client, forecaster, dataset
+):
+    """A manual run published at 2024-03-20, later than every evidence date: the next live
+    run follows it, since ``GET /forecast`` serves the greatest cut-off."""
+    from service.db import connect
+
+    queued = published_client.post("/runs", json={"as_of": "2024-03-20"}, headers=AUTH).json()
+    database = connect(published.database_url)
+    try:
+        assert process_one(database.sessions, forecaster, published) == queued["id"]
+        as_of = in_transaction(
+            database.sessions,
+            lambda s: queue_live_run(s, dataset, trigger="evidence", seed=1).as_of,
+        )
+    finally:
+        database.dispose()
+    assert as_of == dt.date(2024, 3, 20)
+
+
+def test_retracting_the_newest_item_moves_the_queued_live_cut_off_back(client, dataset):
+    posted = client.post("/evidence", json=endorsement("DD", "2024-03-10"), headers=AUTH).json()
+    assert client.get(f"/runs/{posted['run_id']}").json()["as_of"] == "2024-03-10"
+    retracted = client.delete(f"/evidence/{posted['evidence_id']}", headers=AUTH).json()
+    assert retracted["run_id"] == posted["run_id"]  # the queued live run, moved
+    standing = max([dataset.question.opened, *(e.date for e in dataset.evidence)])
+    assert client.get(f"/runs/{posted['run_id']}").json()["as_of"] == standing.isoformat()
+
+
 def test_fit_if_empty_queues_a_first_run_only_when_nothing_is_published_or_pending(
     database, dataset, published
 ):
