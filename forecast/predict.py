@@ -246,8 +246,6 @@ def own_endorsed_by(
     shape = draws.shape[:, None, None] if grid else draws.shape[:, None]
     f_x = timing.cdf(draws.timing, x, per_ally(draws.location), shape)
     after = per_ally(st["offset"]) + per_ally(st["slope"]) * f_x
-    # A probability: rounding in the sum can leave -1e-17 just after the cut-off.
-    np.clip(after, 0.0, 1.0, out=after)
     if (day > draws.censor_day).all():  # the endgame's grid: every day after the cut-off
         value = after
     else:
