@@ -7,12 +7,13 @@ import io
 
 import pytest
 from litestar.testing import TestClient
+from sqlalchemy import update
 
 from forecast.gate import GateConfig
 from forecast.runs import load_run
 from service.app import create_app
 from service.db import connect
-from service.models import ForecastRow
+from service.models import ForecastRow, RunRow
 from service.worker import process_one
 from tests.service.conftest import AUTH, endorsement
 
@@ -154,10 +155,6 @@ def test_freshness_names_evidence_waiting_for_its_run_and_a_run_that_failed_the_
 def test_freshness_counts_a_retracted_item_the_forecast_was_fitted_on_and_a_run_fitting_it(
     published_client, published
 ):
-    from sqlalchemy import update
-
-    from service.models import RunRow
-
     live = published_client.get("/forecast").json()
     item = published_client.get("/evidence").json()[0]  # shipped: the live run was fitted on it
     retracted = published_client.delete(f"/evidence/{item['id']}", headers=AUTH).json()

@@ -250,7 +250,7 @@ def test_a_claim_loads_standing_evidence_up_to_the_cut_off(client, database):
     assert [item.date for item in claimed.evidence] == sorted(i.date for i in claimed.evidence)
 
 
-def test_live_cut_off_never_moves_before_a_published_one(client, database, dataset):
+def test_live_cut_off_never_moves_before_a_running_one(client, database, dataset):
     client.post("/runs", json={"as_of": "2024-03-20"}, headers=AUTH)
     claimed = claim_next(database.sessions, "w")
     run = in_transaction(
