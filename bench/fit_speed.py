@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pymc as pm
 
-from forecast.data import load_dataset
-from forecast.fit import Forecaster
-from forecast.runs import new_run_id
-from forecast.schema import EvidenceItem
+from forecast.data.dataset import load_dataset
+from forecast.data.records import EvidenceItem
+from forecast.pipeline.fit import Forecaster
+from forecast.pipeline.store import new_run_id
 
 REPEATS = 9
 TARGET_SECONDS = 1.0

@@ -8,8 +8,8 @@ import tempfile
 import timeit
 from pathlib import Path
 
-from service.db import connect, migrate
-from service.forecasts import _LiveProbe
+from service.common.db import connect, migrate
+from service.forecasts.service import _LiveProbe
 
 SIZES = (10, 5_000)
 CALLS = 2_000

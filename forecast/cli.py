@@ -17,15 +17,15 @@ from typing import Any
 
 import msgspec
 
-from forecast.data import Dataset, live_as_of, load_dataset
-from forecast.runs import (
+from forecast.data.dataset import Dataset, live_as_of, load_dataset
+from forecast.data.records import EvidenceItem, ValidationError, validate_evidence
+from forecast.pipeline.store import (
     DEFAULT_RUNS_DIR,
     latest_published,
     new_run_id,
     read_document,
     write_evidence,
 )
-from forecast.schema import EvidenceItem, ValidationError, validate_evidence
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def _evidence(dataset: Dataset, extra: Path | None) -> list[EvidenceItem]:
 
 
 def _forecaster(dataset: Dataset, args: argparse.Namespace):
-    from forecast.fit import Forecaster
+    from forecast.pipeline.fit import Forecaster
 
     sampler_config: dict[str, Any] = {}
     if args.draws:
@@ -147,7 +147,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     evidence = _evidence(dataset, args.evidence)
     as_of = args.as_of or live_as_of(dataset, evidence)
     progress("loading PyMC")
-    from forecast.gate import GateFailed
+    from forecast.model.gate import GateFailed
 
     forecaster = _forecaster(dataset, args)
     run_id = new_run_id()
@@ -157,7 +157,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         forecaster.compile()
     progress(f"sampling at {as_of} on {len(evidence)} evidence items, then the gate")
     retry = _GateRetry(progress)
-    fit_log = logging.getLogger("forecast.fit")
+    fit_log = logging.getLogger("forecast.pipeline.fit")
     fit_log.addHandler(retry)
     fit_log.propagate = not progress.enabled or args.verbose  # said once, as progress
     try:
@@ -195,7 +195,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest_campaigns(args: argparse.Namespace) -> int:
-    from forecast.campaign_backtest import QUESTIONS, backtest_campaigns
+    from forecast.checks.campaign_backtest import QUESTIONS, backtest_campaigns
 
     dataset = load_dataset(args.data_dir)
     result = backtest_campaigns(dataset.campaigns, seed=args.seed)
@@ -228,7 +228,7 @@ def cmd_backtest_campaigns(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from forecast.backtest import backtest, load_outcomes
+    from forecast.checks.backtest import backtest, load_outcomes
 
     if args.campaigns:
         return cmd_backtest_campaigns(args)

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # Is the forecast sound? Diagnostics of a stored run
 #
-# This notebook reads the latest **published** run (`forecast.runs.latest_published()`,
+# This notebook reads the latest **published** run (`forecast.pipeline.store.latest_published()`,
 # in `var/runs/` or in the folder named by the environment variable `FORECAST_RUNS_DIR`)
 # and checks it the way a reviewer would: did the sampler converge, does the model
 # reproduce what was observed, what did the data teach the priors, what does the
@@ -25,8 +25,9 @@
 # exactly as the CLI and the service do: a `Forecaster` on the shipped data at the
 # question's opening date, with the shipped evidence.
 #
-# Everything here calls the package's public functions (`forecast.fit`, `forecast.gate`,
-# `forecast.predict`, `forecast.recovery`, `forecast.compare`); the notebook only plots.
+# Everything here calls the package's public functions (`forecast.pipeline.fit`,
+# `forecast.model.gate`, `forecast.posterior.predict`, `forecast.checks.ally_recovery`,
+# `forecast.checks.timing_forms`); the notebook only plots.
 #
 # **Quick mode.** With `FORECAST_NOTEBOOK_QUICK=1` every fit uses small sampler settings
 # (2 chains of 300 draws after 300 tuning steps) so that the notebook runs in a couple of
@@ -52,19 +53,16 @@ import pandas as pd
 import xarray as xr
 from IPython.display import Image, display
 
-from forecast import predict
-from forecast.campaign_backtest import QUESTIONS, backtest_campaigns
-from forecast.compare import compare_timing_forms
-from forecast.consensus_checks import predictive_summary, run_campaign_recovery
-from forecast.data import load_dataset
-from forecast.document import DRAWS_FILE
-from forecast.fit import Forecaster
-from forecast.frame import setup_frame
-from forecast.gate import GateConfig, GateFailed
-from forecast.model import ConfirmationModel
-from forecast.predict import PosteriorDraws
-from forecast.recovery import run_recovery
-from forecast.runs import (
+from forecast.checks.ally_recovery import run_recovery
+from forecast.checks.campaign_backtest import QUESTIONS, backtest_campaigns
+from forecast.checks.campaign_recovery import predictive_summary, run_campaign_recovery
+from forecast.checks.timing_forms import compare_timing_forms
+from forecast.data.dataset import load_dataset
+from forecast.data.inputs import setup_frame
+from forecast.model.confirmation import ConfirmationModel
+from forecast.model.gate import GateConfig, GateFailed
+from forecast.pipeline.fit import Forecaster
+from forecast.pipeline.store import (
     DEFAULT_RUNS_DIR,
     DIAGNOSTICS_FILE,
     DOCUMENT_FILE,
@@ -77,6 +75,9 @@ from forecast.runs import (
     read_document,
     read_json,
 )
+from forecast.posterior import predict
+from forecast.posterior.document import DRAWS_FILE
+from forecast.posterior.predict import PosteriorDraws
 
 # Agg draws into memory only; `show` turns each figure into a PNG output.
 plt.switch_backend("Agg")
@@ -100,7 +101,7 @@ else:
     PRIOR_DRAWS = 2000
     RECOVERY_SEEDS, RECOVERY_ALLIES = (1, 2, 3), 120
     CAMPAIGN_RECOVERY_SEEDS, RECOVERY_CAMPAIGNS = (1, 2, 3), 80
-    BACKTEST_SAMPLER = None  # forecast.campaign_backtest.BACKTEST_SAMPLER
+    BACKTEST_SAMPLER = None  # forecast.checks.campaign_backtest.BACKTEST_SAMPLER
 
 # The model's main coefficients; `SCALARS` are those without a bloc dimension.
 SCALARS = [
@@ -117,7 +118,7 @@ SCALARS = [
     "decision_lag",
 ]
 COEFFICIENTS = [*SCALARS[:1], "bloc_effect", *SCALARS[1:6], "bloc_delay", *SCALARS[6:]]
-# The campaign level (forecast/consensus.py): its sampled parameters.
+# The campaign level (forecast/model/campaign_level.py): its sampled parameters.
 CAMPAIGN_PARAMETERS = [
     "success_intercept",
     "success_coef",
@@ -675,7 +676,7 @@ print("independent holdouts (P(confirmed) = pi^holdouts):", loo["independent_hol
 
 # %%
 # In quick mode these refits (a compilation of their own) are left to the test suite
-# (tests/forecast/test_recovery.py); the full notebook runs them.
+# (tests/forecast/checks/test_ally_recovery.py); the full notebook runs them.
 recovery = (
     run_recovery(RECOVERY_SEEDS, n_allies=RECOVERY_ALLIES, sampler_config=SAMPLER_CONFIG)
     if not QUICK
@@ -714,7 +715,7 @@ show(fig)
 # compared at all.
 
 # %%
-if QUICK:  # two more compilations; tests/forecast/test_compare.py runs the comparison
+if QUICK:  # two more compilations; tests/forecast/checks/test_timing_forms.py runs the comparison
     print("quick mode: the timing forms are compared by the test suite, not here")
 else:
     comparison = compare_timing_forms(

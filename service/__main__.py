@@ -15,13 +15,13 @@ import uvicorn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forecast.data import Dataset, load_dataset
-from forecast.schema import ValidationError
+from forecast.data.dataset import Dataset, load_dataset
+from forecast.data.records import ValidationError
 from service.app import create_app
-from service.db import Database, connect, migrate
-from service.evidence import seed_evidence
-from service.models import ForecastRow, RunRow
-from service.queue import in_transaction, queue_live_run
+from service.common.db import Database, connect, migrate
+from service.common.tables import ForecastRow, RunRow
+from service.evidence.service import seed_evidence
+from service.runs.queue import in_transaction, queue_live_run
 from service.settings import CONFIG_ERROR, Settings, settings_for_process
 
 logger = logging.getLogger(__name__)

@@ -14,23 +14,38 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
 from forecast import __version__
-from forecast.data import load_dataset
-from service.allies import AllyService
-from service.auth import FailedAttempts
-from service.changes import ChangeService
-from service.db import connect
-from service.docs import ReferencePlugin
-from service.errors import EXCEPTION_HANDLERS
-from service.evidence import EvidenceService
-from service.forecasts import ForecastService
-from service.headers import add_security_headers
-from service.health import HealthService
-from service.routes import CONTROLLERS
-from service.runs import RunService
+from forecast.data.dataset import load_dataset
+from service.allies.routes import AllyController
+from service.allies.service import AllyService
+from service.common.db import connect
+from service.common.errors import EXCEPTION_HANDLERS
+from service.evidence.routes import EvidenceController
+from service.evidence.service import EvidenceService
+from service.forecasts.changes import ChangeService
+from service.forecasts.routes import ForecastController
+from service.forecasts.service import ForecastService
+from service.health.routes import HealthController
+from service.health.service import HealthService
+from service.http.auth import FailedAttempts
+from service.http.docs import ReferencePlugin
+from service.http.headers import add_security_headers
+from service.http.strict import StrictRequest
+from service.page.routes import PageController
+from service.runs.routes import RunController
+from service.runs.service import RunService
 from service.settings import Settings
-from service.strict import StrictRequest
 
 logger = logging.getLogger(__name__)
+
+# One Controller per resource, each in its resource's folder beside the service it calls.
+CONTROLLERS = (
+    HealthController,
+    ForecastController,
+    EvidenceController,
+    RunController,
+    AllyController,
+    PageController,
+)
 
 
 @asynccontextmanager

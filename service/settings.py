@@ -44,7 +44,7 @@ class Settings:
     # Merged over the model's defaults; JSON objects in the environment.
     sampler_config: Mapping[str, Any] = field(default_factory=dict)
     model_config: Mapping[str, Any] = field(default_factory=dict)
-    # Overrides of forecast.gate.GateConfig (thresholds a fit must meet to be published).
+    # Overrides of forecast.model.gate.GateConfig (thresholds a fit must meet to be published).
     gate_config: Mapping[str, Any] = field(default_factory=dict)
     max_body_bytes: int = MAX_BODY_BYTES
     log_level: str = "INFO"

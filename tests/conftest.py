@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from forecast.data import Dataset, load_dataset
-from forecast.fit import Forecaster, RunResult
+from forecast.data.dataset import Dataset, load_dataset
+from forecast.pipeline.fit import Forecaster, RunResult
 from tests.synthetic import write_dataset
 
 # The synthetic data's opening date, the cut-off of the shared fit.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from forecast.reference import CAMPAIGN_COLUMNS, FLAGS
+from forecast.data.reference import CAMPAIGN_COLUMNS, FLAGS
 
 QUESTION = """\
 question = "Will the allies confirm the candidate, and by when?"

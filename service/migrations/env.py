@@ -7,8 +7,8 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from service.db import connect
-from service.models import Base
+from service.common.db import connect
+from service.common.tables import Base
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -22,14 +22,14 @@ import uvicorn
 from litestar.testing import TestClient
 from sqlalchemy import func, select
 
-from forecast.data import Dataset
-from forecast.fit import Forecaster
-from forecast.gate import GateConfig
+from forecast.data.dataset import Dataset
+from forecast.model.gate import GateConfig
+from forecast.pipeline.fit import Forecaster
 from service.app import create_app
-from service.db import Database, connect, migrate
-from service.evidence import seed_evidence
-from service.models import EvidenceRow, RunRow
-from service.queue import in_transaction, queue_live_run
+from service.common.db import Database, connect, migrate
+from service.common.tables import EvidenceRow, RunRow
+from service.evidence.service import seed_evidence
+from service.runs.queue import in_transaction, queue_live_run
 from service.settings import Settings
 from tests.system_deps import installable
 
@@ -128,7 +128,7 @@ def published_template(
     synthetic_forecaster: Forecaster,
 ) -> Path:
     """The one real fit of the session: a database with a published forecast, and its draws."""
-    from service.worker import process_one
+    from service.worker.loop import process_one
 
     root = tmp_path_factory.mktemp("published")
     shutil.copy(empty_template / DB_FILE, root / DB_FILE)

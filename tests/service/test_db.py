@@ -14,9 +14,9 @@ from litestar.testing import TestClient
 from sqlalchemy import select
 
 from service.app import create_app
-from service.db import Database, connect, migrate
-from service.models import Base, ForecastRow, RunRow
-from service.queue import claim_next, in_transaction, publish, queue_run
+from service.common.db import Database, connect, migrate
+from service.common.tables import Base, ForecastRow, RunRow
+from service.runs.queue import claim_next, in_transaction, publish, queue_run
 from tests.service.conftest import AUTH, endorsement, evidence_count, serving
 
 

@@ -11,11 +11,16 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from forecast.schema import EVIDENCE_FIELDS, EVIDENCE_KINDS, ValidationError, validate_evidence
-from service.clock import today
-from service.db import connect
-from service.evidence import EvidenceService, posted_grievances
-from service.models import EvidenceRow, RunRow
+from forecast.data.records import (
+    EVIDENCE_FIELDS,
+    EVIDENCE_KINDS,
+    ValidationError,
+    validate_evidence,
+)
+from service.common.clock import today
+from service.common.db import connect
+from service.common.tables import EvidenceRow, RunRow
+from service.evidence.service import EvidenceService, posted_grievances
 from tests.service.conftest import AUTH, TOKEN, endorsement
 
 
@@ -179,7 +184,7 @@ def test_text_with_tab_and_newline_and_a_plain_citation_is_accepted(client):
 
 
 def test_repeated_wrong_tokens_from_one_client_get_429_for_a_while(client):
-    from service.auth import MAX_FAILURES
+    from service.http.auth import MAX_FAILURES
 
     for _ in range(MAX_FAILURES):
         assert client.post("/evidence", json=endorsement(), headers=WRONG).status_code == 401
@@ -191,7 +196,7 @@ def test_repeated_wrong_tokens_from_one_client_get_429_for_a_while(client):
 
 
 def test_failed_attempts_expire_after_the_window():
-    from service.auth import FailedAttempts
+    from service.http.auth import FailedAttempts
 
     now = [0.0]
     attempts = FailedAttempts(limit=2, window=60, clock=lambda: now[0])

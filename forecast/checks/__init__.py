@@ -1,0 +1,1 @@
+"""Offline checks that serve no request: backtests, parameter recoveries, timing-form comparison."""

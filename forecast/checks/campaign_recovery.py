@@ -1,0 +1,250 @@
+"""Checks of the campaign level: predictive simulation of campaigns and parameter recovery."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from forecast.data.reference import FLAGS, Campaign
+from forecast.model import campaign_level
+from forecast.model.confirmation import ConfirmationModel
+from forecast.posterior.predict import INTERVAL_PROB
+
+logger = logging.getLogger(__name__)
+
+# Recovery checks the parameters that every campaign informs; the organisation shifts
+# have a fixed pooling sd and each organisation holds few campaigns.
+CHECKED: tuple[str, ...] = ("success_intercept", "endgame_mu", "endgame_shape_typical")
+# True values sit this many prior sds from the prior mean, so that covering them takes
+# data, not a prior centred on them.
+TRUTH_OFFSETS_IN_PRIOR_SD: dict[str, float] = {
+    "success_intercept": -0.8,
+    "endgame_mu": 0.8,
+    "endgame_shape_typical": -0.8,
+}
+RECOVERY_SAMPLER: dict[str, Any] = {"chains": 2, "tune": 500, "draws": 500, "target_accept": 0.95}
+SIMULATED_ORGS: tuple[str, ...] = ("org_a", "org_b", "org_c")
+_EMERGED = dt.date(2000, 1, 1)
+
+
+def prior_moments(model_config: Mapping[str, Any] | None = None) -> dict[str, tuple[float, float]]:
+    """Prior mean and sd of each checked parameter."""
+    cfg = ConfirmationModel.config(model_config)
+    return {
+        "success_intercept": (cfg["success_intercept_mu"], cfg["success_intercept_sd"]),
+        "endgame_mu": (float(np.log(cfg["endgame_mu_days"])), cfg["endgame_mu_sd"]),
+        "endgame_shape_typical": (cfg["endgame_shape_mu"], cfg["endgame_shape_sd"]),
+    }
+
+
+def default_truth(model_config: Mapping[str, Any] | None = None) -> dict[str, float]:
+    """The checked parameters' true values for recovery (offsets from the prior means)."""
+    return {
+        name: mean + TRUTH_OFFSETS_IN_PRIOR_SD[name] * sd
+        for name, (mean, sd) in prior_moments(model_config).items()
+    }
+
+
+def campaign_parameters(
+    draws: xr.Dataset, campaigns: Sequence[Campaign], orgs: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """Per draw and campaign: P(success), endgame location and spread, shape (draw, campaign).
+
+    ``draws`` is a posterior or prior group (chain and draw dims) of the campaign level.
+    """
+
+    def flat(name: str) -> np.ndarray:
+        values = draws[name].values
+        return values.reshape(-1, *values.shape[2:])
+
+    x = np.array([[float(getattr(c, f)) for f in FLAGS] for c in campaigns])
+    org = np.array([orgs.index(c.organisation) for c in campaigns])
+    logit = (
+        flat("success_intercept")[:, None]
+        + flat("success_coef") @ x.T
+        + flat("org_success")[:, org]
+    )
+    return {
+        "p_success": 1.0 / (1.0 + np.exp(-logit)),
+        "location": flat("endgame_mu")[:, None] + flat("org_effect")[:, org],
+        "shape": flat("org_shape")[:, org],
+    }
+
+
+def simulate_outcomes(
+    parameters: Mapping[str, np.ndarray], rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """One simulated outcome per draw and campaign: confirmed (0/1) and days to the end."""
+    shape = parameters["p_success"].shape
+    confirmed = rng.uniform(size=shape) < parameters["p_success"]
+    days = np.ceil(
+        np.exp(parameters["location"] + parameters["shape"] * rng.standard_normal(shape))
+    )
+    return {"confirmed": confirmed.astype(float), "days": days}
+
+
+def predictive_summary(
+    idata_group: xr.Dataset, campaigns: Sequence[Campaign], seed: int = 0
+) -> pd.DataFrame:
+    """Simulated reference classes beside the observed one (prior or posterior predictive).
+
+    Returns one row per statistic: the share confirmed, the median days to the outcome and
+    the share settled within 30 days; the observed value and where it falls among the
+    simulated ones (its quantile; near 0 or 1 means the model cannot produce it).
+    """
+    orgs = list(idata_group["org_effect"].coords["organisation"].values)
+    params = campaign_parameters(idata_group, campaigns, orgs)
+    sim = simulate_outcomes(params, np.random.default_rng(seed))
+    observed_days = np.array([c.days for c in campaigns])
+    observed_confirmed = np.array([float(c.confirmed) for c in campaigns])
+    stats = {
+        "share confirmed": (sim["confirmed"].mean(axis=1), observed_confirmed.mean()),
+        "median days to the outcome": (np.median(sim["days"], axis=1), np.median(observed_days)),
+        "share settled within 30 days": (
+            (sim["days"] <= 30).mean(axis=1),
+            (observed_days <= 30).mean(),
+        ),
+    }
+    rows = []
+    for name, (values, observed) in stats.items():
+        lo, hi = np.quantile(values, [0.03, 0.97])
+        rows.append(
+            {
+                "statistic": name,
+                "observed": float(observed),
+                "simulated_mean": float(values.mean()),
+                "simulated_94_low": float(lo),
+                "simulated_94_high": float(hi),
+                "observed_quantile": float((values < observed).mean()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def simulate_campaigns(
+    truth: Mapping[str, float],
+    n: int,
+    rng: np.random.Generator,
+    model_config: Mapping[str, Any] | None = None,
+) -> list[Campaign]:
+    """Campaigns drawn from the campaign level with the given parameters.
+
+    Covariates are drawn 0/1 with probability 0.3 each, organisations evenly from
+    ``SIMULATED_ORGS`` with shifts drawn from their pooling sds; parameters not in
+    ``truth`` (the covariate effects) take their prior means.
+    """
+    cfg = ConfirmationModel.config(model_config)
+    org_index = rng.integers(len(SIMULATED_ORGS), size=n)
+    org_effect = cfg["org_scale"] * rng.standard_normal(len(SIMULATED_ORGS))
+    org_success = cfg["org_success_scale"] * rng.standard_normal(len(SIMULATED_ORGS))
+    org_shape = truth["endgame_shape_typical"] * np.exp(
+        cfg["org_shape_sd"] * rng.standard_normal(len(SIMULATED_ORGS))
+    )
+    x = (rng.uniform(size=(n, len(FLAGS))) < 0.3).astype(float)
+    coef = np.array([cfg["success_coef_mu"][f] for f in FLAGS])
+    logit = truth["success_intercept"] + x @ coef + org_success[org_index]
+    params = {
+        "p_success": 1.0 / (1.0 + np.exp(-logit)),
+        "location": truth["endgame_mu"] + org_effect[org_index],
+        "shape": org_shape[org_index],
+    }
+    sim = simulate_outcomes({k: v[None, :] for k, v in params.items()}, rng)
+    campaigns = []
+    for k in range(n):
+        days = int(max(sim["days"][0, k], 1))
+        campaigns.append(
+            Campaign(
+                id=f"sim_{k:03d}",
+                organisation=SIMULATED_ORGS[org_index[k]],
+                post="simulated",
+                front_runner=f"candidate {k}",
+                emerged=_EMERGED,
+                largest_members=("AA",),
+                all_largest_backed=bool(x[k, 0]),
+                heavyweight_objection=bool(x[k, 1]),
+                rival_candidacy=bool(x[k, 2]),
+                holdouts=1,
+                holdout_reasons="simulated",
+                fixed_meetings="",
+                outcome="confirmed" if sim["confirmed"][0, k] else "dropped",
+                outcome_date=_EMERGED + dt.timedelta(days=days - 1),
+                source="simulated",
+                notes="",
+            )
+        )
+    return campaigns
+
+
+def run_campaign_recovery(
+    seeds: Sequence[int],
+    n_campaigns: int = 80,
+    *,
+    truth: Mapping[str, float] | None = None,
+    model_config: Mapping[str, Any] | None = None,
+    without_likelihood: Sequence[int] = (),
+) -> pd.DataFrame:
+    """Fit the campaign level to simulated reference classes and compare with the truth.
+
+    ``without_likelihood`` seeds are fitted again with the reference class's likelihood
+    switched off (weight 0: the posterior is then the prior), which a recovery check must
+    be able to tell apart (``likelihood`` column False).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per seed and checked parameter: ``truth``, ``prior_mean``, ``prior_sd``,
+        ``mean``, ``sd``, the 94% interval, ``covered``, ``contraction`` (1 - sd/prior sd)
+        and ``moved_towards_truth`` (the posterior mean is nearer the truth than the prior
+        mean is).
+    """
+    import nutpie
+
+    cfg = ConfirmationModel.config(model_config)
+    truth = dict(truth or default_truth(model_config))
+    moments = prior_moments(model_config)
+    rows = []
+    compiled = None
+    fits = [(seed, 1.0) for seed in seeds] + [(seed, 0.0) for seed in without_likelihood]
+    for seed, weight in fits:
+        campaigns = simulate_campaigns(truth, n_campaigns, np.random.default_rng(seed), cfg)
+        if compiled is None or len(campaigns) != n_campaigns:
+            orgs = list(SIMULATED_ORGS)
+            model = campaign_level.reference_model(cfg, campaigns, orgs)
+            compiled = nutpie.compile_pymc_model(model, freeze_model=False)
+        values = campaign_level.reference_values(campaigns, list(SIMULATED_ORGS))
+        fitted = compiled.with_data(
+            **{k: v for k, v in values.items() if k != "reference_weight"},
+            reference_weight=np.full(n_campaigns, weight),
+        )
+        idata = campaign_level.sample(fitted, RECOVERY_SAMPLER, seed)
+        summary = az.summary(idata, var_names=list(CHECKED), hdi_prob=INTERVAL_PROB, kind="stats")
+        for name in CHECKED:
+            prior_mean, prior_sd = moments[name]
+            draws = idata.posterior[name].values.reshape(-1)
+            lo, hi = np.quantile(draws, [(1 - INTERVAL_PROB) / 2, (1 + INTERVAL_PROB) / 2])
+            mean, sd = float(summary.loc[name, "mean"]), float(draws.std())
+            rows.append(
+                {
+                    "seed": seed,
+                    "parameter": name,
+                    "truth": truth[name],
+                    "prior_mean": prior_mean,
+                    "prior_sd": prior_sd,
+                    "mean": mean,
+                    "sd": sd,
+                    "low": float(lo),
+                    "high": float(hi),
+                    "covered": bool(lo <= truth[name] <= hi),
+                    "contraction": 1.0 - sd / prior_sd,
+                    "moved_towards_truth": abs(mean - truth[name]) < abs(prior_mean - truth[name]),
+                    "likelihood": weight > 0,
+                }
+            )
+    return pd.DataFrame(rows)

@@ -1,0 +1,456 @@
+"""Load and validate the shipped dataset (``data/``): all or nothing, every problem named."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import logging
+import math
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from forecast.data.records import (
+    EVIDENCE_FIELDS,
+    SEVERITIES,
+    Ally,
+    Bloc,
+    EvidenceItem,
+    Grievance,
+    Problem,
+    ValidationError,
+    Vocabulary,
+    parse_date,
+    validate_evidence,
+)
+from forecast.data.reference import CAMPAIGN_COLUMNS, Campaign, parse_campaign
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+CODE_PATTERN = re.compile(r"^[A-Z]{2}$")
+SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "blocs.csv": ("key", "label", "description", "source"),
+    "allies.csv": (
+        "code",
+        "name",
+        "member_since",
+        "blocs",
+        "spending_pct_gdp",
+        "spending_source",
+        "source",
+    ),
+    "grievances.csv": ("id", "ally", "summary", "severity", "recorded", "resolved", "source"),
+    "evidence.csv": EVIDENCE_FIELDS,
+    "campaigns.csv": CAMPAIGN_COLUMNS,
+}
+
+
+class Deadline(msgspec.Struct, frozen=True, kw_only=True):
+    """A date by which confirmation counts: confirmed on or before ``last_day``."""
+
+    key: str
+    label: str
+    last_day: dt.date
+    source: str
+
+
+class Appointment(msgspec.Struct, frozen=True, kw_only=True):
+    """A past appointment: the day consensus became public and the day it was formalised."""
+
+    name: str
+    consensus: dt.date
+    decided: dt.date
+    source: str
+
+
+class Question(msgspec.Struct, frozen=True, kw_only=True):
+    """What is forecast: the candidate, the campaign start, the deadlines and the rule."""
+
+    question: str
+    candidate: str
+    opened: dt.date
+    campaign_start: dt.date
+    campaign_start_source: str
+    rule: str
+    rule_source: str
+    # The campaign level: who puts the candidate forward (its withdrawal ends the
+    # campaign), the day the largest members' backing made the candidate the front-runner
+    # (the endgame's clock starts there, as in the reference class), the organisation
+    # (for the reference class's pooling) and who counts as its largest members.
+    sponsor: str
+    organisation: str
+    emerged: dt.date
+    emerged_source: str
+    largest_members: tuple[str, ...]
+    largest_members_source: str
+    deadlines: tuple[Deadline, ...]
+    appointments: tuple[Appointment, ...]
+
+
+class Dataset(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything in ``data/``, validated."""
+
+    question: Question
+    blocs: tuple[Bloc, ...]
+    allies: tuple[Ally, ...]
+    grievances: tuple[Grievance, ...]
+    evidence: tuple[EvidenceItem, ...]
+    campaigns: tuple[Campaign, ...]
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(a.code for a in self.allies)
+
+    def ally(self, code: str) -> Ally:
+        """The ally with this code; ``KeyError`` naming the valid codes otherwise."""
+        for a in self.allies:
+            if a.code == code:
+                return a
+        raise KeyError(f"unknown ally {code!r}; valid codes: {', '.join(sorted(self.codes))}")
+
+    def vocabulary(self, extra_grievances: tuple[str, ...] = ()) -> Vocabulary:
+        """What an evidence record may name (``extra_grievances``: ids of posted grievances)."""
+        return Vocabulary(
+            allies=self.codes,
+            blocs=tuple(b.key for b in self.blocs),
+            grievances=tuple(g.id for g in self.grievances) + extra_grievances,
+        )
+
+
+def load_dataset(data_dir: Path | str | None = None) -> Dataset:
+    """Load and validate every file in ``data_dir``.
+
+    Parameters
+    ----------
+    data_dir
+        Folder holding ``question.toml``, ``blocs.csv``, ``allies.csv``,
+        ``grievances.csv``, ``evidence.csv`` and ``campaigns.csv`` (default: the shipped
+        ``data/``).
+
+    Returns
+    -------
+    Dataset
+        Only when every file is valid: nothing half-loaded is ever returned.
+
+    Raises
+    ------
+    ValidationError
+        Listing every problem in every file, each with file, row, field and valid values.
+    """
+    folder = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
+    problems: list[Problem] = []
+    question = _load_question(folder / "question.toml", problems)
+    blocs = _load_rows(folder / "blocs.csv", problems, _bloc, unique="key")
+    bloc_keys = tuple(b.key for b in blocs)
+    allies = _load_rows(
+        folder / "allies.csv", problems, lambda r, p: _ally(r, p, bloc_keys), unique="code"
+    )
+    codes = tuple(a.code for a in allies)
+    opened = question.opened if question else None
+    grievances = _load_rows(
+        folder / "grievances.csv",
+        problems,
+        lambda r, p: _grievance(r, p, codes, bloc_keys, opened),
+        unique="id",
+    )
+    vocabulary = Vocabulary(
+        allies=codes, blocs=bloc_keys, grievances=tuple(g.id for g in grievances)
+    )
+    evidence = _load_rows(
+        folder / "evidence.csv",
+        problems,
+        lambda r, _p: validate_evidence(_nonempty(r), vocabulary, latest=opened),
+    )
+    campaigns = _load_rows(
+        folder / "campaigns.csv",
+        problems,
+        lambda r, p: parse_campaign(r, p, opened),
+        unique="id",
+    )
+    if question is not None:
+        _check_campaign_roles(question, codes, problems)
+    if problems:
+        raise ValidationError(problems)
+    dataset = Dataset(
+        question=question,
+        blocs=blocs,
+        allies=allies,
+        grievances=grievances,
+        evidence=evidence,
+        campaigns=campaigns,
+    )
+    logger.info(
+        "loaded %d allies, %d grievances, %d evidence items from %s",
+        len(allies),
+        len(grievances),
+        len(evidence),
+        folder,
+    )
+    return dataset
+
+
+def _nonempty(row: Mapping[str, str]) -> dict[str, str]:
+    """CSV cells left empty mean 'not given'."""
+    return {k: v for k, v in row.items() if v is not None and v.strip() != ""}
+
+
+def _read_csv(path: Path, problems: list[Problem]) -> Iterator[tuple[int, dict[str, str]]]:
+    name = path.name
+    expected = COLUMNS[name]
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except OSError as exc:
+        problems.append(Problem("(file)", f"cannot be read: {exc.strerror}", file=name))
+        return
+    with handle:
+        reader = csv.DictReader(handle)
+        header = tuple(reader.fieldnames or ())
+        if header != expected:
+            problems.append(
+                Problem("(header)", f"columns are {list(header)}", ", ".join(expected), name, 1)
+            )
+            return
+        for number, row in enumerate(reader, start=2):
+            if None in row or any(v is None for v in row.values()):
+                problems.append(
+                    Problem(
+                        "(row)", "has the wrong number of cells", f"{len(expected)}", name, number
+                    )
+                )
+                continue
+            yield number, row
+
+
+def _load_rows(
+    path: Path,
+    problems: list[Problem],
+    parse: Callable[[dict[str, str], list[Problem]], Any],
+    unique: str | None = None,
+) -> tuple[Any, ...]:
+    """Parse each row, collecting problems tagged with the file and row number.
+
+    ``unique`` names a field whose value may appear in one row only.
+    """
+    records = []
+    first_row: dict[Any, int] = {}
+    for number, row in _read_csv(path, problems):
+        row_problems: list[Problem] = []
+        try:
+            record = parse(row, row_problems)
+        except ValidationError as exc:
+            row_problems.extend(exc.problems)
+            record = None
+        if record is not None and unique is not None:
+            key = getattr(record, unique)
+            if key in first_row:
+                row_problems.append(
+                    Problem(
+                        unique,
+                        f"{key!r} appears twice (first in row {first_row[key]})",
+                        "unique values",
+                    )
+                )
+            first_row.setdefault(key, number)
+        if row_problems:
+            problems.extend(
+                msgspec.structs.replace(p, file=path.name, row=number) for p in row_problems
+            )
+        elif record is not None:
+            records.append(record)
+    return tuple(records)
+
+
+def _required(row: Mapping[str, str], field: str, problems: list[Problem]) -> str:
+    value = (row.get(field) or "").strip()
+    if not value:
+        problems.append(Problem(field, "is required", "non-empty text"))
+    return value
+
+
+def _bloc(row: dict[str, str], problems: list[Problem]) -> Bloc | None:
+    key = row["key"].strip()
+    if not SLUG_PATTERN.match(key):
+        problems.append(Problem("key", f"{key!r} is not a key", "lower-case snake_case"))
+    fields = {f: _required(row, f, problems) for f in ("label", "description", "source")}
+    return None if problems else Bloc(key=key, **fields)
+
+
+def _ally(row: dict[str, str], problems: list[Problem], bloc_keys: tuple[str, ...]) -> Ally | None:
+    code = row["code"].strip()
+    if not CODE_PATTERN.match(code):
+        problems.append(Problem("code", f"{code!r} is not a code", "ISO 3166-1 alpha-2, e.g. GB"))
+    blocs = tuple(b.strip() for b in row["blocs"].split(";") if b.strip())
+    for bloc in blocs:
+        if bloc not in bloc_keys:
+            problems.append(
+                Problem(
+                    "blocs", f"{bloc!r} is not a bloc", ", ".join(bloc_keys) + " (';'-separated)"
+                )
+            )
+    spending = None
+    text = row["spending_pct_gdp"].strip()
+    if text:
+        try:
+            spending = float(text)
+        except ValueError:
+            spending = math.nan
+        if not (math.isfinite(spending) and 0.0 < spending < 20.0):
+            problems.append(
+                Problem(
+                    "spending_pct_gdp",
+                    f"{text!r} is not a share of GDP",
+                    "a number in (0, 20), or empty",
+                )
+            )
+    member_since = parse_date(row["member_since"], "member_since", problems, optional=True)
+    name = _required(row, "name", problems)
+    source = _required(row, "source", problems)
+    spending_source = row["spending_source"].strip()
+    if spending is not None and not spending_source:
+        problems.append(Problem("spending_source", "is required with a spending figure", "a URL"))
+    if problems:
+        return None
+    return Ally(
+        code=code,
+        name=name,
+        member_since=member_since,
+        blocs=blocs,
+        spending_pct_gdp=spending,
+        spending_source=spending_source,
+        source=source,
+    )
+
+
+def _grievance(
+    row: dict[str, str],
+    problems: list[Problem],
+    codes: tuple[str, ...],
+    bloc_keys: tuple[str, ...],
+    opened: dt.date | None,
+) -> Grievance | None:
+    gid = row["id"].strip()
+    if not SLUG_PATTERN.match(gid):
+        problems.append(Problem("id", f"{gid!r} is not an id", "lower-case snake_case"))
+    holder = row["ally"].strip()
+    if holder not in codes and holder not in bloc_keys:
+        problems.append(
+            Problem(
+                "ally",
+                f"{holder!r} is neither an ally nor a bloc",
+                ", ".join(sorted(codes + bloc_keys)),
+            )
+        )
+    severity_text = row["severity"].strip()
+    if severity_text not in {str(s) for s in SEVERITIES}:
+        problems.append(
+            Problem(
+                "severity",
+                f"{severity_text!r} is not a severity",
+                "1 (minor), 2 (serious), 3 (blocking)",
+            )
+        )
+    recorded = parse_date(row["recorded"], "recorded", problems)
+    resolved = parse_date(row["resolved"], "resolved", problems, optional=True)
+    for field, day in (("recorded", recorded), ("resolved", resolved)):
+        if day is not None and opened is not None and day > opened:
+            problems.append(
+                Problem(field, f"{day} is after the data's opening date", f"on or before {opened}")
+            )
+    if recorded and resolved and resolved < recorded:
+        problems.append(
+            Problem(
+                "resolved", f"{resolved} is before recorded {recorded}", f"on or after {recorded}"
+            )
+        )
+    summary = _required(row, "summary", problems)
+    source = _required(row, "source", problems)
+    if problems:
+        return None
+    return Grievance(
+        id=gid,
+        ally=holder,
+        summary=summary,
+        severity=int(severity_text),
+        recorded=recorded,
+        resolved=resolved,
+        source=source,
+    )
+
+
+def _load_question(path: Path, problems: list[Problem]) -> Question | None:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        problems.append(Problem("(file)", f"cannot be read: {exc.strerror}", file=path.name))
+        return None
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(Problem("(file)", f"is not valid TOML: {exc}", file=path.name))
+        return None
+    lag = raw.pop("decision_lag", {}) or {}
+    raw["appointments"] = lag.get("appointments", [])
+    try:
+        question = msgspec.convert(raw, Question, strict=False)
+    except msgspec.ValidationError as exc:
+        problems.append(Problem("(file)", str(exc), "see data/README.md", path.name))
+        return None
+    if question.rule != "unanimity":
+        problems.append(
+            Problem("rule", f"{question.rule!r} is not supported", "unanimity", path.name)
+        )
+    keys = [d.key for d in question.deadlines]
+    if not keys or len(set(keys)) != len(keys):
+        problems.append(Problem("deadlines", "need at least one, with unique keys", "", path.name))
+    if not question.appointments:
+        problems.append(
+            Problem(
+                "decision_lag.appointments", "need at least one past appointment", "", path.name
+            )
+        )
+    if question.campaign_start > question.opened:
+        problems.append(
+            Problem(
+                "campaign_start",
+                "is after the opening date",
+                f"on or before {question.opened}",
+                path.name,
+            )
+        )
+    return question
+
+
+def _check_campaign_roles(
+    question: Question, codes: tuple[str, ...], problems: list[Problem]
+) -> None:
+    """The sponsor and the largest members must be allies of ``allies.csv``."""
+    for field, named in (
+        ("sponsor", (question.sponsor,)),
+        ("largest_members", question.largest_members),
+    ):
+        for code in named:
+            if code not in codes:
+                problems.append(
+                    Problem(
+                        field, f"{code!r} is not an ally", ", ".join(sorted(codes)), "question.toml"
+                    )
+                )
+    if question.emerged < question.campaign_start:
+        problems.append(
+            Problem(
+                "emerged",
+                "is before the campaign start",
+                f"on or after {question.campaign_start}",
+                "question.toml",
+            )
+        )
+
+
+def live_as_of(dataset: Dataset, evidence: Iterable[EvidenceItem]) -> dt.date:
+    """The cut-off of the live forecast: the opening date or the latest evidence, if later."""
+    return max([dataset.question.opened, *(e.date for e in evidence)])

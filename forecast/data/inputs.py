@@ -1,0 +1,316 @@
+"""The model's input frame: one row per ally, covariates and outcomes as of a cut-off date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+
+import msgspec
+import numpy as np
+import pandas as pd
+
+from forecast.data.dataset import Dataset
+from forecast.data.records import EvidenceItem, Problem, ValidationError
+from forecast.data.reference import FLAGS as CAMPAIGN_COVARIATES
+from forecast.data.reference import Campaign
+
+logger = logging.getLogger(__name__)
+
+# Fixed columns of the frame, in order; the model reads nothing else.
+FRAME_COLUMNS: tuple[str, ...] = (
+    "member",
+    "status",
+    "spending_z",
+    "spending_imputed",
+    "grievance",
+    "rival",
+    "objection",
+    "event",
+    "event_day",
+    "reliability",
+    "censor_day",
+    "wave",
+)
+STATUSES: tuple[str, ...] = ("endorsed", "undecided", "opposed", "not_member")
+# A day on which at least this many members endorse publicly is a coordinated
+# announcement (a wave): it says each had decided by then, not when (the CDF), as the
+# aggregate reports do. Read as decisions within the week before, a wave of twenty pulled
+# the timing spread towards zero and the sampler diverged.
+WAVE_SIZE = 4
+# Endorsements on or before this day of the campaign are the sponsor's own.
+SPONSOR_DAY = 1.0
+
+
+class SpendingScale(msgspec.Struct, frozen=True):
+    """Standardisation of defence spending, fixed at fit time and stored with the run."""
+
+    mean: float
+    sd: float
+
+
+class CampaignState(msgspec.Struct, frozen=True, kw_only=True):
+    """The campaign as a whole at a cut-off, in the reference class's terms.
+
+    ``covariates`` follow ``forecast.model.campaign_level.COVARIATES`` (each in [0, 1], weighted by
+    the reliability of the evidence behind it); ``emerged_offset`` is the day the
+    front-runner emerged, counted from the campaign start (the endgame's clock starts
+    there); ``elapsed`` the days from emergence to the end of the cut-off; ``withdrawn``
+    whether the sponsor has withdrawn the candidate by then (the campaign is over).
+    """
+
+    covariates: tuple[float, ...]
+    emerged_offset: float
+    elapsed: float
+    withdrawn: bool
+
+
+class ModelInputs(msgspec.Struct, frozen=True, kw_only=True):
+    """What the model is conditioned on at one cut-off.
+
+    ``frame`` has one row per ally (index ``code``) and the columns of ``FRAME_COLUMNS``;
+    ``blocs`` is the ally-by-bloc membership matrix (0/1). Days count from the campaign
+    start: ``event_day`` is the endorsement day (mid-day), ``censor_day`` the end of ``as_of``.
+    """
+
+    as_of: dt.date
+    campaign_start: dt.date
+    frame: pd.DataFrame
+    blocs: pd.DataFrame
+    spending_scale: SpendingScale
+    evidence_ids: tuple[str, ...]
+    campaign: CampaignState
+    # The reference class and the organisation of the current campaign (fixed per dataset).
+    reference: tuple[Campaign, ...]
+    organisation: str
+
+    def day(self, date: dt.date) -> float:
+        """Days from the campaign start to the end of ``date`` (a deadline counts whole)."""
+        return float((date - self.campaign_start).days + 1)
+
+
+def spending_scale(dataset: Dataset) -> SpendingScale:
+    """Mean and sd of the published spending figures (allies without one are left out)."""
+    values = np.array([a.spending_pct_gdp for a in dataset.allies if a.spending_pct_gdp])
+    return SpendingScale(float(values.mean()), float(values.std(ddof=1)))
+
+
+def setup_frame(
+    dataset: Dataset,
+    evidence: Iterable[EvidenceItem],
+    as_of: dt.date,
+    scale: SpendingScale | None = None,
+) -> ModelInputs:
+    """Build the model's input frame at ``as_of`` from the dataset and the evidence log.
+
+    Only evidence dated on or before ``as_of`` is used; silence until ``as_of`` is
+    evidence too (undecided allies are censored there).
+
+    Parameters
+    ----------
+    dataset
+        The validated shipped data (allies, blocs, grievances, question).
+    evidence
+        Evidence items (shipped and posted), in any order; retracted items left out.
+    as_of
+        The cut-off date.
+    scale
+        Spending standardisation to reuse (a stored fit's); computed from the data if None.
+
+    Returns
+    -------
+    ModelInputs
+
+    Raises
+    ------
+    ValidationError
+        If ``as_of`` is before the campaign start.
+    """
+    start = dataset.question.campaign_start
+    if as_of < start:
+        raise ValidationError(
+            [Problem("as_of", f"{as_of} is before the campaign start", f"on or after {start}")]
+        )
+    used = sorted((e for e in evidence if e.date <= as_of), key=lambda e: (e.date, e.id))
+    scale = scale or spending_scale(dataset)
+    history = _History(dataset, used)
+    rows = []
+    for ally in dataset.allies:
+        rows.append(_row(ally.code, history, dataset, as_of, scale))
+    frame = pd.DataFrame(rows, index=pd.Index(dataset.codes, name="code"))[list(FRAME_COLUMNS)]
+    frame["censor_day"] = float((as_of - start).days + 1)
+    frame["wave"] = mark_waves(frame)
+    bloc_keys = [b.key for b in dataset.blocs]
+    blocs = pd.DataFrame(
+        [[float(k in a.blocs) for k in bloc_keys] for a in dataset.allies],
+        index=frame.index,
+        columns=pd.Index(bloc_keys, name="bloc"),
+    )
+    numeric = frame.drop(columns=["status"]).astype(float).to_numpy()
+    if not np.isfinite(numeric).all():
+        raise ValueError("input frame has a NaN or infinite value")
+    return ModelInputs(
+        as_of=as_of,
+        campaign_start=start,
+        frame=frame,
+        blocs=blocs,
+        spending_scale=scale,
+        evidence_ids=tuple(e.id for e in used),
+        campaign=_campaign_state(history, dataset, frame, as_of),
+        reference=dataset.campaigns,
+        organisation=dataset.question.organisation,
+    )
+
+
+def mark_waves(frame: pd.DataFrame) -> np.ndarray:
+    """1 for a public endorsement announced on a day with ``WAVE_SIZE`` or more of them."""
+    public = (
+        (frame["event"] > 0)
+        & (frame["reliability"] >= 1.0)
+        & (frame["member"] > 0)
+        & (frame["event_day"] > SPONSOR_DAY)
+    )
+    counts = frame.loc[public, "event_day"].value_counts()
+    size = frame["event_day"].map(counts).fillna(0.0)
+    return (public & (size >= WAVE_SIZE)).to_numpy(float)
+
+
+def _campaign_state(
+    history: _History, dataset: Dataset, frame: pd.DataFrame, as_of: dt.date
+) -> CampaignState:
+    """The campaign-level covariates at ``as_of`` (the reference class has them at emergence).
+
+    All the largest members backing: the least reliable of their endorsements (0 if one
+    has none); a heavyweight's objection: the most reliable open objection among them; a
+    rival candidacy: the most reliable one standing among the members.
+    """
+    question = dataset.question
+    largest = frame.loc[list(question.largest_members)]
+    backed = float(np.min(np.where(largest["event"] > 0, largest["reliability"], 0.0)))
+    heavyweight = float(largest["objection"].max())
+    members = frame[frame["member"] > 0]
+    rival = float(members["rival"].max()) if len(members) else 0.0
+    covariates = {
+        "all_largest_backed": backed,
+        "heavyweight_objection": heavyweight,
+        "rival_candidacy": rival,
+    }
+    return CampaignState(
+        covariates=tuple(covariates[k] for k in CAMPAIGN_COVARIATES),
+        emerged_offset=float((question.emerged - question.campaign_start).days),
+        elapsed=float((as_of - question.emerged).days + 1),
+        withdrawn=bool(history.items(question.sponsor, "withdrawal", as_of)),
+    )
+
+
+class _History:
+    """The evidence log indexed for "what was true of ally X on day D" questions."""
+
+    def __init__(self, dataset: Dataset, evidence: list[EvidenceItem]):
+        self.dataset = dataset
+        self.by_ally: dict[str, list[EvidenceItem]] = {}
+        for item in evidence:
+            self.by_ally.setdefault(item.ally, []).append(item)
+        resolved = {e.grievance: e.date for e in evidence if e.kind == "grievance_resolved"}
+        # (holder, severity weight, recorded, resolved)
+        self.grievances: list[tuple[str, float, dt.date, dt.date | None]] = []
+        for g in dataset.grievances:
+            ends = [d for d in (g.resolved, resolved.get(g.id)) if d is not None]
+            self.grievances.append((g.ally, float(g.severity), g.recorded, min(ends, default=None)))
+        for e in evidence:
+            if e.kind == "grievance":
+                weight = float(e.severity) * e.reliability
+                self.grievances.append((e.ally, weight, e.date, resolved.get(e.id)))
+
+    def items(self, code: str, kind: str, day: dt.date) -> list[EvidenceItem]:
+        return [e for e in self.by_ally.get(code, []) if e.kind == kind and e.date <= day]
+
+    def member(self, code: str, day: dt.date) -> bool:
+        since = self.dataset.ally(code).member_since
+        return (since is not None and since <= day) or bool(self.items(code, "accession", day))
+
+    def grievance(self, code: str, blocs: tuple[str, ...], day: dt.date) -> float:
+        """Severity of the worst grievance open on ``day``, own or bloc-wide.
+
+        The maximum, not the sum: overlapping complaints from one ally (several bloc-wide
+        irritants) are one reservation, not additive vetoes.
+        """
+        holders = {code, *blocs}
+        return max(
+            (
+                weight
+                for holder, weight, recorded, resolved in self.grievances
+                if holder in holders and recorded <= day and (resolved is None or resolved > day)
+            ),
+            default=0.0,
+        )
+
+    def rival(self, code: str, day: dt.date) -> float:
+        """Reliability of a rival candidacy by this ally still standing on ``day``."""
+        withdrawn = max((e.date for e in self.items(code, "withdrawal", day)), default=None)
+        standing = [
+            e.reliability
+            for e in self.items(code, "candidacy", day)
+            if withdrawn is None or e.date > withdrawn
+        ]
+        return max(standing, default=0.0)
+
+    def objection(self, code: str, day: dt.date) -> float:
+        """Reliability of an objection not since answered by an endorsement."""
+        endorsed = max((e.date for e in self.items(code, "endorsement", day)), default=None)
+        open_ = [
+            e.reliability
+            for e in self.items(code, "objection", day)
+            if endorsed is None or e.date > endorsed
+        ]
+        return max(open_, default=0.0)
+
+    def endorsement(self, code: str, day: dt.date) -> tuple[dt.date, float] | None:
+        """Date and combined reliability of the endorsement reports so far.
+
+        Independent reports combine as P(at least one is true) = 1 - prod(1 - r); the
+        date is that of the most reliable report (the earliest among equals).
+        """
+        reports = self.items(code, "endorsement", day)
+        if not reports:
+            return None
+        best = min(reports, key=lambda e: (-e.reliability, e.date))
+        combined = 1.0 - float(np.prod([1.0 - e.reliability for e in reports]))
+        return best.date, combined
+
+
+def _row(
+    code: str, history: _History, dataset: Dataset, as_of: dt.date, scale: SpendingScale
+) -> dict[str, object]:
+    ally = dataset.ally(code)
+    endorsement = history.endorsement(code, as_of)
+    # Covariates are read on the day that matters: the endorsement day for allies that
+    # endorsed, the cut-off for the rest (dated covariates switch on and off).
+    day = endorsement[0] if endorsement else as_of
+    member = history.member(code, as_of)
+    objection = history.objection(code, as_of)
+    if not member:
+        status = "not_member"
+    elif endorsement and endorsement[1] >= 1.0:
+        status = "endorsed"
+    elif objection > 0:
+        status = "opposed"
+    else:
+        status = "undecided"
+    spending = ally.spending_pct_gdp
+    start = dataset.question.campaign_start
+    return {
+        "member": float(member),
+        "status": status,
+        # No published figure (Iceland has no armed forces): imputed at the allies' mean.
+        "spending_z": 0.0 if spending is None else (spending - scale.mean) / scale.sd,
+        "spending_imputed": float(spending is None),
+        "grievance": history.grievance(code, ally.blocs, day),
+        "rival": history.rival(code, day),
+        "objection": history.objection(code, day),
+        "event": float(endorsement is not None),
+        "event_day": (max((endorsement[0] - start).days, 0) + 0.5) if endorsement else 1.0,
+        "reliability": endorsement[1] if endorsement else 1.0,
+        "censor_day": 0.0,
+        "wave": 0.0,
+    }

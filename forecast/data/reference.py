@@ -1,0 +1,135 @@
+"""The reference class: past consensus appointments (``data/campaigns.csv``), validated."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+
+import msgspec
+
+from forecast.data.records import Problem, parse_date
+
+logger = logging.getLogger(__name__)
+
+CAMPAIGN_COLUMNS: tuple[str, ...] = (
+    "id",
+    "organisation",
+    "post",
+    "front_runner",
+    "emerged",
+    "largest_members",
+    "all_largest_backed",
+    "heavyweight_objection",
+    "rival_candidacy",
+    "holdouts",
+    "holdout_reasons",
+    "fixed_meetings",
+    "outcome",
+    "outcome_date",
+    "source",
+    "notes",
+)
+OUTCOMES: tuple[str, ...] = ("confirmed", "dropped")
+YES_NO: dict[str, bool] = {"yes": True, "no": False}
+# The campaign-level covariates, as known on the day the front-runner emerged.
+FLAGS: tuple[str, ...] = ("all_largest_backed", "heavyweight_objection", "rival_candidacy")
+_SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class Campaign(msgspec.Struct, frozen=True, kw_only=True):
+    """One past appointment decided by consensus in which a front-runner met holdouts."""
+
+    id: str
+    organisation: str
+    post: str
+    front_runner: str
+    emerged: dt.date
+    largest_members: tuple[str, ...]
+    all_largest_backed: bool
+    heavyweight_objection: bool
+    rival_candidacy: bool
+    holdouts: int
+    holdout_reasons: str
+    fixed_meetings: str
+    outcome: str
+    outcome_date: dt.date
+    source: str
+    notes: str
+
+    @property
+    def confirmed(self) -> bool:
+        return self.outcome == "confirmed"
+
+    @property
+    def days(self) -> float:
+        """Days from emergence to the end of the outcome's day (a same-day outcome is 1)."""
+        return float((self.outcome_date - self.emerged).days + 1)
+
+
+def parse_campaign(
+    row: dict[str, str], problems: list[Problem], opened: dt.date | None
+) -> Campaign | None:
+    """Validate one row of ``campaigns.csv``; problems name the field and the valid values."""
+    cid = row["id"].strip()
+    if not _SLUG.match(cid):
+        problems.append(Problem("id", f"{cid!r} is not an id", "lower-case snake_case"))
+    organisation = row["organisation"].strip()
+    if not _SLUG.match(organisation):
+        problems.append(
+            Problem("organisation", f"{organisation!r} is not a slug", "lower-case, e.g. nato")
+        )
+    flags = {}
+    for field in FLAGS:
+        text = row[field].strip().lower()
+        if text not in YES_NO:
+            problems.append(Problem(field, f"{row[field]!r} is not yes or no", "yes, no"))
+        flags[field] = YES_NO.get(text, False)
+    holdouts_text = row["holdouts"].strip()
+    if not holdouts_text.isdigit():
+        problems.append(
+            Problem("holdouts", f"{holdouts_text!r} is not a count", "a whole number >= 0")
+        )
+    outcome = row["outcome"].strip()
+    if outcome not in OUTCOMES:
+        problems.append(Problem("outcome", f"{outcome!r} is not an outcome", ", ".join(OUTCOMES)))
+    emerged = parse_date(row["emerged"], "emerged", problems)
+    ended = parse_date(row["outcome_date"], "outcome_date", problems)
+    if emerged and ended and ended < emerged:
+        problems.append(
+            Problem(
+                "outcome_date", f"{ended} is before emerged {emerged}", f"on or after {emerged}"
+            )
+        )
+    # The reference class may only hold what was known when the question opened.
+    if ended and opened and ended >= opened:
+        problems.append(
+            Problem(
+                "outcome_date",
+                f"{ended} is not before the question's opening date",
+                f"before {opened}",
+            )
+        )
+    text = {}
+    for field in ("post", "front_runner", "largest_members", "source"):
+        text[field] = row[field].strip()
+        if not text[field]:
+            problems.append(Problem(field, "is required", "non-empty text"))
+    if problems:
+        return None
+    return Campaign(
+        id=cid,
+        organisation=organisation,
+        post=text["post"],
+        front_runner=text["front_runner"],
+        emerged=emerged,
+        largest_members=tuple(m.strip() for m in text["largest_members"].split(";") if m.strip()),
+        holdouts=int(holdouts_text),
+        holdout_reasons=row["holdout_reasons"].strip(),
+        fixed_meetings=row["fixed_meetings"].strip(),
+        outcome=outcome,
+        outcome_date=ended,
+        source=text["source"],
+        notes=row["notes"].strip(),
+        **flags,
+    )

@@ -1,0 +1,330 @@
+"""The campaign level of consent, learned from the reference class of past appointments.
+
+A campaign ends in one of two ways: every member is on board (the candidate is
+confirmed) or the candidate is replaced. Each campaign ``k`` has an *endgame* ``E_k``, the
+days from the front-runner's emergence until the holdouts give way together or the bid
+is dropped, and an outcome: with probability ``p_k`` the endgame brings every remaining
+member in, otherwise the candidate is withdrawn.
+
+    logit p_k    = success_intercept + success_coef . x_k
+    log E_k      ~ Normal(endgame_mu + org_effect[org_k], endgame_sd)
+
+``x_k`` are the campaign's covariates on the day its front-runner emerged (all the
+largest members backing, a largest member objecting, a member's rival candidacy). The
+organisation effect is partially pooled (non-centred). Past campaigns enter with their
+outcome and its day; the current campaign, still open at the cut-off, contributes
+``P(E > elapsed)`` (time passing without an endgame is evidence too).
+
+No parameter here is shared with the per-ally model (forecast/model/confirmation.py), and no
+observation involves both: the joint posterior is the product of the two, so each is
+sampled on its own and chain ``k`` of one is paired with chain ``k`` of the other. The
+campaign level is compiled once per process for a configuration and reference class
+(``compiled_reference_model``), whichever dataset or backtest asks for it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+import xarray as xr
+from scipy import special
+
+from forecast.data.reference import FLAGS, Campaign
+
+logger = logging.getLogger(__name__)
+
+# Names of the campaign-level covariates (the ``campaign_covariate`` coordinate).
+COVARIATES: tuple[str, ...] = FLAGS
+# The model config keys the campaign level reads (its compiled form depends on no other).
+CONFIG_KEYS: tuple[str, ...] = (
+    "success_intercept_mu",
+    "success_intercept_sd",
+    "success_coef_mu",
+    "success_coef_sd",
+    "endgame_mu_days",
+    "endgame_mu_sd",
+    "endgame_shape_mu",
+    "endgame_shape_sd",
+    "org_scale",
+    "org_success_scale",
+    "org_shape_sd",
+    "reference_window_days",
+)
+# Compiled campaign-level models of this process, by configuration and reference class.
+_COMPILED: dict[str, Any] = {}
+_COMPILED_LOCK = threading.Lock()
+
+
+def organisations(campaigns: Sequence[Campaign], current: str) -> list[str]:
+    """The organisation coordinate: the reference class's, then the current one if new."""
+    names = sorted({c.organisation for c in campaigns})
+    return names if current in names else [*names, current]
+
+
+def reference_values(campaigns: Sequence[Campaign], orgs: Sequence[str]) -> dict[str, np.ndarray]:
+    """Arrays of the reference class for ``pm.Data``: covariates, organisation, days, outcome.
+
+    ``reference_weight`` is 1 for every campaign; a backtest sets a left-out one to 0.
+    """
+    return {
+        "reference_x": np.array(
+            [[float(getattr(c, f)) for f in COVARIATES] for c in campaigns], dtype=float
+        ).reshape(len(campaigns), len(COVARIATES)),
+        "reference_org": np.array([orgs.index(c.organisation) for c in campaigns], dtype="int64"),
+        "reference_days": np.array([c.days for c in campaigns], dtype=float),
+        "reference_confirmed": np.array([float(c.confirmed) for c in campaigns], dtype=float),
+        "reference_weight": np.ones(len(campaigns), dtype=float),
+    }
+
+
+def add_campaign_level(
+    cfg: Mapping[str, Any],
+    reference: Mapping[str, Any],
+    current: Mapping[str, Any],
+    current_org: Any,
+) -> dict[str, Any]:
+    """Add the campaign level to the model on the context stack.
+
+    Parameters
+    ----------
+    cfg
+        The model config (``success_*``, ``endgame_*``, ``org_scale`` priors).
+    reference
+        ``pm.Data`` of ``reference_values`` (dims ``campaign``, ``campaign_covariate``).
+    current
+        ``pm.Data`` of the current campaign: ``campaign_x`` (its covariates at the
+        cut-off), ``campaign_elapsed`` (days from emergence to the end of the cut-off)
+        and ``campaign_open`` (1 while the candidate stands).
+    current_org
+        Index of the current campaign's organisation in the ``organisation`` coordinate
+        (an int, or an integer ``pm.Data`` when it changes between fits).
+
+    Returns
+    -------
+    dict
+        The current campaign's ``p_success``, ``endgame_location`` and ``endgame_shape``.
+    """
+    # Whether: reasons for each prior are in default_model_config and docs/model.md.
+    a0 = pm.Normal("success_intercept", cfg["success_intercept_mu"], cfg["success_intercept_sd"])
+    coef = pm.Normal(
+        "success_coef",
+        mu=np.array([cfg["success_coef_mu"][k] for k in COVARIATES]),
+        sigma=cfg["success_coef_sd"],
+        dims="campaign_covariate",
+    )
+    # When: log-days from emergence to the endgame; organisations partially pooled.
+    endgame_mu = pm.Normal("endgame_mu", np.log(cfg["endgame_mu_days"]), cfg["endgame_mu_sd"])
+    shape_typical = pm.Gamma(
+        "endgame_shape_typical", mu=cfg["endgame_shape_mu"], sigma=cfg["endgame_shape_sd"]
+    )
+    # Some organisations settle on a tighter timetable than others: the spread is pooled
+    # across them on the log scale (non-centred, sd fixed by the config).
+    shape_z = pm.Normal("org_shape_z", 0.0, 1.0, dims="organisation")
+    org_shape = pm.Deterministic(
+        "org_shape", shape_typical * pt.exp(cfg["org_shape_sd"] * shape_z), dims="organisation"
+    )
+    # Organisations differ in procedure and in who leads. Their shifts are partially
+    # pooled with a fixed between-organisation sd: with four organisations an sd learned
+    # from the data sat in a funnel (the sampler diverged) and said little beyond its prior.
+    org_effect = pm.Deterministic(
+        "org_effect",
+        cfg["org_scale"] * pm.Normal("org_z", 0.0, 1.0, dims="organisation"),
+        dims="organisation",
+    )
+    org_success = pm.Deterministic(
+        "org_success",
+        cfg["org_success_scale"] * pm.Normal("org_success_z", 0.0, 1.0, dims="organisation"),
+        dims="organisation",
+    )
+    weight = reference["reference_weight"]
+    logit_ref = (
+        a0 + org_success[reference["reference_org"]] + pt.dot(reference["reference_x"], coef)
+    )
+    outcome = pm.logp(pm.Bernoulli.dist(logit_p=logit_ref), reference["reference_confirmed"])
+    location_ref = endgame_mu + org_effect[reference["reference_org"]]
+    # A campaign's days are known to within about a week: the emergence dates are the
+    # first reports, often approximate (data/README.md). Read as an interval, a
+    # one-campaign organisation cannot pull its spread to zero (an unbounded density).
+    endgame_ref = pm.LogNormal.dist(mu=location_ref, sigma=org_shape[reference["reference_org"]])
+    ended = reference["reference_days"]
+    days = pm.math.logdiffexp(
+        pm.logcdf(endgame_ref, ended),
+        pm.logcdf(endgame_ref, pt.maximum(ended - cfg["reference_window_days"], 0.5)),
+    )
+    pm.Potential("reference_class", pt.sum(weight * (outcome + days)))
+
+    p_success = pm.Deterministic(
+        "p_success",
+        pm.math.sigmoid(a0 + org_success[current_org] + pt.dot(current["campaign_x"], coef)),
+    )
+    location = pm.Deterministic("endgame_location", endgame_mu + org_effect[current_org])
+    endgame_shape = pm.Deterministic("endgame_shape", org_shape[current_org])
+    elapsed = current["campaign_elapsed"]
+    still_open = pm.logccdf(
+        pm.LogNormal.dist(mu=location, sigma=endgame_shape), pt.maximum(elapsed, 1e-3)
+    )
+    pm.Potential(
+        "campaign_still_open",
+        current["campaign_open"] * pt.switch(elapsed > 0, still_open, 0.0),
+    )
+    return {"p_success": p_success, "endgame_location": location, "endgame_shape": endgame_shape}
+
+
+def reference_model(
+    cfg: Mapping[str, Any], campaigns: Sequence[Campaign], orgs: Sequence[str]
+) -> pm.Model:
+    """The campaign level alone, on the reference class (for backtests and recovery).
+
+    Its ``pm.Data`` (``reference_weight`` to leave campaigns out, ``campaign_x`` and
+    ``campaign_org`` for the campaign forecast) change without recompiling.
+    """
+    coords = {
+        "campaign": [c.id for c in campaigns],
+        "campaign_covariate": list(COVARIATES),
+        "organisation": list(orgs),
+    }
+    values = reference_values(campaigns, orgs)
+    with pm.Model(coords=coords) as model:
+        reference = {
+            name: pm.Data(name, value, dims=("campaign", "campaign_covariate")[: value.ndim])
+            for name, value in values.items()
+        }
+        current = {
+            "campaign_x": pm.Data(
+                "campaign_x", np.zeros(len(COVARIATES)), dims="campaign_covariate"
+            ),
+            "campaign_elapsed": pm.Data("campaign_elapsed", np.asarray(0.0)),
+            "campaign_open": pm.Data("campaign_open", np.asarray(0.0)),
+        }
+        org = pm.Data("campaign_org", np.asarray(0, dtype="int64"))
+        add_campaign_level(cfg, reference, current, org)
+    return model
+
+
+def compiled_reference_model(
+    cfg: Mapping[str, Any], campaigns: Sequence[Campaign], orgs: Sequence[str]
+) -> Any:
+    """``reference_model`` compiled for nutpie, once per process for each configuration
+    and reference class. Its ``pm.Data`` change with ``with_data``."""
+    import nutpie
+
+    key = json.dumps(
+        {
+            "config": {k: cfg[k] for k in CONFIG_KEYS},
+            # The reference class's values are the compiled model's default data.
+            "campaigns": {k: v.tolist() for k, v in reference_values(campaigns, orgs).items()},
+            "organisations": list(orgs),
+        },
+        sort_keys=True,
+    )
+    with _COMPILED_LOCK:
+        if key not in _COMPILED:
+            started = time.perf_counter()
+            _COMPILED[key] = nutpie.compile_pymc_model(
+                reference_model(cfg, campaigns, orgs), freeze_model=False
+            )
+            seconds = time.perf_counter() - started
+            logger.info("compiled the campaign level for nutpie in %.1f s", seconds)
+        return _COMPILED[key]
+
+
+def sample(compiled: Any, settings: Mapping[str, Any], seed: int, *, blocking: bool = True) -> Any:
+    """Sample a compiled model with nutpie: ``chains``, ``tune``, ``draws`` and
+    ``target_accept`` from ``settings``. Returns the InferenceData, or with
+    ``blocking=False`` a sampler running in the background (``read_trace`` of its
+    ``wait()`` is the InferenceData)."""
+    import nutpie
+
+    running = nutpie.sample(
+        compiled,
+        draws=settings["draws"],
+        tune=settings["tune"],
+        chains=settings["chains"],
+        seed=seed,
+        target_accept=settings["target_accept"],
+        progress_bar=False,
+        save_warmup=False,
+        return_raw_trace=True,
+        blocking=blocking,
+    )
+    return read_trace(running, compiled.coords) if blocking else running
+
+
+# Sampler statistics kept per draw (``diverging`` is the one the gate reads).
+SAMPLE_STATS: tuple[str, ...] = (
+    "diverging",
+    "n_steps",
+    "step_size",
+    "depth",
+    "maxdepth_reached",
+    "energy",
+    "energy_error",
+    "mean_tree_accept",
+    "logp",
+)
+
+
+def read_trace(results: Any, coords: Mapping[str, Any]) -> az.InferenceData:
+    """The posterior and sampler statistics of a raw nutpie trace, warm-up dropped.
+
+    The same arrays as nutpie's own conversion, which goes through ``arviz.from_dict``
+    for every variable of the warm-up and the draws and took a tenth of a second per
+    fit: a tenth of a rerun.
+    """
+    draw_batches, stat_batches = results.get_arrow_trace()
+    kept = [~_column(stats, "tuning", ()).astype(bool) for stats in stat_batches]
+
+    def group(batches: Sequence[Any], names: Sequence[str]) -> xr.Dataset:
+        variables = {}
+        for name in names:
+            meta = batches[0].column(name).field.metadata
+            dims = meta[b"dims"].decode().split(",") if meta.get(b"dims") else []
+            shape = [int(n) for n in meta[b"shape"].decode().split(",")] if dims else []
+            values = [_column(b, name, shape)[k] for b, k in zip(batches, kept, strict=True)]
+            variables[name] = (("chain", "draw", *dims), np.stack(values))
+        chains, draws = len(batches), int(kept[0].sum())
+        used = {d for dims, _ in variables.values() for d in dims[2:]}
+        return xr.Dataset(
+            variables,
+            coords={
+                "chain": np.arange(chains),
+                "draw": np.arange(draws),
+                **{k: np.asarray(v) for k, v in coords.items() if k in used},
+            },
+        )
+
+    stats = [name for name in SAMPLE_STATS if name in stat_batches[0].column_names]
+    return az.InferenceData(
+        posterior=group(draw_batches, draw_batches[0].column_names),
+        sample_stats=group(stat_batches, stats),
+    )
+
+
+def _column(batch: Any, name: str, shape: Sequence[int]) -> np.ndarray:
+    """One column of an Arrow record batch as a (row, *shape) array."""
+    import pyarrow
+
+    column = pyarrow.array(batch.column(name))
+    if hasattr(column, "flatten"):  # a vector per row
+        column = column.flatten()
+    return column.to_numpy(zero_copy_only=False).reshape(batch.num_rows, *shape)
+
+
+def p_within(
+    p_success: np.ndarray, location: np.ndarray, shape: np.ndarray, days: float
+) -> np.ndarray:
+    """P(confirmed within ``days`` of emergence) per draw, for a campaign with holdouts.
+
+    The endgame path alone: with holdouts at emergence the campaign is settled at its
+    endgame, so ``p * F_E(days)``.
+    """
+    return p_success * special.ndtr((np.log(days) - location) / shape)

@@ -1,0 +1,1 @@
+"""Fit, gate, publish and store one forecast run."""

@@ -1,0 +1,1 @@
+"""Numpy-only posterior maths: draws, derived probabilities and the forecast document (no PyMC)."""

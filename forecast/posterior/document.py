@@ -1,0 +1,269 @@
+"""The forecast document (the ``GET /forecast`` JSON), built from posterior draws."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from forecast.data.records import Problem, ValidationError
+from forecast.posterior import predict
+from forecast.posterior.predict import ASSUMPTIONS, PosteriorDraws
+
+logger = logging.getLogger(__name__)
+
+DRAWS_FILE = "draws.npz"
+# The probability-over-time curve: weekly points from the cut-off to this many days on.
+CURVE_DAYS = 280
+CURVE_STEP_DAYS = 7
+# Draws behind the curve (a chart: 1000 draws put its Monte Carlo error below 0.01).
+CURVE_DRAWS = 1000
+MAX_BY_DATES = 10
+BY_PREFIX = "by_"
+
+
+def parse_by(text: str | None) -> list[dt.date]:
+    """Parse ``by=YYYY-MM-DD[,YYYY-MM-DD...]``.
+
+    Raises
+    ------
+    ValidationError
+        Naming the field ``by`` and the valid form.
+    """
+    if text is None or text.strip() == "":
+        return []
+    valid = f"up to {MAX_BY_DATES} dates as YYYY-MM-DD, comma-separated"
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) > MAX_BY_DATES:
+        raise ValidationError([Problem("by", f"has {len(parts)} dates", valid)])
+    dates = []
+    for part in parts:
+        try:
+            dates.append(dt.date.fromisoformat(part))
+        except ValueError:
+            raise ValidationError([Problem("by", f"{part!r} is not a date", valid)]) from None
+    return dates
+
+
+def parse_assume(text: str | None, codes: Sequence[str]) -> dict[str, str]:
+    """Parse ``assume=HU:endorsed,TR:opposed`` into ``{"HU": "endorsed", ...}``.
+
+    Raises
+    ------
+    ValidationError
+        Naming the field ``assume``, the valid ally codes and outcomes.
+    """
+    if text is None or text.strip() == "":
+        return {}
+    assume: dict[str, str] = {}
+    for part in text.split(","):
+        code, sep, outcome = part.strip().partition(":")
+        if not sep or not re.fullmatch(r"[A-Za-z]{2}", code):
+            raise ValidationError(
+                [Problem("assume", f"{part!r} is not CODE:OUTCOME", "e.g. HU:endorsed,TR:opposed")]
+            )
+        code = code.upper()
+        if code not in codes:
+            raise ValidationError(
+                [Problem("assume", f"{code!r} is not an ally code", ", ".join(sorted(codes)))]
+            )
+        if outcome not in ASSUMPTIONS:
+            raise ValidationError(
+                [Problem("assume", f"{outcome!r} is not an outcome", ", ".join(ASSUMPTIONS))]
+            )
+        assume[code] = outcome
+    return assume
+
+
+def _deadline_entry(
+    draws: PosteriorDraws, key: str, label: str, date: dt.date, assume: Mapping[str, str]
+) -> dict[str, Any]:
+    p = predict.confirmed_by(draws, draws.day(date), assume)
+    return {
+        "key": key,
+        "label": label,
+        "date": date.isoformat(),
+        "p_confirmed": float(p.mean()),
+        "interval": list(predict.interval(p)),
+    }
+
+
+def pivotal_entries(
+    draws: PosteriorDraws,
+    deadlines: Sequence[tuple[str, str, dt.date]],
+    names: Mapping[str, str],
+    assume: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """Per deadline, each member not yet endorsed (nor assumed): P(confirmed by it) if it
+    endorsed at the cut-off and if it refused, most decisive first.
+
+    An ally's decision matters by ``if_endorses - if_refuses``; ties keep the ally order.
+    """
+    if not deadlines:
+        return []
+    days = np.array([draws.day(d) for _, _, d in deadlines])
+    endorses, refuses = predict.pivotal(draws, days, assume)
+    endorses, refuses = endorses.mean(axis=0), refuses.mean(axis=0)  # (ally, k)
+    open_allies = [
+        i
+        for i, code in enumerate(draws.codes)
+        if draws.member[i] > 0 and draws.status[i] != "endorsed" and code not in assume
+    ]
+    entries = []
+    for k, (key, _, _) in enumerate(deadlines):
+        rows = [
+            {
+                "code": draws.codes[i],
+                "name": names.get(draws.codes[i], draws.codes[i]),
+                "status": draws.status[i],
+                "if_endorses": float(endorses[i, k]),
+                "if_refuses": float(refuses[i, k]),
+            }
+            for i in open_allies
+        ]
+        rows.sort(key=lambda r: r["if_refuses"] - r["if_endorses"])
+        entries.append({"key": key, "allies": rows})
+    return entries
+
+
+def build_document(
+    draws: PosteriorDraws,
+    *,
+    question: str,
+    candidate: str,
+    deadlines: Sequence[tuple[str, str, dt.date]],
+    names: Mapping[str, str],
+    meta: Mapping[str, Any],
+    by: Sequence[dt.date] = (),
+    assume: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Summarise the draws as the forecast document of the HTTP API.
+
+    Parameters
+    ----------
+    draws
+        Posterior draws and the cut-off's observations.
+    question, candidate
+        From ``data/question.toml``.
+    deadlines
+        ``(key, label, last day)`` of each deadline; ``by`` dates are added after them.
+    names
+        Ally code to name.
+    meta
+        Run fields copied into the document (``run_id``, ``published_at``,
+        ``evidence_count``, ``diagnostics``...).
+    by
+        Extra deadlines (``?by=``).
+    assume
+        What-if outcomes per ally (``endorsed`` or ``opposed``), conditioned on without
+        refitting.
+
+    Returns
+    -------
+    dict
+        JSON-ready; probabilities are posterior means, intervals 94% equal-tailed.
+    """
+    assume = dict(assume or {})
+    all_deadlines = list(deadlines) + [
+        (f"{BY_PREFIX}{d.isoformat()}", f"By {d.isoformat()}", d) for d in by
+    ]
+    entries = [_deadline_entry(draws, k, label, d, assume) for k, label, d in all_deadlines]
+    ever_confirmed = predict.confirmed_ever(draws, assume)
+    ever = predict.endorse_ever(draws, assume).mean(axis=0)
+    by_deadline = {
+        key: predict.endorsed_by(draws, np.full(draws.n_draws, draws.day(d)), assume).mean(axis=0)
+        for key, _, d in all_deadlines
+    }
+    holdout = predict.last_holdout(draws, assume)
+    pivotal = pivotal_entries(draws, all_deadlines, names, assume)
+    allies = []
+    for i, code in enumerate(draws.codes):
+        allies.append(
+            {
+                "code": code,
+                "name": names.get(code, code),
+                "status": draws.status[i],
+                "p_endorse": float(ever[i]),
+                "p_endorse_by": {key: float(v[i]) for key, v in by_deadline.items()},
+                "p_last_holdout": float(holdout[i]),
+            }
+        )
+    curve_days = draws.censor_day + np.arange(0, CURVE_DAYS + 1, CURVE_STEP_DAYS, dtype=float)
+    curve = predict.confirmed_by(predict.thinned(draws, CURVE_DRAWS), curve_days, assume)
+    lo, hi = np.quantile(curve, [0.03, 0.97], axis=0)
+    return {
+        "question": question,
+        "candidate": candidate,
+        "as_of": draws.as_of.isoformat(),
+        **{k: meta[k] for k in ("run_id", "published_at", "evidence_count") if k in meta},
+        "assume": assume,
+        "deadlines": entries,
+        "p_ever_confirmed": float(ever_confirmed.mean()),
+        "p_ever_confirmed_interval": list(predict.interval(ever_confirmed)),
+        "allies": allies,
+        "pivotal": pivotal,
+        "curve": [
+            {
+                "date": draws.date(day).isoformat(),
+                "p_confirmed": float(curve[:, k].mean()),
+                "interval": [float(lo[k]), float(hi[k])],
+            }
+            for k, day in enumerate(curve_days)
+        ],
+        "timing_form": draws.timing,
+        **{k: v for k, v in meta.items() if k not in ("run_id", "published_at", "evidence_count")},
+    }
+
+
+def rerender(
+    run_dir: Path | str,
+    document: Mapping[str, Any],
+    *,
+    by: Sequence[dt.date] = (),
+    assume: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Recompute a stored run's document with extra deadlines and what-if outcomes.
+
+    Reads only the run's ``draws.npz`` (numpy), so the API can answer ``?by=`` and
+    ``?assume=`` without PyMC.
+    """
+    draws = PosteriorDraws.load(Path(run_dir) / DRAWS_FILE)
+    deadlines = [
+        (d["key"], d["label"], dt.date.fromisoformat(d["date"]))
+        for d in document["deadlines"]
+        if not d["key"].startswith(BY_PREFIX)
+    ]
+    meta = {
+        k: v
+        for k, v in document.items()
+        if k
+        not in (
+            "question",
+            "candidate",
+            "as_of",
+            "assume",
+            "deadlines",
+            "p_ever_confirmed",
+            "p_ever_confirmed_interval",
+            "allies",
+            "pivotal",
+            "curve",
+            "timing_form",
+            "freshness",
+        )
+    }
+    return build_document(
+        draws,
+        question=document["question"],
+        candidate=document["candidate"],
+        deadlines=deadlines,
+        names={a["code"]: a["name"] for a in document["allies"]},
+        meta=meta,
+        by=by,
+        assume=assume,
+    )

@@ -1,0 +1,1 @@
+"""GET /allies and GET /allies/{code}."""

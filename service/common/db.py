@@ -1,0 +1,106 @@
+"""Database engine and sessions (SQLite in WAL mode or PostgreSQL), and migrations to head."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
+BUSY_TIMEOUT_MS = 30_000
+
+
+@dataclass(frozen=True)
+class Database:
+    """One engine and two session factories over it.
+
+    ``sessions`` is for units of work that write: on SQLite its transactions start with
+    ``BEGIN IMMEDIATE``, so concurrent writers queue on the busy timeout instead of
+    failing when a read lock cannot be upgraded. ``reader`` is for read-only work and
+    never blocks a writer (WAL).
+    """
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+    reader: sessionmaker[Session]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def connect(url: str, **engine_options: Any) -> Database:
+    """Create the engine for ``url`` (creating a SQLite file's folder) and its sessions."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = _sqlite_engine(url, **engine_options)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, **engine_options)
+    return Database(
+        engine=engine,
+        sessions=sessionmaker(
+            engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
+        ),
+        reader=sessionmaker(engine, expire_on_commit=False),
+    )
+
+
+def _sqlite_engine(url: str, **engine_options: Any) -> Engine:
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        pool_size=10,
+        max_overflow=30,
+        **engine_options,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The driver's own transaction handling is switched off so that BEGIN is ours.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """Alembic configuration for the service's migrations (no ini file needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def migrate(database: Database) -> None:
+    """Bring the schema to the newest migration (idempotent)."""
+    config = alembic_config()
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    logger.info("database schema is at head (%s)", database.engine.url.render_as_string())

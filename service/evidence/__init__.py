@@ -1,0 +1,1 @@
+"""POST, GET and DELETE /evidence: the evidence log."""

@@ -1,0 +1,241 @@
+"""Evidence: validate and store posted items, list them, retract them; each change queues a run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from forecast.data.dataset import Dataset
+from forecast.data.records import EVIDENCE_FIELDS, EvidenceItem, ValidationError, validate_evidence
+from service.common.clock import today, utcnow
+from service.common.db import Database
+from service.common.errors import BadRequest, InvalidInput, NotFound
+from service.common.paging import DEFAULT_LIMIT, decode_cursor, encode_cursor
+from service.common.schemas import (
+    EvidenceIn,
+    EvidenceOut,
+    EvidencePosted,
+    EvidenceRetracted,
+    ProblemError,
+)
+from service.common.tables import EvidenceRow
+from service.http.strict import source_problem, text_problems
+from service.runs.queue import in_transaction, queue_live_run
+
+logger = logging.getLogger(__name__)
+
+
+def evidence_out(row: EvidenceRow) -> EvidenceOut:
+    return EvidenceOut(
+        id=row.id,
+        ally=row.ally,
+        kind=row.kind,  # type: ignore[arg-type]
+        date=row.date,
+        source=row.source,
+        summary=row.summary,
+        reliability=row.reliability,
+        severity=row.severity,
+        grievance=row.grievance,
+        origin=row.origin,  # type: ignore[arg-type]
+        created_at=row.created_at,
+        retracted=row.retracted_at is not None,
+        retracted_at=row.retracted_at,
+        run_id=row.run_id,
+    )
+
+
+def evidence_row(item: EvidenceItem, origin: str) -> EvidenceRow:
+    fields = {field: getattr(item, field) for field in EVIDENCE_FIELDS}
+    return EvidenceRow(id=item.id, **fields, origin=origin, created_at=utcnow())
+
+
+def seed_evidence(database: Database, dataset: Dataset) -> int:
+    """Copy the shipped ``evidence.csv`` into an empty evidence table (once, ever).
+
+    Returns the number of items stored (0 when the table already has rows).
+    """
+    with database.sessions.begin() as session:
+        if session.scalar(select(func.count()).select_from(EvidenceRow)):
+            return 0
+        unique = {item.id: item for item in dataset.evidence}
+        session.add_all(evidence_row(item, "shipped") for item in unique.values())
+    logger.info("stored the %d shipped evidence items", len(unique))
+    return len(unique)
+
+
+def posted_grievances(session: Session) -> tuple[str, ...]:
+    """Ids of standing posted grievances: a ``grievance_resolved`` item may name them."""
+    return tuple(
+        session.scalars(
+            select(EvidenceRow.id).where(
+                EvidenceRow.kind == "grievance", EvidenceRow.retracted_at.is_(None)
+            )
+        )
+    )
+
+
+class EvidenceService:
+    """What the evidence routes do, each write in one transaction."""
+
+    def __init__(self, database: Database, dataset: Dataset, seed: int):
+        self.database = database
+        self.dataset = dataset
+        self.seed = seed
+
+    def problems(self, raw: Mapping[str, Any]) -> list[ProblemError]:
+        """Every problem of a posted JSON object at once, each naming its field and the
+        valid values (as the file loader reports a row); empty for a valid item."""
+        present = {k: v for k, v in raw.items() if v is not None}
+        found = text_problems(present)
+        source = present.get("source")
+        if isinstance(source, str) and (bad_source := source_problem(source)):
+            found.append(bad_source)
+        with self.database.reader() as session:
+            vocabulary = self.dataset.vocabulary(posted_grievances(session))
+        try:
+            validate_evidence(present, vocabulary, latest=today())
+        except ValidationError as exc:
+            # One problem per field: a control character or a bad address says most.
+            named = {p.field for p in found}
+            found += [
+                ProblemError(p.field, p.message, p.valid)
+                for p in exc.problems
+                if p.field not in named
+            ]
+        return found
+
+    def add(self, data: EvidenceIn) -> EvidencePosted:
+        """Store an item once and queue (or join) the live run.
+
+        Raises
+        ------
+        InvalidInput
+            Naming each field at fault and its valid values; nothing is stored.
+        """
+        raw = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
+        problems = text_problems(raw)
+        if not problems and (bad_source := source_problem(data.source)):
+            problems.append(bad_source)
+        if problems:
+            raise InvalidInput("the evidence is not valid", problems)
+
+        def work(session: Session) -> EvidencePosted:
+            vocabulary = self.dataset.vocabulary(posted_grievances(session))
+            try:
+                item = validate_evidence(raw, vocabulary, latest=today())
+            except ValidationError as exc:
+                raise InvalidInput.from_validation(exc, "the evidence is not valid") from None
+            row = session.get(EvidenceRow, item.id, with_for_update=True)
+            if row is not None and row.retracted_at is None:
+                return EvidencePosted(evidence_id=row.id, run_id=row.run_id, stored="duplicate")
+            stored = "restored" if row is not None else "created"
+            if row is None:
+                row = evidence_row(item, "posted")
+                session.add(row)
+            row.retracted_at = None
+            session.flush()
+            row.run_id = queue_live_run(
+                session, self.dataset, trigger="evidence", seed=self.seed
+            ).id
+            logger.info(
+                "evidence %s %s (%s %s), run %s", item.id, stored, item.ally, item.kind, row.run_id
+            )
+            return EvidencePosted(evidence_id=row.id, run_id=row.run_id, stored=stored)
+
+        return in_transaction(self.database.sessions, work)
+
+    def retract(self, evidence_id: str) -> EvidenceRetracted:
+        """Mark an item retracted (it stays listed) and queue the live run without it.
+
+        Raises
+        ------
+        NotFound
+            For an id that was never stored.
+        """
+
+        def work(session: Session) -> EvidenceRetracted:
+            row = session.get(EvidenceRow, evidence_id, with_for_update=True)
+            if row is None:
+                raise NotFound(
+                    f"no evidence with id {evidence_id!r}",
+                    [ProblemError("evidence_id", "is not stored", "an id from GET /evidence")],
+                )
+            if row.retracted_at is None:
+                row.retracted_at = utcnow()
+                session.flush()
+                row.run_id = queue_live_run(
+                    session, self.dataset, trigger="retraction", seed=self.seed
+                ).id
+                logger.info("evidence %s retracted, run %s", row.id, row.run_id)
+            return EvidenceRetracted(
+                evidence_id=row.id, retracted_at=row.retracted_at, run_id=row.run_id
+            )
+
+        return in_transaction(self.database.sessions, work)
+
+    def page(
+        self,
+        ally: str | None = None,
+        include_retracted: bool = True,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> tuple[list[EvidenceOut], str | None]:
+        """A page of stored items, newest first, and the cursor of the next page (or None).
+
+        Raises
+        ------
+        BadRequest
+            An unknown ally, or a cursor this list did not make.
+        """
+        after = None
+        if cursor is not None:
+            after = decode_cursor(cursor, dt.date.fromisoformat, dt.datetime.fromisoformat, str)
+        items = self.list(ally, include_retracted, limit=limit + 1, after=after)
+        if len(items) <= limit:
+            return items, None
+        last = items[limit - 1]
+        return items[:limit], encode_cursor([last.date, last.created_at, last.id])
+
+    def list(
+        self,
+        ally: str | None = None,
+        include_retracted: bool = True,
+        limit: int | None = None,
+        after: list | None = None,
+    ) -> list[EvidenceOut]:
+        """Stored items, newest first (at most ``limit``, after the sort key ``after``)."""
+        if ally is not None and ally not in self.dataset.codes:
+            valid = ", ".join(sorted(self.dataset.codes))
+            raise BadRequest(
+                f"unknown ally {ally!r}", [ProblemError("ally", f"{ally!r} is not an ally", valid)]
+            )
+        query = select(EvidenceRow).order_by(
+            EvidenceRow.date.desc(), EvidenceRow.created_at.desc(), EvidenceRow.id
+        )
+        if ally is not None:
+            query = query.where(EvidenceRow.ally == ally)
+        if not include_retracted:
+            query = query.where(EvidenceRow.retracted_at.is_(None))
+        if after is not None:
+            date, created_at, last_id = after
+            query = query.where(
+                or_(
+                    EvidenceRow.date < date,
+                    and_(EvidenceRow.date == date, EvidenceRow.created_at < created_at),
+                    and_(
+                        EvidenceRow.date == date,
+                        EvidenceRow.created_at == created_at,
+                        EvidenceRow.id > last_id,
+                    ),
+                )
+            )
+        if limit is not None:
+            query = query.limit(limit)
+        with self.database.reader() as session:
+            return [evidence_out(row) for row in session.scalars(query)]

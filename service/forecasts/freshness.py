@@ -1,0 +1,57 @@
+"""Whether the live forecast reflects every stored evidence item, and if not, why not."""
+
+from __future__ import annotations
+
+import logging
+
+import msgspec
+from sqlalchemy import select
+
+from service.common.db import Database
+from service.common.schemas import FailedRun, Freshness, PendingRun
+from service.common.tables import EvidenceRow, RunRow
+
+logger = logging.getLogger(__name__)
+
+
+def freshness(database: Database, live_run_id: str) -> Freshness:
+    """Compare the evidence the live forecast was fitted on with the evidence stored now.
+
+    An item stored since (or retracted since) is pending; the newest run that follows the
+    evidence says why it is not reflected yet: it is queued or running (``pending_run``), or
+    it failed (``failed_run``, with the gate's reason).
+    """
+    with database.reader() as session:
+        fitted = set(
+            session.scalar(select(RunRow.evidence_ids).where(RunRow.id == live_run_id)) or ()
+        )
+        rows = session.execute(select(EvidenceRow.id, EvidenceRow.retracted_at)).all()
+        newest = session.execute(
+            select(RunRow.id, RunRow.status, RunRow.error, RunRow.finished_at)
+            .where(RunRow.live.is_(True))
+            .order_by(RunRow.requested_at.desc(), RunRow.id.desc())
+            .limit(1)
+        ).first()
+    standing = {i for i, retracted_at in rows if retracted_at is None}
+    retracted = {i for i, retracted_at in rows if retracted_at is not None}
+    pending = sorted((standing - fitted) | (retracted & fitted))
+    if not pending:
+        return Freshness(up_to_date=True, pending_evidence=[])
+    pending_run = failed_run = None
+    if newest is not None and newest.status in ("queued", "running"):
+        pending_run = PendingRun(run_id=newest.id, status=newest.status)
+    elif newest is not None and newest.status == "failed":
+        failed_run = FailedRun(
+            run_id=newest.id, reason=newest.error or "failed", finished_at=newest.finished_at
+        )
+    return Freshness(
+        up_to_date=False, pending_evidence=pending, pending_run=pending_run, failed_run=failed_run
+    )
+
+
+def with_freshness(body: bytes, state: Freshness) -> bytes:
+    """The document's JSON bytes with ``freshness`` added as its last field."""
+    body = body.rstrip()
+    if not body.endswith(b"}"):
+        raise ValueError("a forecast document is a JSON object")
+    return body[:-1] + b',"freshness":' + msgspec.json.encode(state) + b"}"

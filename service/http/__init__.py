@@ -1,0 +1,1 @@
+"""HTTP plumbing: the token guard, strict input, security headers, the API reference."""

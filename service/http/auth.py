@@ -1,0 +1,107 @@
+"""Bearer-token guard for writes, compared in constant time; repeated wrong tokens get 429."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import math
+import threading
+import time
+from collections import OrderedDict
+
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
+
+from service.common.errors import TooManyRequests, Unauthorized
+from service.common.schemas import ProblemError
+
+logger = logging.getLogger(__name__)
+
+VALID_HEADER = "Authorization: Bearer <the server's FORECAST_API_TOKEN>"
+# A client that sends this many wrong tokens within the window is refused (429) until the
+# window of its first failure has passed: guessing a 32-character token stays hopeless.
+MAX_FAILURES = 10
+FAILURE_WINDOW_SECONDS = 300.0
+# Clients remembered at once (oldest forgotten first), so the table itself stays small.
+MAX_CLIENTS = 10_000
+
+
+class FailedAttempts:
+    """Wrong tokens per client address within a sliding window, safe across threads."""
+
+    def __init__(
+        self,
+        limit: int = MAX_FAILURES,
+        window: float = FAILURE_WINDOW_SECONDS,
+        clock=time.monotonic,
+    ):
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self.failures: OrderedDict[str, list[float]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def retry_after(self, client: str) -> int:
+        """Seconds until ``client`` may try again (0: it may try now)."""
+        now = self.clock()
+        with self.lock:
+            recent = [t for t in self.failures.get(client, ()) if now - t < self.window]
+            if recent:
+                self.failures[client] = recent
+            else:
+                self.failures.pop(client, None)
+            if len(recent) < self.limit:
+                return 0
+            return max(1, math.ceil(recent[0] + self.window - now))
+
+    def record(self, client: str) -> None:
+        with self.lock:
+            self.failures.setdefault(client, []).append(self.clock())
+            self.failures.move_to_end(client)
+            while len(self.failures) > MAX_CLIENTS:
+                self.failures.popitem(last=False)
+
+
+def _client(connection: ASGIConnection) -> str:
+    return connection.client.host if connection.client else "unknown"
+
+
+def require_token(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+    """Let the request through only with ``Authorization: Bearer <FORECAST_API_TOKEN>``.
+
+    Raises
+    ------
+    Unauthorized
+        Without a token, with a wrong one, or when the server has no token (writes off).
+    TooManyRequests
+        After ``MAX_FAILURES`` wrong tokens from this client within the window.
+    """
+    expected: str | None = connection.app.state.settings.api_token
+    if not expected:
+        raise Unauthorized(
+            "writes are disabled: the server was started without FORECAST_API_TOKEN",
+            [ProblemError("Authorization", "no token can be accepted", "set FORECAST_API_TOKEN")],
+        )
+    attempts: FailedAttempts = connection.app.state.failed_attempts
+    client = _client(connection)
+    wait = attempts.retry_after(client)
+    if wait:
+        raise TooManyRequests(
+            "too many wrong tokens from this client; try again later",
+            [ProblemError("Authorization", "too many wrong tokens", f"retry after {wait} s")],
+            retry_after=wait,
+        )
+    scheme, _, token = connection.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "a bearer token is required for writes",
+            [ProblemError("Authorization", "is missing or not a bearer token", VALID_HEADER)],
+        )
+    given = token.strip().encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(given, expected.encode("utf-8")):
+        attempts.record(client)
+        logger.warning("a wrong bearer token from %s", client)
+        raise Unauthorized(
+            "the bearer token is not valid",
+            [ProblemError("Authorization", "the token is wrong", VALID_HEADER)],
+        )

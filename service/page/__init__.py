@@ -1,0 +1,1 @@
+"""GET /: the page a person reads, and its static files."""

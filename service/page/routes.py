@@ -1,0 +1,40 @@
+"""GET /: the page a person reads, a static document fed by the JSON API; its script and
+style are served beside it (``/static/...``) so that the content security policy needs
+no inline code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar import Controller, MediaType, Response, get
+
+from service.common.errors import NotFound
+
+STATIC = Path(__file__).resolve().parent / "static"
+PAGE = (STATIC / "index.html").read_bytes()
+ASSETS = {
+    "page.js": ((STATIC / "page.js").read_bytes(), "text/javascript"),
+    "page.css": ((STATIC / "page.css").read_bytes(), "text/css"),
+}
+
+
+class PageController(Controller):
+    path = "/"
+    tags = ("page",)
+
+    @get(
+        operation_id="getPage",
+        summary="The forecast page: deadlines, probability over time, allies, evidence",
+        media_type=MediaType.HTML,
+        sync_to_thread=False,
+    )
+    def page(self) -> Response[bytes]:
+        return Response(PAGE, media_type=MediaType.HTML)
+
+    @get("/static/{name:str}", include_in_schema=False, sync_to_thread=False)
+    def asset(self, name: str) -> Response[bytes]:
+        """The page's script and style (404 for any other name)."""
+        if name not in ASSETS:
+            raise NotFound(f"no static file {name!r}")
+        body, media_type = ASSETS[name]
+        return Response(body, media_type=media_type, headers={"Cache-Control": "no-cache"})

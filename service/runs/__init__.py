@@ -1,0 +1,1 @@
+"""POST and GET /runs, and the durable run queue the worker reads."""

@@ -1,0 +1,267 @@
+"""The durable run queue: coalesced live runs, claims by the worker, results and recovery."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
+
+import msgspec
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecast.data.dataset import Dataset
+from forecast.data.records import EVIDENCE_FIELDS, EvidenceItem
+from forecast.pipeline.store import new_run_id
+from service.common.clock import utcnow
+from service.common.tables import EvidenceRow, ForecastRow, RunRow
+from service.forecasts.changes import record_change
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+T = TypeVar("T")
+
+
+class Claimed(NamedTuple):
+    """A run the worker now owns, with the evidence it is to be fitted on."""
+
+    run_id: str
+    as_of: dt.date
+    seed: int
+    evidence: list[EvidenceItem]
+
+
+def in_transaction(
+    session_factory: sessionmaker[Session], work: Callable[[Session], T], retries: int = 3
+) -> T:
+    """Run ``work`` in one transaction, retried when a concurrent writer won a unique key.
+
+    On SQLite writers are serialised (``BEGIN IMMEDIATE``) and this never retries; on
+    PostgreSQL two requests may insert the same evidence or the only queued live run at
+    once, and the loser sees the winner's row on its retry.
+    """
+    for attempt in range(1, retries + 1):
+        try:
+            with session_factory.begin() as session:
+                return work(session)
+        except IntegrityError:
+            logger.info("a concurrent write took the same key; retrying (%d)", attempt)
+    with session_factory.begin() as session:
+        return work(session)
+
+
+def evidence_item(row: EvidenceRow) -> EvidenceItem:
+    return EvidenceItem(**{field: getattr(row, field) for field in EVIDENCE_FIELDS})
+
+
+def live_as_of(session: Session, dataset: Dataset) -> dt.date:
+    """The cut-off of a run that follows the evidence.
+
+    The latest of the question's opening date and the newest evidence still standing;
+    and never before a cut-off already published or being fitted, since ``GET /forecast``
+    serves the greatest cut-off and a new forecast must take its place.
+    """
+    newest = session.scalar(
+        select(func.max(EvidenceRow.date)).where(EvidenceRow.retracted_at.is_(None))
+    )
+    published = session.scalar(select(func.max(ForecastRow.as_of)))
+    running = session.scalar(select(func.max(RunRow.as_of)).where(RunRow.status == "running"))
+    return max(d for d in (dataset.question.opened, newest, published, running) if d is not None)
+
+
+def queue_live_run(session: Session, dataset: Dataset, *, trigger: str, seed: int) -> RunRow:
+    """Reuse the queued live run (moving its cut-off) or queue one; the caller commits."""
+    as_of = live_as_of(session, dataset)
+    queued = session.scalars(
+        select(RunRow).where(RunRow.status == "queued", RunRow.live.is_(True)).with_for_update()
+    ).first()
+    if queued is not None:
+        queued.as_of = as_of
+        return queued
+    return queue_run(session, as_of=as_of, seed=seed, trigger=trigger, live=True)
+
+
+def queue_run(
+    session: Session, *, as_of: dt.date, seed: int, trigger: str, live: bool = False
+) -> RunRow:
+    """Queue a fit (at a fixed cut-off unless ``live``); the caller commits."""
+    run = RunRow(
+        id=new_run_id(),
+        status="queued",
+        as_of=as_of,
+        seed=seed,
+        trigger=trigger,
+        live=live,
+        requested_at=utcnow(),
+        attempts=0,
+    )
+    session.add(run)
+    session.flush()  # the unique index on queued live runs fails here, not at commit
+    return run
+
+
+def has_queued(reader: sessionmaker[Session]) -> bool:
+    """Whether any run is queued: a plain read, which takes no write lock (on SQLite in
+    WAL mode it runs beside writers), so an idle worker can ask often."""
+    with reader() as session:
+        return (
+            session.scalars(select(RunRow.id).where(RunRow.status == "queued").limit(1)).first()
+            is not None
+        )
+
+
+def claim_next(session_factory: sessionmaker[Session], worker: str) -> Claimed | None:
+    """Mark the next queued run running and load its evidence, in one transaction.
+
+    A live run (new evidence) comes before every manual one, then the oldest first: a
+    backlog of ``POST /runs`` never delays the forecast readers see.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED``; SQLite (which has no row locks):
+    the write transaction plus an ``UPDATE ... WHERE status = 'queued'`` that only one
+    claimant can win.
+    """
+    with session_factory.begin() as session:
+        run_id = session.scalars(
+            select(RunRow.id)
+            .where(RunRow.status == "queued")
+            .order_by(RunRow.live.desc(), RunRow.requested_at, RunRow.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).first()
+        if run_id is None:
+            return None
+        won = session.execute(
+            update(RunRow)
+            .where(RunRow.id == run_id, RunRow.status == "queued")
+            .values(
+                status="running",
+                started_at=utcnow(),
+                attempts=RunRow.attempts + 1,
+                worker=worker,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if won.rowcount != 1:
+            return None
+        run = session.get_one(RunRow, run_id, populate_existing=True)
+        rows = session.scalars(
+            select(EvidenceRow)
+            .where(EvidenceRow.retracted_at.is_(None), EvidenceRow.date <= run.as_of)
+            .order_by(EvidenceRow.date, EvidenceRow.id)
+        ).all()
+        run.evidence_ids = [r.id for r in rows]
+        return Claimed(run.id, run.as_of, run.seed, [evidence_item(r) for r in rows])
+
+
+def publish(
+    session_factory: sessionmaker[Session],
+    run_id: str,
+    document: dict[str, Any],
+    document_json: str,
+    diagnostics: dict[str, Any],
+    timings: dict[str, Any],
+) -> None:
+    """Mark the run succeeded and publish its forecast with what it changed, in one
+    transaction."""
+    published_at = _timestamp(document.get("published_at")) or utcnow()
+    with session_factory.begin() as session:
+        run = session.get_one(RunRow, run_id, with_for_update=True)
+        run.status = "succeeded"
+        run.finished_at = utcnow()
+        run.diagnostics = diagnostics
+        run.timings = timings
+        run.error = None
+        change = record_change(session, run, msgspec.json.decode(document_json))
+        session.add(
+            ForecastRow(
+                run_id=run_id,
+                as_of=run.as_of,
+                published_at=published_at,
+                document=document_json,
+                change=change,
+            )
+        )
+
+
+def fail(
+    session_factory: sessionmaker[Session],
+    run_id: str,
+    error: str,
+    diagnostics: dict[str, Any] | None = None,
+    timings: dict[str, Any] | None = None,
+) -> None:
+    """Mark the run failed; nothing is published."""
+    with session_factory.begin() as session:
+        run = session.get_one(RunRow, run_id, with_for_update=True)
+        run.status = "failed"
+        run.finished_at = utcnow()
+        run.error = error
+        run.diagnostics = diagnostics
+        run.timings = timings
+
+
+def requeue(session_factory: sessionmaker[Session], run_id: str) -> None:
+    """Give back a run interrupted by a shutdown; the interrupted attempt does not count."""
+    with session_factory.begin() as session:
+        run = session.get_one(RunRow, run_id, with_for_update=True)
+        if run.status == "running":
+            run.attempts = max(run.attempts - 1, 0)
+            _back_to_queue(session, run, "the worker was stopped")
+
+
+def recover(session_factory: sessionmaker[Session]) -> list[str]:
+    """At worker start: runs left ``running`` by a worker that died go back to the queue.
+
+    A run that has already been started ``MAX_ATTEMPTS`` times is marked failed instead.
+    One worker per database is assumed: any run still ``running`` has lost its worker.
+    """
+    recovered = []
+    with session_factory.begin() as session:
+        stuck = session.scalars(
+            select(RunRow)
+            .where(RunRow.status == "running")
+            .order_by(RunRow.requested_at)
+            .with_for_update()
+        ).all()
+        for run in stuck:
+            if run.attempts >= MAX_ATTEMPTS:
+                run.status = "failed"
+                run.finished_at = utcnow()
+                run.error = f"the worker died during each of its {run.attempts} attempts"
+                logger.error("run %s failed: %s", run.id, run.error)
+            else:
+                _back_to_queue(session, run, "the worker died")
+            recovered.append(run.id)
+    return recovered
+
+
+def _back_to_queue(session: Session, run: RunRow, why: str) -> None:
+    """Queue the run again, unless it is live and a newer live run already covers it."""
+    if run.live:
+        newer = session.scalars(
+            select(RunRow.id).where(RunRow.status == "queued", RunRow.live.is_(True))
+        ).first()
+        if newer is not None:
+            run.status = "failed"
+            run.finished_at = utcnow()
+            run.error = f"{why} during this run; superseded by queued run {newer}"
+            logger.warning("run %s: %s", run.id, run.error)
+            return
+    run.status = "queued"
+    run.started_at = None
+    run.worker = None
+    session.flush()
+    logger.warning("run %s queued again: %s during it (attempt %d)", run.id, why, run.attempts)
+
+
+def _timestamp(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        stamp = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)

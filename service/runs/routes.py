@@ -1,0 +1,63 @@
+"""POST /runs, GET /runs, GET /runs/{id}."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, get, post
+from litestar.openapi import ResponseSpec
+from litestar.params import Parameter
+
+from service.common.schemas import VALID, RunIn, RunOut, RunStatus
+from service.http.auth import require_token
+from service.http.responses import problems
+from service.runs.service import MAX_LIST, RunService
+
+
+class RunController(Controller):
+    path = "/runs"
+    tags = ("runs",)
+
+    @post(
+        guards=[require_token],
+        operation_id="requestRun",
+        summary="Queue a fit at a cut-off date",
+        description=(
+            "A run with the same cut-off and seed that is still queued is returned (200) "
+            "instead of queuing another. Manual runs wait behind live reruns; at most "
+            "`FORECAST_MAX_QUEUED_RUNS` may wait at once (429 with `Retry-After` beyond)."
+        ),
+        status_code=202,
+        responses={
+            200: ResponseSpec(data_container=RunOut, description="Already queued"),
+            **problems(400, 401, 413, 422, 429),
+        },
+        sync_to_thread=True,
+    )
+    def request(self, data: RunIn, runs: RunService) -> Response[RunOut]:
+        run, created = runs.request(data)
+        return Response(run, status_code=202 if created else 200)
+
+    @get(
+        operation_id="listRuns",
+        summary="Runs, newest first: queued, running, succeeded or failed",
+        responses=problems(400),
+        sync_to_thread=True,
+    )
+    def list(
+        self,
+        runs: RunService,
+        status: Annotated[RunStatus | None, Parameter(description=VALID["status"])] = None,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_LIST, description=VALID["limit"])] = 50,
+    ) -> list[RunOut]:
+        return runs.list(status=status, limit=limit)
+
+    @get(
+        "/{run_id:str}",
+        operation_id="getRun",
+        summary="One run: status, diagnostics, timings, error",
+        responses=problems(404),
+        sync_to_thread=True,
+    )
+    def get(self, run_id: str, runs: RunService) -> RunOut:
+        return runs.get(run_id)

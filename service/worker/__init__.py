@@ -1,0 +1,1 @@
+"""The worker process: owns the compiled model and turns queued runs into published forecasts."""

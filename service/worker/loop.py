@@ -1,0 +1,225 @@
+"""The worker process: owns the compiled model and turns queued runs into published forecasts.
+
+Run as ``python -m service.worker`` (``python -m service`` starts it). Only this process
+imports PyMC.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+import types
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecast.data.dataset import load_dataset
+from forecast.model.gate import GateConfig, GateFailed
+from forecast.pipeline.fit import Forecaster, RunResult
+from forecast.pipeline.store import TIMINGS_FILE, read_json, write_evidence
+from service.common.db import connect
+from service.forecasts.service import encode
+from service.runs import queue
+from service.runs.retention import prune_run_files
+from service.settings import CONFIG_ERROR, Settings, settings_for_process
+
+logger = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1
+FIT_RAISED = "the fit raised an error; the worker's log has the details"
+
+
+class Shutdown(BaseException):
+    """Raised by the SIGTERM handler during a fit, so that the run is handed back."""
+
+
+class _Stop:
+    """What SIGTERM has asked for; set from the signal handler."""
+
+    requested = False
+    fitting = False
+
+
+def process_one(
+    session_factory: sessionmaker[Session],
+    forecaster: Forecaster,
+    settings: Settings,
+    background: Callable[..., Any] | None = None,
+) -> str | None:
+    """Claim the oldest queued run, fit it and record the outcome.
+
+    Returns the run's id, or None when nothing was queued. A fit that fails the
+    diagnostics gate (or raises) is recorded as failed and publishes nothing; its
+    artifacts stay in ``settings.artifacts_dir / run_id`` while it is among the
+    ``settings.keep_failed_runs`` newest failures (``service.runs.retention``). A published
+    run's posterior archive is written after publishing, by ``background(fn, *args)`` if
+    given (an executor's ``submit``: the next run need not wait for it), else here.
+    """
+    claimed = queue.claim_next(session_factory, _worker_name())
+    if claimed is None:
+        return None
+    run_id = claimed.run_id
+    run_dir = settings.artifacts_dir / run_id
+    logger.info("run %s: fitting at %s on %d items", run_id, claimed.as_of, len(claimed.evidence))
+    try:
+        _Stop.fitting = True
+        write_evidence(run_dir, claimed.evidence)  # posted items, for readers of the run
+        result = forecaster.run(
+            claimed.evidence,
+            claimed.as_of,
+            seed=claimed.seed,
+            run_id=run_id,
+            run_dir=run_dir,
+            archive=False,
+        )
+    except Shutdown:
+        _Stop.fitting = False
+        queue.requeue(session_factory, run_id)
+        raise
+    except GateFailed as exc:
+        logger.warning("run %s failed the gate: %s", run_id, exc)
+        timings = run_dir / TIMINGS_FILE  # written before the gate is checked
+        queue.fail(
+            session_factory,
+            run_id,
+            str(exc),
+            _plain(exc.diagnostics),
+            read_json(timings) if timings.exists() else None,
+        )
+        prune_run_files(session_factory, settings.artifacts_dir, settings.keep_failed_runs)
+        return run_id
+    except Exception as exc:  # a bug or bad inputs: recorded on the run, the worker goes on
+        # The message may hold server paths or data: the log has it, the API only the type.
+        logger.exception("run %s raised", run_id)
+        queue.fail(session_factory, run_id, f"{type(exc).__name__}: {FIT_RAISED}")
+        prune_run_files(session_factory, settings.artifacts_dir, settings.keep_failed_runs)
+        return run_id
+    finally:
+        _Stop.fitting = False
+    document_json = encode(result.document).decode()
+    queue.publish(
+        session_factory,
+        run_id,
+        result.document,
+        document_json,
+        _plain(result.diagnostics),
+        _plain(result.timings),
+    )
+    logger.info("run %s published (%.2f s)", run_id, result.timings.get("total_seconds", 0.0))
+    # The posterior's netCDF is the audit copy (the forecast is served from the draws, and
+    # a seeded run can be refitted to the same draws): written after publishing so that
+    # neither readers nor the next run wait for it.
+    (background or (lambda fn, *args: fn(*args)))(_archive, result)
+    return run_id
+
+
+def _archive(result: RunResult) -> None:
+    try:
+        result.archive()
+    except Exception:  # logged; the published forecast stands
+        logger.exception("run %s: the posterior archive could not be written", result.run_id)
+
+
+def make_forecaster(settings: Settings) -> Forecaster:
+    """The dataset's forecaster with the settings' model, sampler and gate overrides."""
+    return Forecaster(
+        load_dataset(settings.data_dir),
+        model_config=dict(settings.model_config) or None,
+        sampler_config=dict(settings.sampler_config) or None,
+        gate=GateConfig(**settings.gate_config),
+    )
+
+
+def serve(settings: Settings) -> int:
+    """Recover interrupted runs, then fit queued runs until SIGTERM; the exit code."""
+    try:
+        forecaster = make_forecaster(settings)
+    except (TypeError, ValueError) as exc:  # FORECAST_GATE_CONFIG or the data
+        logger.error("the worker cannot start: %s", exc)
+        return CONFIG_ERROR
+    database = connect(settings.database_url)
+    recovered = queue.recover(database.sessions)
+    if recovered:
+        logger.warning("recovered %d interrupted run(s): %s", len(recovered), ", ".join(recovered))
+    logger.info("compiled the model in %.1f s", forecaster.compile())
+    logger.info("worker ready (pid %d), polling every %.2f s", os.getpid(), settings.poll_seconds)
+    archiver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive")
+    try:
+        while not _Stop.requested:
+            idle = not queue.has_queued(database.reader)
+            if (
+                idle
+                or process_one(database.sessions, forecaster, settings, archiver.submit) is None
+            ):
+                time.sleep(settings.poll_seconds)
+    except Shutdown:
+        pass
+    finally:
+        archiver.shutdown(wait=True)
+        database.dispose()
+    logger.info("worker stopped")
+    return 0
+
+
+def main() -> int:
+    settings = settings_for_process("worker")
+    if settings is None:
+        return CONFIG_ERROR
+    _die_with_parent()
+    _lower_priority(settings.worker_nice)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, _on_sigterm)
+    return serve(settings)
+
+
+def _on_sigterm(_signum: int, _frame: types.FrameType | None) -> None:
+    _Stop.requested = True
+    if _Stop.fitting:
+        raise Shutdown
+
+
+def _die_with_parent() -> None:
+    """Have Linux kill this worker if the server that started it dies (even by SIGKILL),
+    so that no orphan keeps fitting next to the worker of a restarted server."""
+    parent = os.environ.get("FORECAST_PARENT_PID")
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != int(parent):  # the parent died before the prctl took effect
+        os._exit(1)
+
+
+def _lower_priority(nice: int) -> None:
+    """Run this worker, every thread of it, at CPU priority ``nice`` (never raised).
+
+    On Linux a priority belongs to a thread, and threads started at import (BLAS, numba)
+    already exist: each one is set; the sampler's threads, started later, inherit it.
+    """
+    tasks = Path("/proc/self/task")
+    tids = [int(t) for t in os.listdir(tasks)] if tasks.is_dir() else [0]
+    for tid in tids:
+        try:
+            if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+                os.setpriority(os.PRIO_PROCESS, tid, nice)
+        except OSError:  # the thread has ended meanwhile
+            continue
+    logger.info("worker CPU priority: nice %d", nice)
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe plain data (numpy values converted, NaN as null) for a JSON column."""
+    return msgspec.json.decode(encode(value))

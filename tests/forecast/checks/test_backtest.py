@@ -1,0 +1,154 @@
+"""Backtests: refits at cut-offs on simulated evidence, scored against simulated outcomes."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from forecast.checks.backtest import load_outcomes, naive_document, score
+from forecast.cli import main
+from forecast.data.records import ValidationError
+
+# A world the test makes up: the undecided allies come round on these days, and the
+# candidate is confirmed a few days after the last of them.
+ENDORSED = {"CC": "2024-03-04", "DD": "2024-03-20", "EE": "2024-04-25", "FF": "2024-05-10"}
+CONFIRMED = "2024-05-16"
+CUTOFFS = "2024-02-22,2024-03-25,2024-05-01"
+
+
+def write_csv(path: Path, columns: list[str], rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def simulated(tmp_path: Path) -> tuple[Path, Path]:
+    evidence = write_csv(
+        tmp_path / "later.csv",
+        ["ally", "kind", "date", "source", "summary", "reliability", "severity", "grievance"],
+        [
+            {"ally": a, "kind": "endorsement", "date": d, "source": "sim", "summary": f"{a} backs"}
+            for a, d in ENDORSED.items()
+        ]
+        + [
+            {
+                "ally": "EE",
+                "kind": "withdrawal",
+                "date": "2024-04-20",
+                "source": "sim",
+                "summary": "EE withdraws",
+            }
+        ],
+    )
+    outcomes = write_csv(
+        tmp_path / "outcomes.csv",
+        ["event", "ally", "date"],
+        [{"event": "endorsement", "ally": a, "date": d} for a, d in ENDORSED.items()]
+        + [{"event": "confirmation", "ally": "", "date": CONFIRMED}],
+    )
+    return evidence, outcomes
+
+
+@pytest.mark.slow
+def test_backtest_refits_at_each_cut_off_and_scores_beside_the_baseline(
+    simulated, synthetic_dir, tmp_path, capsys
+):
+    evidence, outcomes = simulated
+    args = ["--data-dir", str(synthetic_dir), "--runs-dir", str(tmp_path / "runs"), "backtest"]
+    args += ["--evidence", str(evidence), "--as-of", CUTOFFS, "--outcomes", str(outcomes)]
+    assert main([*args, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+
+    assert [f["as_of"] for f in result["forecasts"]] == CUTOFFS.split(",")
+    # Each cut-off sees only the evidence dated up to it.
+    statuses = [{a["code"]: a["status"] for a in f["allies"]} for f in result["forecasts"]]
+    assert [s["DD"] for s in statuses] == ["undecided", "endorsed", "endorsed"]
+    assert statuses[1]["EE"] == "undecided" and statuses[2]["EE"] == "endorsed"
+    for key in ("april_ministerial", "june"):
+        table = result["scores"][key]
+        for name in ("model", "baseline", "model_ally", "baseline_ally"):
+            assert 0.0 <= table[name]["brier"] <= 1.0
+            assert table[name]["log"] >= 0.0
+        assert table["model"]["n"] == 3
+    assert sum(row["n"] for row in result["calibration"]) > 0
+
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "baseline" in printed and "Brier" in printed and "calibration" in printed
+
+
+def test_scores_reward_the_forecast_that_was_right():
+    outcomes = load_outcomes_from({"AA": dt.date(2024, 3, 1)}, dt.date(2024, 3, 5))
+    doc = lambda p: {  # noqa: E731
+        "deadlines": [{"key": "k", "date": "2024-04-01", "p_confirmed": p}],
+        "allies": [{"code": "AA", "status": "undecided", "p_endorse_by": {"k": p}}],
+    }
+    base = {"deadlines": {"k": 0.5}, "allies": {"k": {"AA": 0.5}}}
+    right, wrong = score([doc(0.9)], [base], outcomes), score([doc(0.1)], [base], outcomes)
+    assert right["scores"]["k"]["model"]["brier"] < right["scores"]["k"]["baseline"]["brier"]
+    assert wrong["scores"]["k"]["model"]["log"] > wrong["scores"]["k"]["baseline"]["log"]
+
+
+def load_outcomes_from(endorsed, confirmed):
+    from forecast.checks.backtest import Outcomes
+
+    return Outcomes(endorsed=endorsed, confirmed=confirmed)
+
+
+def test_the_baseline_is_a_constant_hazard_from_the_endorsements_so_far(synthetic_dataset):
+    from forecast.data.inputs import setup_frame
+
+    as_of = dt.date(2024, 2, 22)
+    frame = setup_frame(synthetic_dataset, synthetic_dataset.evidence, as_of).frame
+    base = naive_document(
+        synthetic_dataset, frame, as_of, [("soon", as_of), ("later", dt.date(2024, 6, 1))]
+    )
+    assert base["deadlines"]["soon"] == 0.0
+    assert 0.0 < base["deadlines"]["later"] < 1.0
+    assert np.isclose(base["allies"]["later"]["AA"], 1.0)  # AA had endorsed
+
+
+def test_an_outcomes_file_with_an_unknown_ally_is_refused_naming_row_and_field(tmp_path):
+    path = write_csv(
+        tmp_path / "o.csv",
+        ["event", "ally", "date"],
+        [{"event": "endorsement", "ally": "ZZ", "date": "2024-03-01"}],
+    )
+    with pytest.raises(ValidationError, match=r"row 2.*ally"):
+        load_outcomes(path, ("AA", "BB"))
+
+
+@pytest.mark.slow
+def test_the_campaign_backtest_command_prints_the_contracts_json_and_a_table(
+    synthetic_dir, synthetic_dataset, tmp_path, capsys
+):
+    args = ["--data-dir", str(synthetic_dir), "--runs-dir", str(tmp_path / "runs"), "backtest"]
+    assert main([*args, "--campaigns", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {"campaigns", "brier", "log", "base_rate_brier", "base_rate_log"} <= set(result)
+    rows = result["campaigns"]
+    assert [row["id"] for row in rows] == [c.id for c in synthetic_dataset.campaigns]
+    questions = ("confirmed", "within_30", "within_60", "within_120")
+    for row in rows:
+        assert set(row["forecasts"]) == set(row["outcomes"]) == set(questions)
+    # The scores are the means over campaigns and questions, recomputed here.
+    p = np.array([[row["forecasts"][q] for q in questions] for row in rows])
+    y = np.array([[row["outcomes"][q] for q in questions] for row in rows])
+    base = np.array([[row["base_rate"][q] for q in questions] for row in rows])
+    assert result["brier"] == pytest.approx(np.mean((p - y) ** 2), rel=1e-12)
+    log = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert result["log"] == pytest.approx(log, rel=1e-12)
+    assert result["base_rate_brier"] == pytest.approx(np.mean((base - y) ** 2), rel=1e-12)
+
+    assert main([*args, "--campaigns"]) == 0
+    printed = capsys.readouterr().out
+    assert "leave-one-out" in printed and "Brier" in printed
+    assert all(row["id"] in printed for row in rows)

@@ -1,0 +1,124 @@
+"""The input frame built from the shipped data and dated evidence."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from forecast.data.dataset import load_dataset
+from forecast.data.inputs import FRAME_COLUMNS, setup_frame
+from forecast.data.records import EvidenceItem, ValidationError
+
+OPENED = dt.date(2024, 2, 22)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_dataset()
+
+
+def item(ally: str, kind: str, date: str, **fields) -> EvidenceItem:
+    return EvidenceItem(
+        ally=ally,
+        kind=kind,
+        date=dt.date.fromisoformat(date),
+        source="test",
+        summary=f"{ally} {kind}",
+        **fields,
+    )
+
+
+def frame_at(dataset, as_of: dt.date, *extra: EvidenceItem):
+    return setup_frame(dataset, [*dataset.evidence, *extra], as_of).frame
+
+
+def test_frame_has_one_row_per_ally_and_the_fixed_columns(shipped):
+    frame = frame_at(shipped, OPENED)
+    assert list(frame.index) == list(shipped.codes)
+    assert tuple(frame.columns) == FRAME_COLUMNS
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("US", "endorsed"),
+        ("GB", "endorsed"),
+        ("DE", "endorsed"),
+        ("FR", "endorsed"),
+        ("NL", "endorsed"),
+        ("SE", "not_member"),
+        ("TR", "opposed"),
+        ("HU", "undecided"),
+        ("IT", "undecided"),  # reported support (reliability 0.85) leaves an ally undecided
+    ],
+)
+def test_status_on_the_opening_date(shipped, code, status):
+    assert frame_at(shipped, OPENED).loc[code, "status"] == status
+
+
+def test_evidence_dated_after_as_of_is_ignored(shipped):
+    later = item("HU", "endorsement", "2024-03-01")
+    inputs = setup_frame(shipped, [*shipped.evidence, later], OPENED)
+    assert inputs.frame.loc["HU", "status"] == "undecided"
+    assert inputs.frame.loc["HU", "event"] == 0.0
+    assert later.id not in inputs.evidence_ids
+    assert inputs.evidence_ids == setup_frame(shipped, shipped.evidence, OPENED).evidence_ids
+
+
+def test_an_endorsement_on_or_before_as_of_makes_an_ally_endorsed(shipped):
+    frame = frame_at(shipped, dt.date(2024, 3, 1), item("HU", "endorsement", "2024-03-01"))
+    assert frame.loc["HU", "status"] == "endorsed"
+    assert frame.loc["HU", "event"] == 1.0
+
+
+def test_an_accession_makes_sweden_a_member_from_that_day(shipped):
+    accession = item("SE", "accession", "2024-03-07")
+    before = frame_at(shipped, dt.date(2024, 3, 6), accession)
+    after = frame_at(shipped, dt.date(2024, 3, 7), accession)
+    assert (before.loc["SE", "member"], before.loc["SE", "status"]) == (0.0, "not_member")
+    assert (after.loc["SE", "member"], after.loc["SE", "status"]) == (1.0, "undecided")
+
+
+def test_a_resolved_grievance_lowers_the_grievance_covariate(shipped):
+    as_of = dt.date(2024, 3, 1)
+    resolved = item("TR", "grievance_resolved", "2024-03-01", grievance="tr_eu_reassurance")
+    before = frame_at(shipped, as_of).loc["TR", "grievance"]
+    after = frame_at(shipped, as_of, resolved).loc["TR", "grievance"]
+    assert before > 0
+    assert after < before
+
+
+def test_a_posted_grievance_raises_the_grievance_covariate(shipped):
+    as_of = dt.date(2024, 3, 1)
+    grievance = item("HU", "grievance", "2024-03-01", severity=3)
+    assert frame_at(shipped, as_of, grievance).loc["HU", "grievance"] == 3.0
+    assert frame_at(shipped, as_of).loc["HU", "grievance"] < 3.0
+
+
+def test_a_rival_candidacy_stands_until_it_is_withdrawn(shipped):
+    candidacy = item("HU", "candidacy", "2024-03-07")
+    withdrawal = item("HU", "withdrawal", "2024-04-10")
+    rival = [
+        frame_at(shipped, dt.date.fromisoformat(day), candidacy, withdrawal).loc["HU", "rival"]
+        for day in ("2024-03-06", "2024-03-07", "2024-04-09", "2024-04-10")
+    ]
+    assert rival == [0.0, 1.0, 1.0, 0.0]
+
+
+def test_an_objection_answered_by_an_endorsement_no_longer_counts(shipped):
+    as_of = dt.date(2024, 3, 1)
+    frame = frame_at(shipped, as_of, item("TR", "endorsement", "2024-03-01"))
+    assert frame.loc["TR", "status"] == "endorsed"
+    assert frame.loc["TR", "objection"] == 0.0
+
+
+def test_undecided_allies_are_censored_at_the_end_of_as_of(shipped):
+    inputs = setup_frame(shipped, shipped.evidence, OPENED)
+    assert (inputs.frame["censor_day"] == inputs.day(OPENED)).all()
+
+
+def test_a_cut_off_before_the_campaign_start_is_refused_naming_as_of(shipped):
+    with pytest.raises(ValidationError) as caught:
+        setup_frame(shipped, shipped.evidence, dt.date(2023, 1, 1))
+    assert caught.value.problems[0].field == "as_of"

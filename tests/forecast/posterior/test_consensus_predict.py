@@ -1,0 +1,453 @@
+"""The campaign-level consent numbers of forecast.posterior.predict checked by value.
+
+Each headline number (P(confirmed by D), P(ally endorsed by day), P(ever)) is compared
+with an independent computation: numerical integration with scipy on a hand-built
+two-ally case, and a Monte Carlo of the generative model (own decisions with a cure
+fraction, an endgame after the cut-off that brings every holdout in or ends the bid).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import integrate, stats
+
+from forecast.posterior import predict
+from forecast.posterior.predict import PosteriorDraws
+
+START = dt.date(2023, 10, 26)
+CUT_OFF = 120.0
+# Midpoint rule on ENDGAME_GRID cells of the endgame's conditional CDF, against quad: on
+# these draws, with 48 cells, the relative error was at most 3.5e-4 by a day and 1.5e-3
+# for "ever" (the last cell, reaching to infinity, is the coarsest); 24 cells stay within
+# the same tolerances.
+GRID_REL = 1e-3
+EVER_REL = 3e-3
+# In the cell holding x, the grid's value of E <= x (the cell's midpoint) can sit below
+# M(x): P(by D) may then fall with D, or exceed P(ever), by at most 1/ENDGAME_GRID in all.
+GRID_BOUND = 1.0 / predict.ENDGAME_GRID
+MC_SIMULATIONS = 200_000
+MC_SIGMAS = 4.5  # per comparison; about 60 comparisons per case at a fixed seed
+DEADLINES = (150.0, 190.0, 260.0)
+DAYS = (140.0, 180.0, 250.0)
+
+
+def two_allies(timing: str = "lognormal", **changes) -> PosteriorDraws:
+    """Two members, three draws: AA silent; BB reported (reliability 0.8) on day 100.
+
+    The front-runner emerged on day 100, 20 days before the cut-off, and the endgame's
+    median is 45 days after emergence, so about a fifth of its prior mass lies before the
+    cut-off: conditioning on E > c matters.
+    """
+    location = np.log(np.array([[160.0, 140.0], [200.0, 130.0], [150.0, 220.0]]))
+    if timing == "weibull":
+        location = location + 0.15  # a Weibull's median sits below its scale
+    fields = dict(
+        timing=timing,
+        codes=("AA", "BB"),
+        p_endorse=np.array([[0.7, 0.9], [0.85, 0.6], [0.95, 0.8]]),
+        location=location,
+        shape=np.array([0.5, 0.8, 0.35]) if timing == "lognormal" else np.array([2.0, 3.0, 1.5]),
+        decision_lag=np.array([3.0, 8.0, 0.0]),
+        member=np.ones(2),
+        status=("undecided", "undecided"),
+        event=np.array([0.0, 1.0]),
+        event_day=np.array([1.0, 100.0]),
+        reliability=np.array([1.0, 0.8]),
+        censor_day=CUT_OFF,
+        campaign_start=START,
+        as_of=START + dt.timedelta(days=int(CUT_OFF) - 1),
+        p_success=np.array([0.6, 0.3, 0.8]),
+        endgame_location=np.log(np.array([45.0, 30.0, 70.0])),
+        endgame_shape=np.array([0.9, 0.6, 1.2]),
+        emerged_offset=100.0,
+        withdrawn=False,
+    )
+    fields.update(changes)
+    return PosteriorDraws(**fields)
+
+
+# --- The independent computation: scipy distributions and quad -------------------------
+
+
+def own_distribution(draws: PosteriorDraws, s: int, i: int):
+    scale = np.exp(draws.location[s, i])
+    if draws.timing == "lognormal":
+        return stats.lognorm(s=draws.shape[s], scale=scale)
+    return stats.weibull_min(c=draws.shape[s], scale=scale)
+
+
+def report_is_true(draws: PosteriorDraws, s: int, i: int) -> float:
+    """Bayes: a true report means a decision by its day; a false one, none by the cut-off."""
+    pi, own, r = draws.p_endorse[s, i], own_distribution(draws, s, i), draws.reliability[i]
+    true = r * pi * own.cdf(draws.event_day[i])
+    false = (1.0 - r) * (1.0 - pi * own.cdf(draws.censor_day))
+    return true / (true + false)
+
+
+def own_by(draws: PosteriorDraws, s: int, i: int, x: float) -> float:
+    """G_i(x) for x after the cut-off: decided before, or decided since (cure model)."""
+    c, pi, own = draws.censor_day, draws.p_endorse[s, i], own_distribution(draws, s, i)
+    w = report_is_true(draws, s, i) if draws.event[i] > 0 else 0.0
+    later = pi * (own.cdf(x) - own.cdf(c)) / (1.0 - pi * own.cdf(c))
+    return w + (1.0 - w) * later
+
+
+def consent_by(draws: PosteriorDraws, s: int, x: float) -> float:
+    """M(x): every member has decided on its own by x."""
+    return float(np.prod([own_by(draws, s, i, x) for i in range(len(draws.codes))]))
+
+
+def endgame(draws: PosteriorDraws, s: int):
+    """The endgame's day, conditional on E > c: density and survival on absolute days."""
+    rel = stats.lognorm(s=draws.endgame_shape[s], scale=np.exp(draws.endgame_location[s]))
+    off, c = draws.emerged_offset, draws.censor_day
+    still_open = rel.sf(c - off)
+    return (lambda e: rel.pdf(e - off) / still_open), (lambda e: rel.sf(e - off) / still_open)
+
+
+def by_quad(draws: PosteriorDraws, s: int, x: float, g) -> float:
+    """int_c^x f_E(e) [g(e) + p_S (1 - g(e))] de + g(x) S_E(x): decided before the
+    endgame, or the endgame came by x and brought the holdouts in (or they were in)."""
+    density, survival = endgame(draws, s)
+    p_s = draws.p_success[s]
+    inside, _ = integrate.quad(
+        lambda e: density(e) * (g(e) + p_s * (1.0 - g(e))),
+        draws.censor_day,
+        x,
+        epsabs=1e-12,
+        epsrel=1e-10,
+        limit=200,
+    )
+    return inside + g(x) * survival(x)
+
+
+def ever_quad(draws: PosteriorDraws, s: int, g) -> float:
+    """p_S + (1 - p_S) int_c^inf f_E(e) g(e) de."""
+    density, _ = endgame(draws, s)
+    p_s = draws.p_success[s]
+    integral, _ = integrate.quad(
+        lambda e: density(e) * g(e), draws.censor_day, np.inf, epsabs=1e-12, limit=200
+    )
+    return p_s + (1.0 - p_s) * integral
+
+
+# --- 1. Hand-worked case against quad ---------------------------------------------------
+
+
+@pytest.mark.parametrize("timing", ["lognormal", "weibull"])
+def test_confirmation_by_each_deadline_matches_an_integral_over_the_open_endgame(timing):
+    draws = two_allies(timing)
+    got = predict.confirmed_by(draws, np.array(DEADLINES))
+    for s in range(draws.n_draws):
+        lag = draws.decision_lag[s]
+        want = [
+            by_quad(draws, s, d - lag, lambda x, s=s: consent_by(draws, s, x)) for d in DEADLINES
+        ]
+        assert min(want) > 0.05
+        assert got[s] == pytest.approx(want, rel=GRID_REL)
+
+
+@pytest.mark.parametrize("timing", ["lognormal", "weibull"])
+def test_each_allys_endorsement_by_a_day_matches_an_integral_over_the_open_endgame(timing):
+    draws = two_allies(timing)
+    days = np.broadcast_to(np.array(DAYS), (draws.n_draws, len(DAYS)))
+    got = predict.endorsed_by(draws, days)  # (draw, ally, day)
+    for s in range(draws.n_draws):
+        for i in range(2):
+            want = [by_quad(draws, s, x, lambda e, s=s, i=i: own_by(draws, s, i, e)) for x in DAYS]
+            assert min(want) > 0.05
+            assert got[s, i] == pytest.approx(want, rel=GRID_REL)
+
+
+@pytest.mark.parametrize("timing", ["lognormal", "weibull"])
+def test_ever_endorsing_and_ever_confirming_match_integrals_over_the_whole_endgame(timing):
+    draws = two_allies(timing)
+    ever = predict.endorse_ever(draws)
+    confirmed = predict.confirmed_ever(draws)
+    for s in range(draws.n_draws):
+        for i in range(2):
+            want = ever_quad(draws, s, lambda e, s=s, i=i: own_by(draws, s, i, e))
+            assert ever[s, i] == pytest.approx(want, rel=EVER_REL)
+        want = ever_quad(draws, s, lambda e, s=s: consent_by(draws, s, e))
+        assert confirmed[s] == pytest.approx(want, rel=EVER_REL)
+
+
+# --- 2. Monte Carlo of the generative model ---------------------------------------------
+
+
+def open_at_cut_off(sample, keep, n: int) -> np.ndarray:
+    """The first n of repeated batches from ``sample()`` that pass ``keep`` (rejection)."""
+    kept: list[np.ndarray] = []
+    total = 0
+    while total < n:
+        values, ok = keep(sample())
+        kept.append(values[ok])
+        total += int(ok.sum())
+    return np.concatenate(kept)[:n]
+
+
+def simulate(draws: PosteriorDraws, s: int, n: int, rng: np.random.Generator, what_if: dict):
+    """Per simulation: each ally's endorsement day and the confirmation day (inf: never)."""
+    c, n_allies = draws.censor_day, len(draws.codes)
+
+    def own_days(i: int) -> np.ndarray:
+        pi, mu, k = draws.p_endorse[s, i], draws.location[s, i], draws.shape[s]
+
+        def sample():
+            if draws.timing == "lognormal":
+                t = np.exp(mu + k * rng.standard_normal(n))
+            else:
+                t = np.exp(mu) * rng.weibull(k, n)
+            return np.where(rng.random(n) < pi, t, np.inf)  # the cured never endorse
+
+        if draws.event[i] > 0 and draws.reliability[i] >= 1.0:
+            return np.full(n, draws.event_day[i])
+        if draws.event[i] > 0:
+            # A report of support, true with its reliability: if true the ally had decided
+            # by the report's day; if false the ally had not decided by the cut-off.
+            t_report, r = draws.event_day[i], draws.reliability[i]
+
+            def keep(t):
+                true = rng.random(n) < r
+                ok = (true & (t <= t_report)) | (~true & (t > c))
+                return np.where(true, t_report, t), ok
+
+            return open_at_cut_off(sample, keep, n)
+        return open_at_cut_off(sample, lambda t: (t, t > c), n)
+
+    own = np.column_stack([own_days(i) for i in range(n_allies)])
+    for code, outcome in what_if.items():
+        i = draws.codes.index(code)
+        own[:, i] = np.inf if outcome == "opposed" else np.minimum(own[:, i], c)
+
+    mu_e, k_e, off = draws.endgame_location[s], draws.endgame_shape[s], draws.emerged_offset
+    end = open_at_cut_off(
+        lambda: off + np.exp(mu_e + k_e * rng.standard_normal(n)), lambda e: (e, e > c), n
+    )
+    p_s = 0.0 if "opposed" in what_if.values() else draws.p_success[s]
+    succeeds = rng.random(n) < p_s
+
+    endorse = np.where(own < end[:, None], own, np.where(succeeds[:, None], end[:, None], np.inf))
+    last = own[:, draws.member > 0].max(axis=1)
+    consent = np.where(last < end, last, np.where(succeeds, end, np.inf))
+    return endorse, consent + draws.decision_lag[s]
+
+
+def assert_within_monte_carlo_error(got: np.ndarray, hits: np.ndarray) -> None:
+    """``got`` against the share of ``hits`` (booleans, simulation on axis 0)."""
+    p = hits.mean(axis=0)
+    standard_error = np.sqrt(np.maximum(p * (1.0 - p), 1e-4) / hits.shape[0])
+    assert np.all(np.abs(got - p) <= MC_SIGMAS * standard_error), (got, p)
+
+
+@pytest.mark.parametrize("timing", ["lognormal", "weibull"])
+@pytest.mark.parametrize(
+    "what_if", [{}, {"AA": "endorsed"}, {"BB": "endorsed"}, {"BB": "opposed"}], ids=str
+)
+def test_predictions_match_a_monte_carlo_of_the_campaign(timing, what_if):
+    draws = two_allies(timing)
+    rng = np.random.default_rng(20240222)
+    days = np.broadcast_to(np.array(DAYS), (draws.n_draws, len(DAYS)))
+    confirmed_by = predict.confirmed_by(draws, np.array(DEADLINES), what_if)
+    endorsed_by = predict.endorsed_by(draws, days, what_if)
+    endorse_ever = predict.endorse_ever(draws, what_if)
+    confirmed_ever = predict.confirmed_ever(draws, what_if)
+    for s in range(draws.n_draws):
+        endorse, confirm = simulate(draws, s, MC_SIMULATIONS, rng, what_if)
+        assert_within_monte_carlo_error(
+            confirmed_by[s], confirm[:, None] <= np.array(DEADLINES)[None, :]
+        )
+        assert_within_monte_carlo_error(confirmed_ever[s], np.isfinite(confirm))
+        assert_within_monte_carlo_error(endorse_ever[s], np.isfinite(endorse))
+        for i in range(2):
+            assert_within_monte_carlo_error(
+                endorsed_by[s, i], endorse[:, i, None] <= np.array(DAYS)[None, :]
+            )
+
+
+# --- 3. What-ifs and a withdrawn candidate ----------------------------------------------
+
+
+def test_assuming_a_member_opposed_rules_out_confirmation_and_its_endorsement():
+    draws = two_allies()
+    what_if = {"BB": "opposed"}
+    assert np.all(predict.confirmed_by(draws, np.array(DEADLINES), what_if) == 0.0)
+    assert np.all(predict.confirmed_ever(draws, what_if) == 0.0)
+    assert np.all(predict.endorse_ever(draws, what_if)[:, 1] == 0.0)
+    days = np.broadcast_to(np.array(DAYS), (draws.n_draws, len(DAYS)))
+    assert np.all(predict.endorsed_by(draws, days, what_if)[:, 1] == 0.0)
+    # The other ally can still decide on its own before the endgame ends the bid.
+    assert np.all(predict.endorse_ever(draws, what_if)[:, 0] > 0.05)
+
+
+def test_assuming_an_ally_endorsed_equals_observing_its_endorsement_at_the_cut_off():
+    draws = two_allies()
+    observed = two_allies(
+        event=np.array([1.0, 1.0]),
+        event_day=np.array([CUT_OFF, 100.0]),
+        status=("endorsed", "undecided"),
+    )
+    deadlines = np.array(DEADLINES)
+    days = np.broadcast_to(np.array(DAYS), (draws.n_draws, len(DAYS)))
+    what_if = {"AA": "endorsed"}
+    assumed = predict.confirmed_by(draws, deadlines, what_if)
+    assert assumed == pytest.approx(predict.confirmed_by(observed, deadlines), rel=1e-12)
+    assert np.all(assumed > predict.confirmed_by(draws, deadlines))
+    assert predict.endorsed_by(draws, days, what_if) == pytest.approx(
+        predict.endorsed_by(observed, days), rel=1e-12
+    )
+    assert predict.confirmed_ever(draws, what_if) == pytest.approx(
+        predict.confirmed_ever(observed), rel=1e-12
+    )
+    # AA is in: confirmation waits on BB alone, by the same integral.
+    for s in range(draws.n_draws):
+        lag = draws.decision_lag[s]
+        want = [
+            by_quad(draws, s, d - lag, lambda x, s=s: own_by(draws, s, 1, x)) for d in DEADLINES
+        ]
+        assert assumed[s] == pytest.approx(want, rel=GRID_REL)
+
+
+def test_assuming_a_non_member_opposed_leaves_confirmation_unchanged():
+    # SE is not yet a member: its refusal is no veto, yet it still never endorses.
+    draws = two_allies(
+        codes=("AA", "BB", "SE"),
+        p_endorse=np.full((3, 3), 0.8),
+        location=np.log(np.full((3, 3), 160.0)),
+        member=np.array([1.0, 1.0, 0.0]),
+        status=("undecided",) * 3,
+        event=np.array([0.0, 1.0, 0.0]),
+        event_day=np.array([1.0, 100.0, 1.0]),
+        reliability=np.array([1.0, 0.8, 1.0]),
+    )
+    what_if = {"SE": "opposed"}
+    deadlines = np.array(DEADLINES)
+    assert predict.confirmed_by(draws, deadlines, what_if) == pytest.approx(
+        predict.confirmed_by(draws, deadlines), rel=1e-12
+    )
+    assert predict.confirmed_ever(draws, what_if) == pytest.approx(
+        predict.confirmed_ever(draws), rel=1e-12
+    )
+    assert np.all(predict.endorse_ever(draws, what_if)[:, 2] == 0.0)
+    days = np.broadcast_to(np.array(DAYS), (draws.n_draws, len(DAYS)))
+    assert np.all(predict.endorsed_by(draws, days, what_if)[:, 2] == 0.0)
+    assert predict.endorsed_by(draws, days, what_if)[:, :2] == pytest.approx(
+        predict.endorsed_by(draws, days)[:, :2], rel=1e-12
+    )
+
+
+def test_a_withdrawn_candidate_keeps_the_consent_it_had_at_the_cut_off():
+    # AA endorsed publicly on day 50; BB's report (day 100) is true with probability w.
+    draws = two_allies(
+        withdrawn=True,
+        event=np.array([1.0, 1.0]),
+        event_day=np.array([50.0, 100.0]),
+        status=("endorsed", "undecided"),
+    )
+    w = np.array([report_is_true(draws, s, 1) for s in range(draws.n_draws)])
+    assert np.all(w > 0.03) and w.max() > 0.5
+    late = np.array([CUT_OFF + 5.0, 400.0, 5000.0])
+    expected = np.broadcast_to(w[:, None], (draws.n_draws, late.size))
+    assert predict.confirmed_by(draws, late + 20.0) == pytest.approx(expected, rel=1e-9)
+    assert predict.confirmed_ever(draws) == pytest.approx(w, rel=1e-9)
+    # Before BB's report (plus the decision lag) only AA had consented.
+    assert np.all(predict.confirmed_by(draws, 90.0) == 0.0)
+    ever = predict.endorse_ever(draws)
+    assert ever[:, 0] == pytest.approx(np.ones(3))
+    assert ever[:, 1] == pytest.approx(w, rel=1e-9)
+    days = np.broadcast_to(late, (draws.n_draws, late.size))
+    assert predict.endorsed_by(draws, days)[:, 1] == pytest.approx(expected, rel=1e-9)
+
+
+# --- 4. Invariants -----------------------------------------------------------------------
+
+
+@st.composite
+def campaigns(draw) -> PosteriorDraws:
+    """The two-ally case with every number of the campaign level drawn afresh."""
+
+    def per_draw(low: float, high: float) -> np.ndarray:
+        values = st.floats(low, high, allow_nan=False, allow_infinity=False)
+        return np.array(draw(st.lists(values, min_size=3, max_size=3)))
+
+    return two_allies(
+        draw(st.sampled_from(["lognormal", "weibull"])),
+        p_success=per_draw(0.0, 1.0),
+        endgame_location=per_draw(np.log(2.0), np.log(400.0)),
+        endgame_shape=per_draw(0.2, 2.0),
+        emerged_offset=draw(st.floats(0.0, CUT_OFF + 30.0)),
+        decision_lag=per_draw(0.0, 20.0),
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(draws=campaigns(), days=st.lists(st.floats(0.0, 2000.0), min_size=2, max_size=6))
+def test_confirmation_rises_with_the_deadline_towards_ever_confirmed(draws, days):
+    days = np.sort(np.array(days))
+    p = predict.confirmed_by(draws, days)
+    ever = predict.confirmed_ever(draws)
+    assert np.all((p >= 0.0) & (p <= 1.0))
+    assert np.all(np.diff(p, axis=1) >= -GRID_BOUND)
+    assert np.all(p <= ever[:, None] + GRID_BOUND)
+    assert predict.confirmed_by(draws, 1e9) == pytest.approx(ever, abs=1e-9)
+    # AA is silent: nothing is confirmed before the cut-off plus the decision lag.
+    assert np.all(p[days[None, :] - draws.decision_lag[:, None] <= CUT_OFF] == 0.0)
+
+
+def test_confirmation_never_falls_with_the_deadline_when_the_endgame_is_overdue():
+    # F_E(c) = 0.997: given E > c the endgame lies deep in its tail, and the last cell of
+    # the grid (u from 1 - 1/ENDGAME_GRID^2 to 1) spans thousands of days. quad: P(ever) =
+    # 0.06577.
+    draws = two_allies(
+        p_endorse=np.array([[0.98, 1e-9]]),
+        location=np.array([[6.4587, 0.0]]),
+        shape=np.array([0.569]),
+        decision_lag=np.zeros(1),
+        event=np.zeros(2),
+        member=np.array([1.0, 0.0]),
+        p_success=np.array([0.0463]),
+        endgame_location=np.array([2.1426]),
+        endgame_shape=np.array([1.3847]),
+        censor_day=80.0,
+        emerged_offset=39.03,
+    )
+    assert predict.confirmed_by(draws, 866.0) <= predict.confirmed_by(draws, 3000.0)
+    assert predict.confirmed_ever(draws)[0] == pytest.approx(0.06577, rel=2e-3)
+
+
+def test_a_withdrawn_candidate_has_no_endgame_to_succeed():
+    assert np.all(predict.success(two_allies()) == np.array([0.6, 0.3, 0.8]))
+    assert np.all(predict.success(two_allies(withdrawn=True)) == 0.0)
+
+
+def test_a_fully_reliable_report_counts_where_the_timing_curve_gives_it_no_chance():
+    # BB's own timing puts its endorsement near day 400 with sd 2% in log days: F(100)
+    # underflows to 0, yet a report of reliability 1 means BB has endorsed.
+    draws = two_allies(
+        location=np.log(np.array([[160.0, 400.0]] * 3)),
+        shape=np.full(3, 0.02),
+        reliability=np.array([1.0, 1.0]),
+        status=("undecided", "endorsed"),
+    )
+    after = np.full(draws.n_draws, CUT_OFF + 10.0)
+    assert np.all(predict.own_endorsed_by(draws, after)[:, 1] == 1.0)
+    assert np.all(predict.endorse_ever(draws)[:, 1] == 1.0)
+
+
+def test_an_assumed_endorsement_is_certain_when_the_endgame_is_long_overdue():
+    # The endgame's median is 2 days after emergence (day 100) and it has not come by the
+    # cut-off (day 120): every grid day of the endgame must still lie after the cut-off,
+    # where the assumption holds.
+    draws = two_allies(
+        endgame_location=np.log(np.full(3, 2.0)),
+        endgame_shape=np.full(3, 0.2),
+    )
+    what_if = {"AA": "endorsed"}
+    assert predict.endorse_ever(draws, what_if)[:, 0] == pytest.approx(1.0, abs=1e-12)
+    late = np.full(draws.n_draws, CUT_OFF + 400.0)
+    assert predict.endorsed_by(draws, late, what_if)[:, 0] == pytest.approx(1.0, abs=1e-12)

@@ -1,0 +1,111 @@
+"""What would move the forecast: P(confirmed by D) if each undecided ally endorsed or
+refused, computed for all allies at once and checked against one what-if per ally."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from forecast.posterior import predict
+from forecast.posterior.document import rerender
+from tests.forecast.posterior.test_consensus_predict import DEADLINES, two_allies
+
+REL = 1e-9
+
+
+def three_allies(**changes) -> predict.PosteriorDraws:
+    """``two_allies`` plus CC, a third member that has not spoken (its own timing)."""
+    base = two_allies()
+    fields = dict(
+        codes=("AA", "BB", "CC"),
+        p_endorse=np.column_stack([base.p_endorse, [0.8, 0.9, 0.5]]),
+        location=np.column_stack([base.location, np.log([170.0, 150.0, 210.0])]),
+        member=np.ones(3),
+        status=("undecided", "undecided", "undecided"),
+        event=np.array([0.0, 1.0, 0.0]),
+        event_day=np.array([1.0, 100.0, 1.0]),
+        reliability=np.array([1.0, 0.8, 1.0]),
+    )
+    fields.update(changes)
+    return two_allies(**fields)
+
+
+CASES = {
+    "three undecided members": {},
+    "a non-member": {"member": np.array([1.0, 1.0, 0.0])},
+    "an endorsed member": {
+        "status": ("undecided", "endorsed", "undecided"),
+        "reliability": np.array([1.0, 1.0, 1.0]),
+    },
+    "a withdrawn candidate": {"withdrawn": True},
+    # Before the cut-off an assumed endorsement changes nothing: with two members reported
+    # by day 100, CC's endorsement must not make day 110 any likelier.
+    "two members reported before the cut-off": {
+        "event": np.array([1.0, 1.0, 0.0]),
+        "event_day": np.array([90.0, 100.0, 1.0]),
+        "reliability": np.array([0.9, 0.8, 1.0]),
+    },
+}
+# A day before the cut-off (120) beside the deadlines after it.
+DAYS = (110.0, *DEADLINES)
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("assume", [{}, {"CC": "endorsed"}])
+def test_each_allys_decision_equals_the_what_if_that_assumes_it(case, assume):
+    draws = three_allies(**CASES[case])
+    days = np.array(DAYS)
+    endorses, refuses = predict.pivotal(draws, days, assume)
+    for i, code in enumerate(draws.codes):
+        if code in assume:
+            continue
+        fresh = three_allies(**CASES[case])  # no cache shared with the call above
+        expected = predict.confirmed_by(fresh, days, {**assume, code: "endorsed"})
+        np.testing.assert_allclose(endorses[:, i, :], expected, rtol=REL, atol=1e-14)
+        expected = predict.confirmed_by(fresh, days, {**assume, code: "opposed"})
+        np.testing.assert_allclose(refuses[:, i, :], expected, rtol=REL, atol=1e-14)
+
+
+def test_a_members_refusal_is_a_veto_and_its_endorsement_raises_the_chance():
+    draws = three_allies()
+    days = np.array(DEADLINES)
+    endorses, refuses = predict.pivotal(draws, days)
+    base = predict.confirmed_by(draws, days)
+    assert (refuses == 0.0).all()
+    assert (endorses.mean(axis=0) > base.mean(axis=0)[None, :]).all()
+
+
+def test_the_document_lists_undecided_members_most_decisive_first_equal_to_each_what_if(
+    synthetic_run,
+):
+    document = synthetic_run.document
+    statuses = {a["code"]: a["status"] for a in document["allies"]}
+    open_allies = {c for c, s in statuses.items() if s not in ("endorsed", "not_member")}
+    assert [p["key"] for p in document["pivotal"]] == [d["key"] for d in document["deadlines"]]
+    what_ifs = {
+        (code, outcome): rerender(synthetic_run.run_dir, document, assume={code: outcome})
+        for code in open_allies
+        for outcome in ("endorsed", "opposed")
+    }
+    for entry in document["pivotal"]:
+        rows = entry["allies"]
+        assert {r["code"] for r in rows} == open_allies
+        swings = [r["if_endorses"] - r["if_refuses"] for r in rows]
+        assert swings == sorted(swings, reverse=True)
+        for row in rows:
+            for outcome, field in (("endorsed", "if_endorses"), ("opposed", "if_refuses")):
+                what_if = what_ifs[(row["code"], outcome)]
+                (p,) = [d["p_confirmed"] for d in what_if["deadlines"] if d["key"] == entry["key"]]
+                assert row[field] == pytest.approx(p, rel=REL, abs=1e-12)
+
+
+def test_a_what_if_lists_only_the_allies_it_leaves_open_and_by_dates_too(synthetic_run):
+    document = synthetic_run.document
+    code = document["pivotal"][0]["allies"][0]["code"]
+    by = dt.date.fromisoformat(document["as_of"]) + dt.timedelta(days=60)
+    what_if = rerender(synthetic_run.run_dir, document, by=[by], assume={code: "endorsed"})
+    assert [p["key"] for p in what_if["pivotal"]][-1] == f"by_{by.isoformat()}"
+    for entry in what_if["pivotal"]:
+        assert code not in {r["code"] for r in entry["allies"]}
