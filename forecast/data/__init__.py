@@ -1,1 +1,1 @@
-"""Loading and validating a question's data directory: records, the dataset, the reference class, the model's input frame."""
+"""Load and validate a question directory: records, dataset, reference class, input frame."""

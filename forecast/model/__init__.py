@@ -1,1 +1,1 @@
-"""The PyMC model: the per-ally block, the campaign level, sampling with nutpie, and the diagnostics gate."""
+"""The PyMC model: per-ally block, campaign level, sampling with nutpie, diagnostics gate."""

@@ -1,1 +1,1 @@
-"""What every resource shares: the database, its tables, errors, paging, the clock, the API schemas."""
+"""What every resource shares: database, tables, errors, paging, clock, API schemas."""
