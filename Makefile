@@ -24,9 +24,11 @@ lock: setup
 serve: setup
 	$(BIN)/python -m service --fit-if-empty
 
+# Style, then the architecture's import contracts (pyproject.toml, [tool.importlinter]).
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 test: setup lint
 	$(BIN)/python -m tests.system_deps

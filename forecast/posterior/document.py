@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from forecast.data.records import Problem, ValidationError
@@ -220,19 +221,34 @@ def build_document(
     }
 
 
+def encode(document: Any) -> bytes:
+    """JSON bytes of a document that may hold numpy scalars or arrays."""
+    return msgspec.json.encode(document, enc_hook=_numpy_to_python)
+
+
+def _numpy_to_python(value: Any) -> Any:
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise NotImplementedError(f"cannot encode {type(value).__name__}")
+
+
 def rerender(
     run_dir: Path | str,
     document: Mapping[str, Any],
     *,
     by: Sequence[dt.date] = (),
     assume: Mapping[str, str] | None = None,
+    load_draws: Callable[[Path], PosteriorDraws] = PosteriorDraws.load,
 ) -> dict[str, Any]:
     """Recompute a stored run's document with extra deadlines and what-if outcomes.
 
     Reads only the run's ``draws.npz`` (numpy), so the API can answer ``?by=`` and
-    ``?assume=`` without PyMC.
+    ``?assume=`` without PyMC. ``load_draws`` reads them (a caller that answers many
+    what-ifs passes one that keeps recent runs in memory).
     """
-    draws = PosteriorDraws.load(Path(run_dir) / DRAWS_FILE)
+    draws = load_draws(Path(run_dir) / DRAWS_FILE)
     deadlines = [
         (d["key"], d["label"], dt.date.fromisoformat(d["date"]))
         for d in document["deadlines"]

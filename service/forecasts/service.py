@@ -16,7 +16,6 @@ from typing import Any, Generic, NamedTuple, NoReturn, TypeVar
 
 import anyio
 import msgspec
-import numpy as np
 from sqlalchemy import and_, or_, select
 
 from forecast.data.dataset import Dataset
@@ -89,19 +88,6 @@ class _Summary(msgspec.Struct):
     as_of: dt.date
     deadlines: list[_Deadline]
     allies: list[AllyForecast]
-
-
-def encode(document: Any) -> bytes:
-    """JSON bytes of a document that may hold numpy scalars or arrays."""
-    return msgspec.json.encode(document, enc_hook=_numpy_to_python)
-
-
-def _numpy_to_python(value: Any) -> Any:
-    if isinstance(value, np.generic | np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise NotImplementedError(f"cannot encode {type(value).__name__}")
 
 
 def view_of(run_id: str, body: bytes) -> View:

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import msgspec
 
+from forecast.posterior.document import encode, rerender
+from forecast.posterior.predict import PosteriorDraws
 from service.common.errors import Busy, Unavailable
 from service.common.schemas import ProblemError
 
@@ -161,42 +163,50 @@ class WhatIfs:
 # --- in the what-if processes -------------------------------------------------------
 
 
-def _start_process() -> None:
-    """Lower this process's priority and keep recently used draws in memory.
+class RecentDraws:
+    """Loads runs' draws, keeping the last ``size`` runs in memory.
 
-    ``forecast.posterior.document.rerender`` reads a run's draws file on every call; in these
-    processes (which run nothing else) the loader is replaced by one that keeps the last
-    ``DRAWS_RUNS`` runs' draws and hands each call a copy with a fresh derived-value cache
-    (that cache grows with every ``assume`` it sees, so it is not kept between calls).
+    A what-if process runs nothing else, so it keeps the draws of the runs it was asked
+    about. Each call gets a copy with a fresh derived-value cache: that cache grows with
+    every ``assume`` it sees, so it is not kept between calls.
     """
+
+    def __init__(self, size: int = DRAWS_RUNS):
+        self.size = size
+        self.kept: OrderedDict[str, PosteriorDraws] = OrderedDict()
+
+    def __call__(self, path: Path) -> PosteriorDraws:
+        key = str(path)
+        if key not in self.kept:
+            self.kept[key] = PosteriorDraws.load(path)
+            while len(self.kept) > self.size:
+                self.kept.popitem(last=False)
+        self.kept.move_to_end(key)
+        return dataclasses.replace(self.kept[key], _cache={})
+
+
+# This process's loader: one per what-if process (set by ``_start_process``); a caller
+# that computes in its own process reads draws from disk each time.
+_recent_draws: RecentDraws | None = None
+
+
+def _start_process() -> None:
+    """Lower this process's priority and keep recently used draws in memory."""
+    global _recent_draws
     try:
         os.setpriority(os.PRIO_PROCESS, 0, max(os.getpriority(os.PRIO_PROCESS, 0), WHAT_IF_NICE))
     except OSError:
         logger.warning("could not lower the what-if process's priority")
-    from forecast.posterior.predict import PosteriorDraws
-
-    load_from_file = PosteriorDraws.load
-    kept: OrderedDict[str, PosteriorDraws] = OrderedDict()
-
-    def load(path: Path | str) -> PosteriorDraws:
-        key = str(path)
-        if key not in kept:
-            kept[key] = load_from_file(path)
-            while len(kept) > DRAWS_RUNS:
-                kept.popitem(last=False)
-        kept.move_to_end(key)
-        return dataclasses.replace(kept[key], _cache={})
-
-    PosteriorDraws.load = load  # type: ignore[method-assign]
+    _recent_draws = RecentDraws()
 
 
 def compute(run_dir: str, body: bytes, dates: list[dt.date], assume: dict[str, str]) -> bytes:
     """The stored document ``body`` recomputed with extra deadlines and what-if outcomes."""
-    from forecast.posterior.document import rerender
-    from service.forecasts.service import encode
-
+    load_draws = _recent_draws or PosteriorDraws.load
     try:
-        document = rerender(run_dir, msgspec.json.decode(body), by=dates, assume=assume)
+        document = rerender(
+            run_dir, msgspec.json.decode(body), by=dates, assume=assume, load_draws=load_draws
+        )
     except FileNotFoundError:
         raise MissingDraws(run_dir) from None
     return encode(document)

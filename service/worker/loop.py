@@ -26,8 +26,8 @@ from forecast.data.dataset import load_dataset
 from forecast.model.gate import GateConfig, GateFailed
 from forecast.pipeline.fit import Forecaster, RunResult
 from forecast.pipeline.store import TIMINGS_FILE, read_json, write_evidence
+from forecast.posterior.document import encode
 from service.common.db import connect
-from service.forecasts.service import encode
 from service.runs import queue
 from service.runs.retention import prune_run_files
 from service.settings import CONFIG_ERROR, Settings, settings_for_process
