@@ -8,8 +8,6 @@ fraction, an endgame after the cut-off that brings every holdout in or ends the 
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -18,9 +16,8 @@ from scipy import integrate, stats
 
 from forecast.posterior import predict
 from forecast.posterior.predict import PosteriorDraws
+from tests.draws import CUT_OFF, make_draws
 
-START = dt.date(2023, 10, 26)
-CUT_OFF = 120.0
 # Midpoint rule on ENDGAME_GRID cells of the endgame's conditional CDF, against quad: on
 # these draws, with 48 cells, the relative error was at most 3.5e-4 by a day and 1.5e-3
 # for "ever" (the last cell, reaching to infinity, is the coarsest); 24 cells stay within
@@ -37,38 +34,18 @@ DAYS = (140.0, 180.0, 250.0)
 
 
 def two_allies(timing: str = "lognormal", **changes) -> PosteriorDraws:
-    """Two members, three draws: AA silent; BB reported (reliability 0.8) on day 100.
+    """``make_draws``'s two members and three draws in either timing form: AA silent; BB
+    reported (reliability 0.8) on day 100.
 
     The front-runner emerged on day 100, 20 days before the cut-off, and the endgame's
     median is 45 days after emergence, so about a fifth of its prior mass lies before the
     cut-off: conditioning on E > c matters.
     """
-    location = np.log(np.array([[160.0, 140.0], [200.0, 130.0], [150.0, 220.0]]))
+    fields: dict = {"timing": timing}
     if timing == "weibull":
-        location = location + 0.15  # a Weibull's median sits below its scale
-    fields = dict(
-        timing=timing,
-        codes=("AA", "BB"),
-        p_endorse=np.array([[0.7, 0.9], [0.85, 0.6], [0.95, 0.8]]),
-        location=location,
-        shape=np.array([0.5, 0.8, 0.35]) if timing == "lognormal" else np.array([2.0, 3.0, 1.5]),
-        decision_lag=np.array([3.0, 8.0, 0.0]),
-        member=np.ones(2),
-        status=("undecided", "undecided"),
-        event=np.array([0.0, 1.0]),
-        event_day=np.array([1.0, 100.0]),
-        reliability=np.array([1.0, 0.8]),
-        censor_day=CUT_OFF,
-        campaign_start=START,
-        as_of=START + dt.timedelta(days=int(CUT_OFF) - 1),
-        p_success=np.array([0.6, 0.3, 0.8]),
-        endgame_location=np.log(np.array([45.0, 30.0, 70.0])),
-        endgame_shape=np.array([0.9, 0.6, 1.2]),
-        emerged_offset=100.0,
-        withdrawn=False,
-    )
-    fields.update(changes)
-    return PosteriorDraws(**fields)
+        # A Weibull's median sits below its scale.
+        fields.update(location=make_draws().location + 0.15, shape=np.array([2.0, 3.0, 1.5]))
+    return make_draws(**{**fields, **changes})
 
 
 # --- The independent computation: scipy distributions and quad -------------------------

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -14,8 +12,8 @@ from forecast.posterior import predict
 from forecast.posterior.predict import HOLDOUT_HORIZON_DAYS as HORIZON
 from forecast.posterior.predict import PosteriorDraws
 from forecast.posterior.timing import TIMING_FORMS
+from tests.draws import make_draws
 
-START = dt.date(2023, 10, 26)
 KINDS = ("endorsed", "reported", "undecided", "opposed", "not_member")
 TOLERANCE = 1e-12
 # The endgame integral's grid (forecast.posterior.predict.ENDGAME_GRID cells) can let P(by D) fall
@@ -48,7 +46,7 @@ def posterior_draws(draw) -> PosteriorDraws:
     status = tuple(
         "undecided" if kind == "reported" else kind for kind in kinds
     )  # reported support leaves an ally undecided
-    return PosteriorDraws(
+    return make_draws(
         timing=draw(st.sampled_from(TIMING_FORMS)),
         codes=tuple(f"A{i}" for i in range(n_allies)),
         p_endorse=array((n_draws, n_allies), 1e-6, 1.0 - 1e-6),
@@ -61,8 +59,6 @@ def posterior_draws(draw) -> PosteriorDraws:
         event_day=event_day,
         reliability=reliability,
         censor_day=censor_day,
-        campaign_start=START,
-        as_of=START + dt.timedelta(days=int(censor_day) - 1),
         p_success=array(n_draws, 0.0, 1.0),
         endgame_location=array(n_draws, np.log(2.0), np.log(500.0)),
         endgame_shape=array(n_draws, 0.1, 3.0),
@@ -141,26 +137,20 @@ def test_last_holdout_probabilities_sum_to_one_while_a_member_is_silent(draws):
 def test_last_holdout_is_never_negative_where_an_allys_curve_has_flattened():
     # Found by hypothesis: A1's curve is flat after the cut-off, and rounding in
     # ``offset + slope * F`` made its chance of being last -2.6e-15.
-    draws = PosteriorDraws(
+    draws = make_draws(
         timing="weibull",
         codes=("A0", "A1"),
         p_endorse=np.full((1, 2), 0.25),
         location=np.array([[2.0, 1.75]]),
         shape=np.array([2.0]),
         decision_lag=np.zeros(1),
-        member=np.ones(2),
-        status=("undecided", "undecided"),
-        event=np.array([0.0, 1.0]),
         event_day=np.array([1.0, 0.5]),
         reliability=np.array([1.0, 0.5]),
         censor_day=36.0,
-        campaign_start=dt.date(2023, 10, 26),
-        as_of=dt.date(2023, 11, 30),
         p_success=np.zeros(1),
         endgame_location=np.ones(1),
         endgame_shape=np.ones(1),
         emerged_offset=0.0,
-        withdrawn=False,
     )
     last = predict.last_holdout(draws)
     assert np.all(last >= 0.0)
@@ -168,26 +158,19 @@ def test_last_holdout_is_never_negative_where_an_allys_curve_has_flattened():
 
 
 def test_an_endorsed_ally_has_endorsed_by_every_later_day():
-    draws = PosteriorDraws(
-        timing="lognormal",
-        codes=("AA", "BB"),
+    draws = make_draws(
         p_endorse=np.full((3, 2), 0.5),
         location=np.full((3, 2), np.log(150.0)),
         shape=np.full(3, 0.4),
         decision_lag=np.full(3, 5.0),
-        member=np.ones(2),
         status=("endorsed", "undecided"),
         event=np.array([1.0, 0.0]),
         event_day=np.array([100.5, 1.0]),
         reliability=np.ones(2),
-        censor_day=120.0,
-        campaign_start=START,
-        as_of=START + dt.timedelta(days=119),
         p_success=np.full(3, 0.6),
         endgame_location=np.full(3, np.log(45.0)),
         endgame_shape=np.full(3, 0.9),
         emerged_offset=90.0,
-        withdrawn=False,
     )
     g = predict.endorsed_by(draws, np.full(3, 130.0))
     assert np.all(g[:, 0] == 1.0)
@@ -195,7 +178,7 @@ def test_an_endorsed_ally_has_endorsed_by_every_later_day():
 
 
 def test_an_unknown_ally_in_assume_is_refused_with_the_valid_codes():
-    draws = PosteriorDraws(
+    draws = make_draws(
         timing="weibull",
         codes=("AA",),
         p_endorse=np.full((1, 1), 0.5),
@@ -208,13 +191,10 @@ def test_an_unknown_ally_in_assume_is_refused_with_the_valid_codes():
         event_day=np.ones(1),
         reliability=np.ones(1),
         censor_day=10.0,
-        campaign_start=START,
-        as_of=START + dt.timedelta(days=9),
         p_success=np.full(1, 0.5),
         endgame_location=np.full(1, np.log(45.0)),
         endgame_shape=np.ones(1),
         emerged_offset=5.0,
-        withdrawn=False,
     )
     with pytest.raises(KeyError, match="valid: AA"):
         predict.confirmed_by(draws, 20.0, {"ZZ": "endorsed"})
@@ -225,8 +205,7 @@ def test_the_last_holdout_split_matches_a_monte_carlo_of_the_allies_own_decision
     pi = np.array([0.9, 0.8, 0.95])
     location = np.log(np.array([150.0, 220.0, 300.0]))
     shape, cut_off = 0.5, 100.0
-    draws = PosteriorDraws(
-        timing="lognormal",
+    draws = make_draws(
         codes=("AA", "BB", "CC"),
         p_endorse=np.tile(pi, (2, 1)),
         location=np.tile(location, (2, 1)),
@@ -238,13 +217,10 @@ def test_the_last_holdout_split_matches_a_monte_carlo_of_the_allies_own_decision
         event_day=np.ones(3),
         reliability=np.ones(3),
         censor_day=cut_off,
-        campaign_start=START,
-        as_of=START + dt.timedelta(days=99),
         p_success=np.full(2, 0.5),
         endgame_location=np.full(2, np.log(45.0)),
         endgame_shape=np.full(2, 0.9),
         emerged_offset=0.0,
-        withdrawn=False,
     )
     # The generative model by simulation: each ally decides with probability pi, on a
     # log-normal day; only futures in which none had decided by the cut-off are kept.
