@@ -53,7 +53,7 @@ DAYS = (110.0, *DEADLINES)
 
 
 @pytest.mark.parametrize("case", CASES)
-@pytest.mark.parametrize("assume", [{}, {"CC": "endorsed"}])
+@pytest.mark.parametrize("assume", [{}, {"CC": "endorsed"}, {"AA": "opposed"}], ids=str)
 def test_each_allys_decision_equals_the_what_if_that_assumes_it(case, assume):
     draws = three_allies(**CASES[case])
     days = np.array(DAYS)
@@ -66,6 +66,24 @@ def test_each_allys_decision_equals_the_what_if_that_assumes_it(case, assume):
         np.testing.assert_allclose(endorses[:, i, :], expected, rtol=REL, atol=1e-14)
         expected = predict.confirmed_by(fresh, days, {**assume, code: "opposed"})
         np.testing.assert_allclose(refuses[:, i, :], expected, rtol=REL, atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "case", ["three undecided members", "two members reported before the cut-off"]
+)
+def test_with_a_member_assumed_opposed_no_other_allys_endorsement_can_confirm(case):
+    # AA's assumed refusal is a veto: "if BB endorses" must read 0 at every day, before
+    # the cut-off and after it, as the what-if that assumes both outcomes does.
+    draws = three_allies(**CASES[case])
+    days = np.array(DAYS)
+    endorses, _ = predict.pivotal(draws, days, {"AA": "opposed"})
+    for code in ("BB", "CC"):
+        i = draws.codes.index(code)
+        assert np.all(endorses[:, i, :] == 0.0), (code, endorses[:, i, :])
+        both = predict.confirmed_by(
+            three_allies(**CASES[case]), days, {"AA": "opposed", code: "endorsed"}
+        )
+        np.testing.assert_array_equal(endorses[:, i, :], both)
 
 
 def test_a_members_refusal_is_a_veto_and_its_endorsement_raises_the_chance():
