@@ -154,6 +154,29 @@ def test_ever_endorsing_and_ever_confirming_match_integrals_over_the_whole_endga
         assert confirmed[s] == pytest.approx(want, rel=EVER_REL)
 
 
+def test_ever_is_exact_when_only_the_endgame_can_change_anything():
+    """Both members were reported (reliability 0.6 and 0.8) and their own timing curves
+    ran out before the reports: each has endorsed if and only if its report is true, and
+    nobody decides on their own after the cut-off. Then, by hand, P(BB ever endorses) =
+    p_S + (1 - p_S) w_BB and P(ever confirmed) = p_S + (1 - p_S) w_AA w_BB: the endgame's
+    whole range counts, the last cell of the grid (u from 1 - 1/K^2 to 1) included."""
+    draws = two_allies(
+        location=np.log(np.full((3, 2), 50.0)),
+        shape=np.full(3, 0.02),
+        event=np.array([1.0, 1.0]),
+        event_day=np.array([90.0, 100.0]),
+        reliability=np.array([0.6, 0.8]),
+    )
+    w = np.array([[report_is_true(draws, s, i) for i in range(2)] for s in range(3)])
+    p_s = draws.p_success
+    assert np.all((w > 0.6) & (w < 0.99))
+    ever = predict.endorse_ever(draws)
+    confirmed = predict.confirmed_ever(draws)
+    # The last cell carries (1 - p_S) w / K^2, 3e-4 to 1e-3 here: far above these tolerances.
+    assert ever == pytest.approx(p_s[:, None] + (1.0 - p_s[:, None]) * w, rel=1e-12)
+    assert confirmed == pytest.approx(p_s + (1.0 - p_s) * w.prod(axis=1), rel=1e-12)
+
+
 # --- 2. Monte Carlo of the generative model ---------------------------------------------
 
 
