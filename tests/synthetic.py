@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from forecast.data.reference import CAMPAIGN_COLUMNS, FLAGS
+from forecast.data.reference import CAMPAIGN_COLUMNS, CAMPAIGN_COVARIATES
 
 QUESTION = """\
 question = "Will the allies confirm the candidate, and by when?"
@@ -149,7 +149,11 @@ def write_dataset(folder: Path) -> Path:
         list(CAMPAIGN_COLUMNS),
         [
             dict(
-                zip(("id", "organisation", "emerged", *FLAGS, "holdouts"), row[:7], strict=True),
+                zip(
+                    ("id", "organisation", "emerged", *CAMPAIGN_COVARIATES, "holdouts"),
+                    row[:7],
+                    strict=True,
+                ),
                 post="Secretary General",
                 front_runner=f"Candidate {row[0]}",
                 largest_members="US;GB",

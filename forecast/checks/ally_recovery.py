@@ -18,7 +18,7 @@ from forecast.data.inputs import (
     SpendingScale,
     mark_waves,
 )
-from forecast.data.reference import FLAGS
+from forecast.data.reference import CAMPAIGN_COVARIATES
 from forecast.model.confirmation import ConfirmationModel
 from forecast.model.gate import count_divergences
 from forecast.posterior import timing
@@ -238,7 +238,10 @@ def simulate_records(
         # The campaign level is not simulated here (forecast.consensus_recovery checks
         # it): no reference class, and a campaign still open at its start.
         campaign=CampaignState(
-            covariates=(0.0,) * len(FLAGS), emerged_offset=0.0, elapsed=0.0, withdrawn=False
+            covariates=(0.0,) * len(CAMPAIGN_COVARIATES),
+            emerged_offset=0.0,
+            elapsed=0.0,
+            withdrawn=False,
         ),
         reference=(),
         organisation="simulated",

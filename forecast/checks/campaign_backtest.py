@@ -18,7 +18,7 @@ import numpy as np
 
 from forecast.checks.backtest import brier_log
 from forecast.data.reference import Campaign
-from forecast.model import campaign_level
+from forecast.model import campaign_level, sampling
 from forecast.model.confirmation import ConfirmationModel
 
 logger = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def backtest_campaigns(
     rows = []
     for k, campaign in enumerate(campaigns):
         fold = compiled.with_data(**fold_data(campaigns, orgs, values, k))
-        idata = campaign_level.sample(fold, sampler, seed + k)
+        idata = sampling.sample(fold, sampler, seed + k)
         post = idata.posterior
         p = post["p_success"].values.reshape(-1)
         loc = post["endgame_location"].values.reshape(-1)

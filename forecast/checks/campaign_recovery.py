@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from forecast.data.reference import FLAGS, Campaign
-from forecast.model import campaign_level
+from forecast.data.reference import CAMPAIGN_COVARIATES, Campaign
+from forecast.model import campaign_level, sampling
 from forecast.model.confirmation import ConfirmationModel
 from forecast.posterior.predict import INTERVAL_PROB
 
@@ -64,7 +64,7 @@ def campaign_parameters(
         values = draws[name].values
         return values.reshape(-1, *values.shape[2:])
 
-    x = np.array([[float(getattr(c, f)) for f in FLAGS] for c in campaigns])
+    x = np.array([[float(getattr(c, f)) for f in CAMPAIGN_COVARIATES] for c in campaigns])
     org = np.array([orgs.index(c.organisation) for c in campaigns])
     logit = (
         flat("success_intercept")[:, None]
@@ -147,8 +147,8 @@ def simulate_campaigns(
     org_shape = truth["endgame_shape_typical"] * np.exp(
         cfg["org_shape_sd"] * rng.standard_normal(len(SIMULATED_ORGS))
     )
-    x = (rng.uniform(size=(n, len(FLAGS))) < 0.3).astype(float)
-    coef = np.array([cfg["success_coef_mu"][f] for f in FLAGS])
+    x = (rng.uniform(size=(n, len(CAMPAIGN_COVARIATES))) < 0.3).astype(float)
+    coef = np.array([cfg["success_coef_mu"][f] for f in CAMPAIGN_COVARIATES])
     logit = truth["success_intercept"] + x @ coef + org_success[org_index]
     params = {
         "p_success": 1.0 / (1.0 + np.exp(-logit)),
@@ -223,7 +223,7 @@ def run_campaign_recovery(
             **{k: v for k, v in values.items() if k != "reference_weight"},
             reference_weight=np.full(n_campaigns, weight),
         )
-        idata = campaign_level.sample(fitted, RECOVERY_SAMPLER, seed)
+        idata = sampling.sample(fitted, RECOVERY_SAMPLER, seed)
         summary = az.summary(idata, var_names=list(CHECKED), hdi_prob=INTERVAL_PROB, kind="stats")
         for name in CHECKED:
             prior_mean, prior_sd = moments[name]

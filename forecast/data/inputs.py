@@ -12,8 +12,7 @@ import pandas as pd
 
 from forecast.data.dataset import Dataset
 from forecast.data.records import EvidenceItem, Problem, ValidationError
-from forecast.data.reference import FLAGS as CAMPAIGN_COVARIATES
-from forecast.data.reference import Campaign
+from forecast.data.reference import CAMPAIGN_COVARIATES, Campaign
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ class SpendingScale(msgspec.Struct, frozen=True):
 class CampaignState(msgspec.Struct, frozen=True, kw_only=True):
     """The campaign as a whole at a cut-off, in the reference class's terms.
 
-    ``covariates`` follow ``forecast.model.campaign_level.COVARIATES`` (each in [0, 1], weighted by
+    ``covariates`` follow ``forecast.model.CAMPAIGN_COVARIATES`` (each in [0, 1], weighted by
     the reliability of the evidence behind it); ``emerged_offset`` is the day the
     front-runner emerged, counted from the campaign start (the endgame's clock starts
     there); ``elapsed`` the days from emergence to the end of the cut-off; ``withdrawn``

@@ -33,7 +33,11 @@ CAMPAIGN_COLUMNS: tuple[str, ...] = (
 OUTCOMES: tuple[str, ...] = ("confirmed", "dropped")
 YES_NO: dict[str, bool] = {"yes": True, "no": False}
 # The campaign-level covariates, as known on the day the front-runner emerged.
-FLAGS: tuple[str, ...] = ("all_largest_backed", "heavyweight_objection", "rival_candidacy")
+CAMPAIGN_COVARIATES: tuple[str, ...] = (
+    "all_largest_backed",
+    "heavyweight_objection",
+    "rival_candidacy",
+)
 _SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -80,7 +84,7 @@ def parse_campaign(
             Problem("organisation", f"{organisation!r} is not a slug", "lower-case, e.g. nato")
         )
     flags = {}
-    for field in FLAGS:
+    for field in CAMPAIGN_COVARIATES:
         text = row[field].strip().lower()
         if text not in YES_NO:
             problems.append(Problem(field, f"{row[field]!r} is not yes or no", "yes, no"))

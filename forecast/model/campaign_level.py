@@ -31,19 +31,16 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import arviz as az
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
-import xarray as xr
 from scipy import special
 
-from forecast.data.reference import FLAGS, Campaign
+from forecast.data.inputs import ModelInputs
+from forecast.data.reference import CAMPAIGN_COVARIATES, Campaign
 
 logger = logging.getLogger(__name__)
 
-# Names of the campaign-level covariates (the ``campaign_covariate`` coordinate).
-COVARIATES: tuple[str, ...] = FLAGS
 # The model config keys the campaign level reads (its compiled form depends on no other).
 CONFIG_KEYS: tuple[str, ...] = (
     "success_intercept_mu",
@@ -77,12 +74,25 @@ def reference_values(campaigns: Sequence[Campaign], orgs: Sequence[str]) -> dict
     """
     return {
         "reference_x": np.array(
-            [[float(getattr(c, f)) for f in COVARIATES] for c in campaigns], dtype=float
-        ).reshape(len(campaigns), len(COVARIATES)),
+            [[float(getattr(c, f)) for f in CAMPAIGN_COVARIATES] for c in campaigns], dtype=float
+        ).reshape(len(campaigns), len(CAMPAIGN_COVARIATES)),
         "reference_org": np.array([orgs.index(c.organisation) for c in campaigns], dtype="int64"),
         "reference_days": np.array([c.days for c in campaigns], dtype=float),
         "reference_confirmed": np.array([float(c.confirmed) for c in campaigns], dtype=float),
         "reference_weight": np.ones(len(campaigns), dtype=float),
+    }
+
+
+def data_values(inputs: ModelInputs, orgs: Sequence[str]) -> dict[str, np.ndarray]:
+    """The campaign level's ``pm.Data`` at a cut-off: the reference class and the current
+    campaign (its covariates, days elapsed, whether the candidate stands, organisation)."""
+    campaign = inputs.campaign
+    return {
+        **reference_values(inputs.reference, orgs),
+        "campaign_x": np.asarray(campaign.covariates, dtype=float),
+        "campaign_elapsed": np.asarray(campaign.elapsed, dtype=float),
+        "campaign_open": np.asarray(float(not campaign.withdrawn)),
+        "campaign_org": np.asarray(list(orgs).index(inputs.organisation), "int64"),
     }
 
 
@@ -117,7 +127,7 @@ def add_campaign_level(
     a0 = pm.Normal("success_intercept", cfg["success_intercept_mu"], cfg["success_intercept_sd"])
     coef = pm.Normal(
         "success_coef",
-        mu=np.array([cfg["success_coef_mu"][k] for k in COVARIATES]),
+        mu=np.array([cfg["success_coef_mu"][k] for k in CAMPAIGN_COVARIATES]),
         sigma=cfg["success_coef_sd"],
         dims="campaign_covariate",
     )
@@ -189,7 +199,7 @@ def reference_model(
     """
     coords = {
         "campaign": [c.id for c in campaigns],
-        "campaign_covariate": list(COVARIATES),
+        "campaign_covariate": list(CAMPAIGN_COVARIATES),
         "organisation": list(orgs),
     }
     values = reference_values(campaigns, orgs)
@@ -200,7 +210,7 @@ def reference_model(
         }
         current = {
             "campaign_x": pm.Data(
-                "campaign_x", np.zeros(len(COVARIATES)), dims="campaign_covariate"
+                "campaign_x", np.zeros(len(CAMPAIGN_COVARIATES)), dims="campaign_covariate"
             ),
             "campaign_elapsed": pm.Data("campaign_elapsed", np.asarray(0.0)),
             "campaign_open": pm.Data("campaign_open", np.asarray(0.0)),
@@ -235,88 +245,6 @@ def compiled_reference_model(
             seconds = time.perf_counter() - started
             logger.info("compiled the campaign level for nutpie in %.1f s", seconds)
         return _COMPILED[key]
-
-
-def sample(compiled: Any, settings: Mapping[str, Any], seed: int, *, blocking: bool = True) -> Any:
-    """Sample a compiled model with nutpie: ``chains``, ``tune``, ``draws`` and
-    ``target_accept`` from ``settings``. Returns the InferenceData, or with
-    ``blocking=False`` a sampler running in the background (``read_trace`` of its
-    ``wait()`` is the InferenceData)."""
-    import nutpie
-
-    running = nutpie.sample(
-        compiled,
-        draws=settings["draws"],
-        tune=settings["tune"],
-        chains=settings["chains"],
-        seed=seed,
-        target_accept=settings["target_accept"],
-        progress_bar=False,
-        save_warmup=False,
-        return_raw_trace=True,
-        blocking=blocking,
-    )
-    return read_trace(running, compiled.coords) if blocking else running
-
-
-# Sampler statistics kept per draw (``diverging`` is the one the gate reads).
-SAMPLE_STATS: tuple[str, ...] = (
-    "diverging",
-    "n_steps",
-    "step_size",
-    "depth",
-    "maxdepth_reached",
-    "energy",
-    "energy_error",
-    "mean_tree_accept",
-    "logp",
-)
-
-
-def read_trace(results: Any, coords: Mapping[str, Any]) -> az.InferenceData:
-    """The posterior and sampler statistics of a raw nutpie trace, warm-up dropped.
-
-    The same arrays as nutpie's own conversion, which goes through ``arviz.from_dict``
-    for every variable of the warm-up and the draws and took a tenth of a second per
-    fit: a tenth of a rerun.
-    """
-    draw_batches, stat_batches = results.get_arrow_trace()
-    kept = [~_column(stats, "tuning", ()).astype(bool) for stats in stat_batches]
-
-    def group(batches: Sequence[Any], names: Sequence[str]) -> xr.Dataset:
-        variables = {}
-        for name in names:
-            meta = batches[0].column(name).field.metadata
-            dims = meta[b"dims"].decode().split(",") if meta.get(b"dims") else []
-            shape = [int(n) for n in meta[b"shape"].decode().split(",")] if dims else []
-            values = [_column(b, name, shape)[k] for b, k in zip(batches, kept, strict=True)]
-            variables[name] = (("chain", "draw", *dims), np.stack(values))
-        chains, draws = len(batches), int(kept[0].sum())
-        used = {d for dims, _ in variables.values() for d in dims[2:]}
-        return xr.Dataset(
-            variables,
-            coords={
-                "chain": np.arange(chains),
-                "draw": np.arange(draws),
-                **{k: np.asarray(v) for k, v in coords.items() if k in used},
-            },
-        )
-
-    stats = [name for name in SAMPLE_STATS if name in stat_batches[0].column_names]
-    return az.InferenceData(
-        posterior=group(draw_batches, draw_batches[0].column_names),
-        sample_stats=group(stat_batches, stats),
-    )
-
-
-def _column(batch: Any, name: str, shape: Sequence[int]) -> np.ndarray:
-    """One column of an Arrow record batch as a (row, *shape) array."""
-    import pyarrow
-
-    column = pyarrow.array(batch.column(name))
-    if hasattr(column, "flatten"):  # a vector per row
-        column = column.flatten()
-    return column.to_numpy(zero_copy_only=False).reshape(batch.num_rows, *shape)
 
 
 def p_within(

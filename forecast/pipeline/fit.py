@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import arviz as az
 import msgspec
@@ -17,8 +17,9 @@ from forecast import __version__
 from forecast.data.dataset import Dataset
 from forecast.data.inputs import ModelInputs, setup_frame, spending_scale
 from forecast.data.records import EvidenceItem
-from forecast.model.confirmation import ConfirmationModel, write_posterior
+from forecast.model.confirmation import ConfirmationModel
 from forecast.model.gate import GateConfig, check, diagnose
+from forecast.model.sampling import write_posterior
 from forecast.pipeline.store import (
     DIAGNOSTICS_FILE,
     DOCUMENT_FILE,
@@ -98,6 +99,17 @@ def draws_from_idata(idata: az.InferenceData, inputs: ModelInputs, timing: str) 
         withdrawn=inputs.campaign.withdrawn,
         chains=int(post.sizes["chain"]),
     )
+
+
+class GatedFit(NamedTuple):
+    """The last fit of a run (after a refit, if the first missed the gate)."""
+
+    model: ConfirmationModel
+    idata: az.InferenceData
+    draws: PosteriorDraws
+    diagnostics: dict[str, Any]
+    sample_seconds: float  # every attempt's
+    fitted_at: float  # perf_counter when the last attempt finished sampling
 
 
 class Forecaster:
@@ -193,22 +205,81 @@ class Forecaster:
         started = time.perf_counter()
         inputs = self.inputs(evidence, as_of)
         compiled_before = self.model is not None and self.model._compiled is not None
-        # The default chains are short (they make a rerun fast and pass the gate in
-        # nearly every fit); a fit that misses the gate is refitted once with smaller
-        # steps, longer adaptation and longer chains (same seed), and a fit that still
-        # misses it is not published.
+        fit = self._fit_gated(inputs, seed=seed, sampler=sampler, run_id=run_id)
+        diagnosed = time.perf_counter()
+        document = self._document(fit, inputs, run_id)
+        summarised = time.perf_counter()
+        model = fit.model
+        record = {
+            "run_id": run_id,
+            "as_of": as_of.isoformat(),
+            "seed": seed,
+            "evidence_ids": list(inputs.evidence_ids),
+            "model_config": model.model_config,
+            # What the published fit used (a refit's settings, when there was one).
+            "sampler_config": model.fit_sampler_config,
+            "gate": msgspec.structs.asdict(self.gate),
+            "config_hash": model.config_hash,
+            "package_version": __version__,
+        }
+        fit.draws.save(run_dir / DRAWS_FILE)
+        deferred = not archive and fit.diagnostics["passed"]
+        if not deferred:
+            model.save(run_dir / POSTERIOR_FILE)
+        saved = time.perf_counter()
+        compiled = not compiled_before and model.fit_sampler_config["sampler"] == "nutpie"
+        timings = {
+            "sample_seconds": round(fit.sample_seconds, 4),  # every attempt's
+            "fit_seconds": round(fit.fitted_at - started, 4),
+            "compile_seconds": round((model.compile_seconds or 0.0) if compiled else 0.0, 4),
+            "diagnose_seconds": round(diagnosed - fit.fitted_at, 4),
+            "summarise_seconds": round(summarised - diagnosed, 4),
+            "save_seconds": round(saved - summarised, 4),
+            "total_seconds": round(saved - started, 4),
+        }
+        write_json(run_dir / INPUTS_FILE, record)
+        write_json(run_dir / DIAGNOSTICS_FILE, fit.diagnostics)
+        write_json(run_dir / TIMINGS_FILE, timings)
+        check(fit.diagnostics)
+        write_json(run_dir / DOCUMENT_FILE, document)
+        logger.info(
+            "run %s at %s: passed, %.2f s (sampling %.2f s)",
+            run_id,
+            as_of,
+            timings["total_seconds"],
+            timings["sample_seconds"],
+        )
+        return RunResult(
+            run_id=run_id,
+            run_dir=run_dir,
+            document=document,
+            diagnostics=fit.diagnostics,
+            timings=timings,
+            inputs=record,
+            pending_posterior=fit.idata if deferred else None,
+        )
+
+    def _fit_gated(
+        self, inputs: ModelInputs, *, seed: int, sampler: str | None, run_id: str
+    ) -> GatedFit:
+        """Fit and diagnose, refitting once if the gate is missed.
+
+        The default chains are short (they make a rerun fast and pass the gate in nearly
+        every fit); a fit that misses the gate is refitted once with smaller steps, longer
+        adaptation and longer chains (same seed). The caller publishes only a fit whose
+        diagnostics passed.
+        """
         overrides, sampled, missed = None, 0.0, None
         for attempt in (1, 2):
             model = self.fit(inputs, seed=seed, sampler=sampler, sampler_overrides=overrides)
-            fitted = time.perf_counter()
+            fitted_at = time.perf_counter()
             sampled += model.sample_seconds
             idata = model.require_fit()
-            used_sampler = model.fit_sampler_config["sampler"]
             draws = draws_from_idata(idata, inputs, model.timing)
             diagnostics = diagnose(
                 idata,
                 self._derived(draws),
-                sampler=used_sampler,
+                sampler=model.fit_sampler_config["sampler"],
                 sample_seconds=model.sample_seconds,
                 config=self.gate,
                 parameters=model.parameter_names,
@@ -225,10 +296,13 @@ class Forecaster:
                 run_id,
                 "; ".join(diagnostics["failures"]),
             )
-        diagnosed = time.perf_counter()
+        return GatedFit(model, idata, draws, diagnostics, sampled, fitted_at)
+
+    def _document(self, fit: GatedFit, inputs: ModelInputs, run_id: str) -> dict[str, Any]:
+        """The forecast document of a gated fit, with the run's metadata."""
         question = self.dataset.question
-        document = build_document(
-            draws,
+        return build_document(
+            fit.draws,
             question=question.question,
             candidate=question.candidate,
             deadlines=[(d.key, d.label, d.last_day) for d in question.deadlines],
@@ -237,61 +311,8 @@ class Forecaster:
                 "run_id": run_id,
                 "published_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "evidence_count": len(inputs.evidence_ids),
-                "diagnostics": _public_diagnostics(diagnostics),
+                "diagnostics": _public_diagnostics(fit.diagnostics),
             },
-        )
-        summarised = time.perf_counter()
-        record = {
-            "run_id": run_id,
-            "as_of": as_of.isoformat(),
-            "seed": seed,
-            "evidence_ids": list(inputs.evidence_ids),
-            "model_config": model.model_config,
-            # What the published fit used (a refit's settings, when there was one).
-            "sampler_config": model.fit_sampler_config,
-            "gate": msgspec.structs.asdict(self.gate),
-            "config_hash": model.config_hash,
-            "package_version": __version__,
-        }
-        draws.save(run_dir / DRAWS_FILE)
-        deferred = not archive and diagnostics["passed"]
-        if not deferred:
-            model.save(run_dir / POSTERIOR_FILE)
-        saved = time.perf_counter()
-        timings = {
-            "sample_seconds": round(sampled, 4),  # every attempt's
-            "fit_seconds": round(fitted - started, 4),
-            "compile_seconds": round(
-                0.0
-                if compiled_before or used_sampler != "nutpie"
-                else model.compile_seconds or 0.0,
-                4,
-            ),
-            "diagnose_seconds": round(diagnosed - fitted, 4),
-            "summarise_seconds": round(summarised - diagnosed, 4),
-            "save_seconds": round(saved - summarised, 4),
-            "total_seconds": round(saved - started, 4),
-        }
-        write_json(run_dir / INPUTS_FILE, record)
-        write_json(run_dir / DIAGNOSTICS_FILE, diagnostics)
-        write_json(run_dir / TIMINGS_FILE, timings)
-        check(diagnostics)
-        write_json(run_dir / DOCUMENT_FILE, document)
-        logger.info(
-            "run %s at %s: passed, %.2f s (sampling %.2f s)",
-            run_id,
-            as_of,
-            timings["total_seconds"],
-            timings["sample_seconds"],
-        )
-        return RunResult(
-            run_id=run_id,
-            run_dir=run_dir,
-            document=document,
-            diagnostics=diagnostics,
-            timings=timings,
-            inputs=record,
-            pending_posterior=idata if deferred else None,
         )
 
     def _derived(self, draws: PosteriorDraws) -> dict[str, np.ndarray]:

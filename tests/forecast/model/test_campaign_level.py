@@ -23,7 +23,8 @@ from forecast.checks.campaign_recovery import (
     run_campaign_recovery,
     simulate_campaigns,
 )
-from forecast.model import campaign_level
+from forecast.data.reference import CAMPAIGN_COVARIATES
+from forecast.model import campaign_level, sampling
 from forecast.model.confirmation import ConfirmationModel
 
 SEEDS = (1, 2, 3)
@@ -138,7 +139,7 @@ def test_each_fold_leaves_its_campaign_out_and_forecasts_it_as_of_its_emergence(
     for k, campaign in enumerate(campaigns):
         data = fold_data(campaigns, orgs, values, k)
         assert data["reference_weight"].tolist() == [float(j != k) for j in range(len(campaigns))]
-        covariates = [float(getattr(campaign, name)) for name in campaign_level.COVARIATES]
+        covariates = [float(getattr(campaign, name)) for name in CAMPAIGN_COVARIATES]
         assert data["campaign_x"].tolist() == covariates
         assert orgs[int(data["campaign_org"])] == campaign.organisation
         assert float(data["campaign_elapsed"]) == 0.0
@@ -158,7 +159,7 @@ def test_a_left_out_campaigns_forecast_does_not_depend_on_its_own_outcome(synthe
 
     def p_success(k: int, **changes) -> np.ndarray:
         fold = compiled.with_data(**fold_data(campaigns, orgs, values, k), **changes)
-        return campaign_level.sample(fold, settings, seed=5).posterior["p_success"].values
+        return sampling.sample(fold, settings, seed=5).posterior["p_success"].values
 
     np.testing.assert_array_equal(p_success(0, reference_confirmed=confirmed), p_success(0))
     assert not np.array_equal(p_success(1, reference_confirmed=confirmed), p_success(1))
@@ -181,7 +182,7 @@ def test_a_campaign_confirmed_on_its_thirtieth_day_counts_within_30_days(synthet
 
 
 def test_the_trace_read_from_nutpie_equals_nutpies_own_conversion(synthetic_dataset):
-    """``campaign_level.sample`` reads nutpie's raw trace itself (warm-up dropped): the same
+    """``sampling.sample`` reads nutpie's raw trace itself (warm-up dropped): the same
     draws, statistics and coordinates as nutpie's InferenceData for the same seed."""
     import nutpie
 
@@ -189,14 +190,14 @@ def test_the_trace_read_from_nutpie_equals_nutpies_own_conversion(synthetic_data
     orgs = campaign_level.organisations(campaigns, campaigns[0].organisation)
     compiled = campaign_level.compiled_reference_model(ConfirmationModel.config(), campaigns, orgs)
     settings = {"chains": 2, "tune": 60, "draws": 50, "target_accept": 0.9}
-    ours = campaign_level.sample(compiled, settings, seed=3)
+    ours = sampling.sample(compiled, settings, seed=3)
     theirs = nutpie.sample(compiled, **settings, seed=3, progress_bar=False, save_warmup=False)
     assert set(ours.posterior.data_vars) == set(theirs.posterior.data_vars)
     assert ours.posterior.sizes == theirs.posterior.sizes
     for name, values in theirs.posterior.items():
         np.testing.assert_array_equal(ours.posterior[name].values, values.values)
         assert ours.posterior[name].dims == values.dims
-    for name in campaign_level.SAMPLE_STATS:
+    for name in sampling.SAMPLE_STATS:
         np.testing.assert_array_equal(
             ours.sample_stats[name].values, theirs.sample_stats[name].values
         )

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from arviz import from_dict
 
-from forecast.model.confirmation import joined
 from forecast.model.gate import GateConfig, GateFailed, check, diagnose
+from forecast.model.sampling import joined
 from forecast.pipeline.fit import RETRY_SAMPLER_OVERRIDES, retry_overrides
 from forecast.pipeline.store import (
     DIAGNOSTICS_FILE,

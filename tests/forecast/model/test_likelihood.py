@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from forecast.model.confirmation import _endorsement_logp
+from forecast.model.likelihood import endorsement_logp
 
 WINDOW = 7.0
 CENSOR = 121.0
@@ -71,7 +71,7 @@ def expected(form: str, shape: float) -> np.ndarray:
 @pytest.mark.parametrize(("form", "shape"), [("lognormal", 0.45), ("weibull", 2.0)])
 def test_each_case_equals_the_likelihood_written_with_scipy(form, shape):
     value, event, reliability, member, wave = np.array(list(CASES.values())).T
-    logp = _endorsement_logp(form)(
+    logp = endorsement_logp(form)(
         value,
         P_ENDORSE,
         LOCATION,
