@@ -145,7 +145,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     progress("loading the data")
     dataset = load_dataset(args.data_dir)
     evidence = _evidence(dataset, args.evidence)
-    as_of = args.as_of or live_as_of(dataset, evidence)
+    as_of = args.as_of or live_as_of(dataset, (e.date for e in evidence))
     progress("loading PyMC")
     from forecast.model.gate import GateFailed
 

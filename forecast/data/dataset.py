@@ -451,6 +451,6 @@ def _check_campaign_roles(
         )
 
 
-def live_as_of(dataset: Dataset, evidence: Iterable[EvidenceItem]) -> dt.date:
+def live_as_of(dataset: Dataset, evidence_dates: Iterable[dt.date]) -> dt.date:
     """The cut-off of the live forecast: the opening date or the latest evidence, if later."""
-    return max([dataset.question.opened, *(e.date for e in evidence)])
+    return max([dataset.question.opened, *evidence_dates])

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecast.data.dataset import Dataset
+from forecast.data.dataset import Dataset, live_as_of
 from forecast.data.records import EVIDENCE_FIELDS, EvidenceItem
 from forecast.pipeline.store import new_run_id
 from service.common.clock import utcnow
@@ -57,24 +57,26 @@ def evidence_item(row: EvidenceRow) -> EvidenceItem:
     return EvidenceItem(**{field: getattr(row, field) for field in EVIDENCE_FIELDS})
 
 
-def live_as_of(session: Session, dataset: Dataset) -> dt.date:
+def live_run_as_of(session: Session, dataset: Dataset) -> dt.date:
     """The cut-off of a run that follows the evidence.
 
-    The latest of the question's opening date and the newest evidence still standing;
-    and never before a cut-off already published or being fitted, since ``GET /forecast``
-    serves the greatest cut-off and a new forecast must take its place.
+    ``live_as_of`` on the evidence still standing (the opening date or the newest
+    evidence, if later), and never before a cut-off already published or being fitted,
+    since ``GET /forecast`` serves the greatest cut-off and a new forecast must take its
+    place.
     """
     newest = session.scalar(
         select(func.max(EvidenceRow.date)).where(EvidenceRow.retracted_at.is_(None))
     )
     published = session.scalar(select(func.max(ForecastRow.as_of)))
     running = session.scalar(select(func.max(RunRow.as_of)).where(RunRow.status == "running"))
-    return max(d for d in (dataset.question.opened, newest, published, running) if d is not None)
+    cut_offs = (newest, published, running)
+    return live_as_of(dataset, (d for d in cut_offs if d is not None))
 
 
 def queue_live_run(session: Session, dataset: Dataset, *, trigger: str, seed: int) -> RunRow:
     """Reuse the queued live run (moving its cut-off) or queue one; the caller commits."""
-    as_of = live_as_of(session, dataset)
+    as_of = live_run_as_of(session, dataset)
     queued = session.scalars(
         select(RunRow).where(RunRow.status == "queued", RunRow.live.is_(True)).with_for_update()
     ).first()
