@@ -178,6 +178,27 @@ def test_freshness_counts_a_retracted_item_the_forecast_was_fitted_on_and_a_run_
     }
 
 
+def test_a_manual_run_at_an_earlier_cut_off_is_not_the_live_forecasts_pending_run(
+    published_client,
+):
+    live = published_client.get("/forecast").json()
+    posted = published_client.post("/evidence", json=endorsement("DD"), headers=AUTH).json()
+    # Asked for after the evidence: the newest run of all, but it refits the old cut-off.
+    manual = published_client.post("/runs", json={"as_of": live["as_of"]}, headers=AUTH)
+    assert manual.status_code in (201, 202), manual.text
+    assert manual.json()["id"] != posted["run_id"]
+
+    served = published_client.get("/forecast").json()
+
+    assert served["run_id"] == live["run_id"]
+    assert served["freshness"] == {
+        "up_to_date": False,
+        "pending_evidence": [posted["evidence_id"]],
+        "pending_run": {"run_id": posted["run_id"], "status": "queued"},
+        "failed_run": None,
+    }
+
+
 def test_a_forecast_at_an_earlier_cut_off_is_compared_with_that_cut_offs_last_one(
     published_client, published, forecaster
 ):
