@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from forecast.data.inputs import setup_frame
 from forecast.data.records import EVIDENCE_FIELDS, EVIDENCE_KINDS, EvidenceItem
 from service.evidence.service import seed_evidence
 from service.runs.queue import claim_next
@@ -90,14 +91,34 @@ def test_reposting_a_retracted_item_restores_it(client):
     assert item["retracted"] is False
 
 
-def test_a_posted_grievance_can_be_resolved_by_its_evidence_id(client):
-    grievance = endorsement("DD", kind="grievance", severity=2, summary="DD is upset")
+def test_a_posted_grievance_resolved_by_its_evidence_id_no_longer_counts_in_the_next_fit(
+    client, database, dataset
+):
+    grievance = endorsement("DD", kind="grievance", severity=3, summary="DD is upset")
     posted = client.post("/evidence", json=grievance, headers=AUTH).json()
     resolved = endorsement(
         "DD", date="2024-03-05", kind="grievance_resolved", grievance=posted["evidence_id"]
     )
     response = client.post("/evidence", json=resolved, headers=AUTH)
     assert response.status_code == 201, response.text
+    resolution = response.json()
+    listed = {e["id"]: e for e in client.get("/evidence", params={"ally": "DD"}).json()}
+    stored = listed[resolution["evidence_id"]]
+    assert (stored["kind"], stored["grievance"]) == ("grievance_resolved", posted["evidence_id"])
+    # The run it queued fits on both items: DD's grievance counts from 1 March until its
+    # resolution on 5 March, the run's cut-off, where DD stands as if it had never been.
+    claimed = claim_next(database.sessions, "test")
+    assert (claimed.run_id, claimed.as_of) == (resolution["run_id"], dt.date(2024, 3, 5))
+    both = {posted["evidence_id"], resolution["evidence_id"]}
+    assert both <= {item.id for item in claimed.evidence}
+    never = [item for item in claimed.evidence if item.id not in both]
+
+    def dd_grievance(evidence, as_of):
+        return setup_frame(dataset, evidence, as_of).frame.loc["DD", "grievance"]
+
+    assert dd_grievance(claimed.evidence, dt.date(2024, 3, 4)) == 3.0
+    assert dd_grievance(claimed.evidence, claimed.as_of) == dd_grievance(never, claimed.as_of)
+    assert dd_grievance(never, claimed.as_of) < 3.0
 
 
 def test_evidence_lists_newest_first_and_filters_by_ally(client):
