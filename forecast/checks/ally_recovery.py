@@ -10,6 +10,7 @@ from typing import Any
 import arviz as az
 import numpy as np
 import pandas as pd
+import pymc as pm
 
 from forecast.data.inputs import (
     FRAME_COLUMNS,
@@ -19,9 +20,9 @@ from forecast.data.inputs import (
     mark_waves,
 )
 from forecast.data.reference import CAMPAIGN_COVARIATES
+from forecast.model import ally_level
 from forecast.model.confirmation import ConfirmationModel
 from forecast.model.gate import count_divergences
-from forecast.posterior import timing
 from forecast.posterior.predict import INTERVAL_PROB
 
 logger = logging.getLogger(__name__)
@@ -185,21 +186,14 @@ def simulate_records(
     spending_z = rng.standard_normal(n_allies)
     grievance = rng.choice(len(GRIEVANCE_SHARES), size=n_allies, p=GRIEVANCE_SHARES).astype(float)
     in_bloc = (rng.uniform(size=(n_allies, n_blocs)) < BLOC_SHARE).astype(float)
-    logit_p = (
-        params["intercept"]
-        + in_bloc @ params["bloc_effect"]
-        + params["b_spend"] * spending_z
-        + params["b_griev"] * grievance
-    )
-    location = params["tau0"] + in_bloc @ params["bloc_delay"] + params["d_griev"] * grievance
-    endorses = rng.uniform(size=n_allies) < 1.0 / (1.0 + np.exp(-logit_p))
-    shape = np.full(n_allies, float(params["timing_shape"]))
-    day = timing.sample(ConfirmationModel.config(model_config)["timing"], location, shape, rng)
+    cfg = ConfirmationModel.config(model_config)
+    day = endorsement_days(cfg, params, spending_z, grievance, in_bloc, rng)
+    endorses = np.isfinite(day)
     censor_day = float(as_of_day)
     # A public report follows the decision within the reporting window (uniformly), as
     # the model reads it; reports are dated to the day, at mid-day, as the frame dates
     # them; days up to 1 are the sponsor's, so a report is never dated before day 2.
-    window = ConfirmationModel.config(model_config)["endorsement_window_days"]
+    window = cfg["endorsement_window_days"]
     report_day = day + rng.uniform(0.0, window, size=n_allies)
     event = endorses & (report_day <= censor_day)
     reported = (
@@ -246,6 +240,65 @@ def simulate_records(
         reference=(),
         organisation="simulated",
     )
+
+
+def endorsement_days(
+    cfg: Mapping[str, Any],
+    params: Mapping[str, Any],
+    spending_z: np.ndarray,
+    grievance: np.ndarray,
+    in_bloc: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Each ally's endorsement day (``inf``: never), drawn from the model's own graph.
+
+    The per-ally block is built on the simulated covariates (no rival candidacy or
+    objection), its parameters fixed at ``params`` with ``pm.do``, and its ``endorsement``
+    drawn by prior predictive simulation: the equations simulated are the ones fitted.
+
+    Parameters
+    ----------
+    cfg
+        The full model config (``ConfirmationModel.config``).
+    params
+        Every parameter of ``prior_means`` (bloc shifts of length ``n_blocs``).
+    spending_z, grievance
+        Per ally, shape (n_allies,).
+    in_bloc
+        Bloc memberships, shape (n_allies, n_blocs).
+    """
+    n_allies, n_blocs = in_bloc.shape
+    zeros, ones = np.zeros(n_allies), np.ones(n_allies)
+    values = {
+        **{name: zeros for name in ally_level.DATA},
+        "in_bloc": in_bloc,
+        "spending_z": spending_z,
+        "grievance": grievance,
+        "member": ones,
+        "reliability": ones,
+        "censor_day": ones,
+        "endorsement_day": ones,
+    }
+    coords = {
+        "ally": [f"S{i + 1:03d}" for i in range(n_allies)],
+        "bloc": [f"bloc_{b + 1}" for b in range(n_blocs)],
+    }
+    model = ally_level.ally_model(cfg, values, coords)
+    # The free variables at the chosen values: bloc shifts enter through their
+    # non-centred z-scores (the between-bloc sds are fixed in the config).
+    scalars = ("intercept", "b_spend", "b_griev", "b_rival", "b_obj", "tau0", "d_griev")
+    fixed = {
+        name: np.asarray(params[name], dtype=float)
+        for name in (*scalars, "d_rival", "d_obj", "timing_shape")
+    }
+    fixed["bloc_z"] = np.asarray(params["bloc_effect"], dtype=float) / cfg["bloc_scale"]
+    fixed["bloc_delay_z"] = np.asarray(params["bloc_delay"], dtype=float) / cfg["bloc_delay_scale"]
+    fixed["decision_lag"] = np.asarray(cfg["decision_lag_mu_days"], dtype=float)
+    with pm.do(model, fixed):
+        simulated = pm.sample_prior_predictive(
+            draws=1, var_names=["endorsement"], random_seed=rng, return_inferencedata=False
+        )
+    return np.asarray(simulated["endorsement"], dtype=float).reshape(n_allies)
 
 
 def run_recovery(
