@@ -1,13 +1,20 @@
 """Derived quantities from posterior draws, vectorised over draws (numpy only, no PyMC).
 
-Per draw s and ally i, ``G_si(x)`` is the probability that the ally has endorsed by day
-``x`` given everything observed at the cut-off ``c``:
+Per draw s and ally i, ``G_si(x)`` is the probability that the ally has endorsed on its
+own by day ``x``, given everything observed at the cut-off ``c``:
 
     G(x) = w * 1[x >= t_report] + (1 - w) * pi * (F(x) - F(c))+ / (1 - pi + pi * S(c))
 
 where ``w`` is the posterior probability that a reported endorsement is true (1 for a
-public one, 0 with no report). Confirmation by deadline D needs every member:
-``P(confirmed by D) = prod_i G_i(D - lag)``, computed exactly per draw.
+public one, 0 with no report). The campaign level adds an endgame ``E`` (its CDF
+``F_E``, conditional on no endgame by the cut-off) that brings every member in with
+probability ``p_S``. With ``M = prod over members of G``, consent by day ``x`` is
+
+    M(x) (1 - F_E(x)) + p_S F_E(x) + (1 - p_S) int_c^x M dF_E
+
+(every member has decided on its own and no endgame has come; or the endgame has come
+and succeeded; or it came and failed after every member had already consented), and ``P(confirmed by D)`` is that at
+``x = D - lag``, computed exactly per draw (the integral on a grid over ``F_E``).
 """
 
 from __future__ import annotations
