@@ -70,6 +70,11 @@ class EvidenceRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     retracted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
+    @property
+    def retracted(self) -> bool:
+        """Whether the item is retracted (it is kept, and listed as such)."""
+        return self.retracted_at is not None
+
 
 class RunRow(Base):
     """A fit at one cut-off: queued by the API, claimed and finished by the worker."""

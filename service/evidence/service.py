@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from forecast.data.dataset import Dataset
@@ -16,7 +16,7 @@ from forecast.data.records import EVIDENCE_FIELDS, EvidenceItem, ValidationError
 from service.common.clock import today, utcnow
 from service.common.db import Database
 from service.common.errors import BadRequest, InvalidInput, NotFound
-from service.common.paging import DEFAULT_LIMIT, decode_cursor, encode_cursor
+from service.common.paging import DEFAULT_LIMIT, Key, keyset_cut, keyset_order, keyset_select
 from service.common.schemas import (
     EvidenceIn,
     EvidenceOut,
@@ -30,24 +30,17 @@ from service.runs.queue import in_transaction, queue_live_run
 
 logger = logging.getLogger(__name__)
 
+# The list's order: newest fact first, then newest stored; the id breaks ties.
+EVIDENCE_KEYS = (
+    Key(EvidenceRow.date, dt.date.fromisoformat, descending=True),
+    Key(EvidenceRow.created_at, dt.datetime.fromisoformat, descending=True),
+    Key(EvidenceRow.id, str),
+)
+
 
 def evidence_out(row: EvidenceRow) -> EvidenceOut:
-    return EvidenceOut(
-        id=row.id,
-        ally=row.ally,
-        kind=row.kind,  # type: ignore[arg-type]
-        date=row.date,
-        source=row.source,
-        summary=row.summary,
-        reliability=row.reliability,
-        severity=row.severity,
-        grievance=row.grievance,
-        origin=row.origin,  # type: ignore[arg-type]
-        created_at=row.created_at,
-        retracted=row.retracted_at is not None,
-        retracted_at=row.retracted_at,
-        run_id=row.run_id,
-    )
+    """The item as the API shows it (``retracted`` is the row's own property)."""
+    return msgspec.convert(row, EvidenceOut, from_attributes=True)
 
 
 def evidence_row(item: EvidenceItem, origin: str) -> EvidenceRow:
@@ -191,51 +184,39 @@ class EvidenceService:
         Raises
         ------
         BadRequest
-            An unknown ally, or a cursor this list did not make.
+            A cursor this list did not make, or else an unknown ally.
         """
-        after = None
-        if cursor is not None:
-            after = decode_cursor(cursor, dt.date.fromisoformat, dt.datetime.fromisoformat, str)
-        items = self.list(ally, include_retracted, limit=limit + 1, after=after)
-        if len(items) <= limit:
-            return items, None
-        last = items[limit - 1]
-        return items[:limit], encode_cursor([last.date, last.created_at, last.id])
+        # The cursor is read before the ally is checked, so that a request with a bad
+        # cursor and an unknown ally is told about the cursor.
+        query = keyset_select(select(EvidenceRow), EVIDENCE_KEYS, limit, cursor)
+        query = self._filtered(query, ally, include_retracted)
+        with self.database.reader() as session:
+            rows, next_cursor = keyset_cut(session.scalars(query).all(), EVIDENCE_KEYS, limit)
+            return [evidence_out(row) for row in rows], next_cursor
 
-    def list(
-        self,
-        ally: str | None = None,
-        include_retracted: bool = True,
-        limit: int | None = None,
-        after: list | None = None,
-    ) -> list[EvidenceOut]:
-        """Stored items, newest first (at most ``limit``, after the sort key ``after``)."""
+    def list(self, ally: str | None = None, include_retracted: bool = True) -> list[EvidenceOut]:
+        """Stored items, newest first.
+
+        Raises
+        ------
+        BadRequest
+            An unknown ally.
+        """
+        query = select(EvidenceRow).order_by(*keyset_order(EVIDENCE_KEYS))
+        query = self._filtered(query, ally, include_retracted)
+        with self.database.reader() as session:
+            return [evidence_out(row) for row in session.scalars(query)]
+
+    def _filtered(
+        self, query: Select[tuple[EvidenceRow]], ally: str | None, include_retracted: bool
+    ) -> Select[tuple[EvidenceRow]]:
         if ally is not None and ally not in self.dataset.codes:
             valid = ", ".join(sorted(self.dataset.codes))
             raise BadRequest(
                 f"unknown ally {ally!r}", [ProblemError("ally", f"{ally!r} is not an ally", valid)]
             )
-        query = select(EvidenceRow).order_by(
-            EvidenceRow.date.desc(), EvidenceRow.created_at.desc(), EvidenceRow.id
-        )
         if ally is not None:
             query = query.where(EvidenceRow.ally == ally)
         if not include_retracted:
             query = query.where(EvidenceRow.retracted_at.is_(None))
-        if after is not None:
-            date, created_at, last_id = after
-            query = query.where(
-                or_(
-                    EvidenceRow.date < date,
-                    and_(EvidenceRow.date == date, EvidenceRow.created_at < created_at),
-                    and_(
-                        EvidenceRow.date == date,
-                        EvidenceRow.created_at == created_at,
-                        EvidenceRow.id > last_id,
-                    ),
-                )
-            )
-        if limit is not None:
-            query = query.limit(limit)
-        with self.database.reader() as session:
-            return [evidence_out(row) for row in session.scalars(query)]
+        return query

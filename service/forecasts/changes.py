@@ -9,12 +9,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.common.db import Database
 from service.common.errors import NotFound
-from service.common.paging import DEFAULT_LIMIT, decode_cursor, encode_cursor
+from service.common.paging import DEFAULT_LIMIT, Key, keyset_page
 from service.common.schemas import ChangedEvidence, ChangeOut, ProblemError
 from service.common.tables import EvidenceRow, ForecastRow, RunRow
 
@@ -22,6 +22,11 @@ logger = logging.getLogger(__name__)
 
 # Allies listed as moved most, by the change of P(ever endorses).
 MOVED_ALLIES = 5
+# The list's order: newest publication first.
+CHANGE_KEYS = (
+    Key(ForecastRow.published_at, dt.datetime.fromisoformat, descending=True),
+    Key(ForecastRow.run_id, str, descending=True),
+)
 
 
 def replaced_forecast(
@@ -124,22 +129,11 @@ class ChangeService:
         BadRequest
             A cursor this list did not make.
         """
-        order = (ForecastRow.published_at.desc(), ForecastRow.run_id.desc())
-        query = select(ForecastRow).order_by(*order)
-        if cursor is not None:
-            published_at, run_id = decode_cursor(cursor, dt.datetime.fromisoformat, str)
-            query = query.where(
-                or_(
-                    ForecastRow.published_at < published_at,
-                    and_(ForecastRow.published_at == published_at, ForecastRow.run_id < run_id),
-                )
-            )
         with self.database.reader() as session:
-            rows = session.scalars(query.limit(limit + 1)).all()
-            more = len(rows) > limit
-            changes = self._entries(session, rows[:limit])
-        last = changes[-1] if more else None
-        return changes, encode_cursor([last.published_at, last.run_id]) if last else None
+            rows, next_cursor = keyset_page(
+                session, select(ForecastRow), CHANGE_KEYS, limit, cursor
+            )
+            return self._entries(session, rows), next_cursor
 
     def get(self, run_id: str) -> ChangeOut:
         """The change of one published run; ``NotFound`` for a run that published nothing."""

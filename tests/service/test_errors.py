@@ -170,7 +170,7 @@ def test_unexpected_error_is_a_logged_500_problem_without_internals(client, monk
     def explode(*_args, **_kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(EvidenceService, "list", explode)
+    monkeypatch.setattr(EvidenceService, "page", explode)
     response = client.get("/evidence")
     assert response.status_code == 500
     assert response.headers["content-type"].startswith("application/problem+json")
