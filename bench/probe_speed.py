@@ -9,7 +9,7 @@ import timeit
 from pathlib import Path
 
 from service.common.db import connect, migrate
-from service.forecasts.service import _LiveProbe
+from service.forecasts.probe import LiveProbe
 
 SIZES = (10, 5_000)
 CALLS = 2_000
@@ -33,7 +33,7 @@ def _measure(size: int) -> tuple[float, float]:
         migrate(database)
         with sqlite3.connect(path) as writer:
             writer.executemany(INSERT, [(f"e{i}",) for i in range(size)])
-        probe = _LiveProbe(database)
+        probe = LiveProbe(database)
         probe()
         cursor = probe.connection.cursor()
         try:

@@ -11,8 +11,10 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from service.common.paging import DEFAULT_LIMIT, MAX_LIMIT, next_link
 from service.common.schemas import VALID, ChangeOut, ForecastOut, HistoryRow
+from service.forecasts.cache import View
 from service.forecasts.changes import ChangeService
-from service.forecasts.service import BY_WINDOW_YEARS, ForecastService, View
+from service.forecasts.parameters import BY_WINDOW_YEARS
+from service.forecasts.service import ForecastService
 from service.http.responses import problems
 
 Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description=VALID["limit"])]

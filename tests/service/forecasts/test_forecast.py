@@ -64,14 +64,14 @@ def test_the_cached_answer_matches_the_first_one(published_client):
 def test_a_database_that_does_not_answer_is_a_503_problem(published_client, monkeypatch):
     import sqlite3
 
-    from service.forecasts.service import _LiveProbe
+    from service.forecasts.probe import LiveProbe
 
     published_client.get("/forecast")
 
     def gone(_self):
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(_LiveProbe, "_query", gone)
+    monkeypatch.setattr(LiveProbe, "_query", gone)
     response = published_client.get("/forecast")
     assert response.status_code == 503
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -81,12 +81,12 @@ def test_the_live_probe_reads_the_tables_only_after_another_connection_commits(t
     import sqlite3
 
     from service.common.db import migrate
-    from service.forecasts.service import _LiveProbe
+    from service.forecasts.probe import LiveProbe
 
     path = tmp_path / "probe.db"
     database = connect(f"sqlite:///{path}")
     migrate(database)
-    probe = _LiveProbe(database)
+    probe = LiveProbe(database)
     try:
         assert probe() == (None, (None, 0, 0))
         statements: list[str] = []
