@@ -72,39 +72,68 @@ def process_one(
     logger.info("run %s: fitting at %s on %d items", run_id, claimed.as_of, len(claimed.evidence))
     try:
         _Stop.fitting = True
-        write_evidence(run_dir, claimed.evidence)  # posted items, for readers of the run
-        result = forecaster.run(
-            claimed.evidence,
-            claimed.as_of,
-            seed=claimed.seed,
-            run_id=run_id,
-            run_dir=run_dir,
-            archive=False,
-        )
+        result = _fit(forecaster, claimed, run_dir)
     except Shutdown:
         _Stop.fitting = False
         queue.requeue(session_factory, run_id)
         raise
     except GateFailed as exc:
-        logger.warning("run %s failed the gate: %s", run_id, exc)
-        timings = run_dir / TIMINGS_FILE  # written before the gate is checked
-        queue.fail(
-            session_factory,
-            run_id,
-            str(exc),
-            _plain(exc.diagnostics),
-            read_json(timings) if timings.exists() else None,
-        )
-        prune_run_files(session_factory, settings.artifacts_dir, settings.keep_failed_runs)
+        _record_gate_failure(session_factory, settings, run_id, exc)
         return run_id
     except Exception as exc:  # a bug or bad inputs: recorded on the run, the worker goes on
-        # The message may hold server paths or data: the log has it, the API only the type.
-        logger.exception("run %s raised", run_id)
-        queue.fail(session_factory, run_id, f"{type(exc).__name__}: {FIT_RAISED}")
-        prune_run_files(session_factory, settings.artifacts_dir, settings.keep_failed_runs)
+        _record_error(session_factory, settings, run_id, exc)
         return run_id
     finally:
         _Stop.fitting = False
+    _publish(session_factory, run_id, result)
+    # The posterior's netCDF is the audit copy (the forecast is served from the draws, and
+    # a seeded run can be refitted to the same draws): written after publishing so that
+    # neither readers nor the next run wait for it.
+    (background or (lambda fn, *args: fn(*args)))(_archive, result)
+    return run_id
+
+
+def _fit(forecaster: Forecaster, claimed: queue.Claimed, run_dir: Path) -> RunResult:
+    """Fit a claimed run in ``run_dir``, beside the posted items it is fitted on."""
+    write_evidence(run_dir, claimed.evidence)  # posted items, for readers of the run
+    return forecaster.run(
+        claimed.evidence,
+        claimed.as_of,
+        seed=claimed.seed,
+        run_id=claimed.run_id,
+        run_dir=run_dir,
+        archive=False,
+    )
+
+
+def _record_gate_failure(
+    session_factory: sessionmaker[Session], settings: Settings, run_id: str, exc: GateFailed
+) -> None:
+    """Record a fit that missed the gate, with its diagnostics and timings."""
+    logger.warning("run %s failed the gate: %s", run_id, exc)
+    timings = settings.artifacts_dir / run_id / TIMINGS_FILE  # written before the gate
+    queue.fail(
+        session_factory,
+        run_id,
+        str(exc),
+        _plain(exc.diagnostics),
+        read_json(timings) if timings.exists() else None,
+    )
+    prune_run_files(session_factory, settings.artifacts_dir, settings.keep_failed_runs)
+
+
+def _record_error(
+    session_factory: sessionmaker[Session], settings: Settings, run_id: str, exc: Exception
+) -> None:
+    """Record a fit that raised: the log has the traceback, the run only the error's type."""
+    # The message may hold server paths or data: the log has it, the API only the type.
+    logger.exception("run %s raised", run_id)
+    queue.fail(session_factory, run_id, f"{type(exc).__name__}: {FIT_RAISED}")
+    prune_run_files(session_factory, settings.artifacts_dir, settings.keep_failed_runs)
+
+
+def _publish(session_factory: sessionmaker[Session], run_id: str, result: RunResult) -> None:
+    """Publish a fit that passed the gate: its document, diagnostics and timings."""
     document_json = encode(result.document).decode()
     queue.publish(
         session_factory,
@@ -115,11 +144,6 @@ def process_one(
         _plain(result.timings),
     )
     logger.info("run %s published (%.2f s)", run_id, result.timings.get("total_seconds", 0.0))
-    # The posterior's netCDF is the audit copy (the forecast is served from the draws, and
-    # a seeded run can be refitted to the same draws): written after publishing so that
-    # neither readers nor the next run wait for it.
-    (background or (lambda fn, *args: fn(*args)))(_archive, result)
-    return run_id
 
 
 def _archive(result: RunResult) -> None:
