@@ -15,6 +15,7 @@ from forecast.data.records import (
     MAX_SOURCE_CHARS,
     MAX_SUMMARY_CHARS,
 )
+from forecast.posterior.timing import TIMING_FORMS
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ VALID: dict[str, str] = {
 
 EvidenceKind = Literal[EVIDENCE_KINDS]  # type: ignore[valid-type]
 RunStatus = Literal["queued", "running", "succeeded", "failed"]
+TimingForm = Literal[TIMING_FORMS]  # type: ignore[valid-type]
 
 
 class ProblemError(Struct, frozen=True):
@@ -168,12 +170,22 @@ class CurvePoint(Struct, kw_only=True):
 
 
 class DiagnosticsOut(Struct, kw_only=True):
+    """How the published fit converged (every quantity checked by the gate)."""
+
     passed: bool
-    r_hat_max: float
-    ess_bulk_min: float
+    r_hat_max: Annotated[float, Meta(description="Greatest R-hat of the quantities checked")]
+    ess_bulk_min: Annotated[float, Meta(description="Least bulk effective sample size")]
+    ess_tail_min: Annotated[float, Meta(description="Least tail effective sample size")]
     divergences: int
+    # Forecasts published before a fit that missed the gate was refitted have none: theirs
+    # was the first attempt.
+    attempts: Annotated[
+        int, Meta(ge=1, description="Fits made: 2 when the first missed the gate and was refitted")
+    ] = 1
     sampler: str
     sample_seconds: float
+    chains: int
+    draws: Annotated[int, Meta(description="Draws per chain")]
 
 
 class PivotalAlly(Struct, kw_only=True):
@@ -241,6 +253,9 @@ class ForecastOut(Struct, kw_only=True):
     ]
     allies: list[AllyForecast]
     curve: list[CurvePoint]
+    timing_form: Annotated[
+        TimingForm, Meta(description="The endorsement-timing distribution of the model fitted")
+    ]
     diagnostics: DiagnosticsOut
     freshness: Freshness
     # Forecasts published before pivotal was computed have none.

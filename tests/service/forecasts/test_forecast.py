@@ -41,6 +41,13 @@ def test_forecast_serves_the_published_document(published_client):
     assert 0 <= april.p_confirmed <= june.p_confirmed <= 1
 
 
+def test_the_openapi_schema_names_every_field_the_forecast_serves(published_client):
+    forecast = published_client.get("/forecast").json()
+    schemas = published_client.get("/schema/openapi.json").json()["components"]["schemas"]
+    assert set(forecast) == set(schemas["ForecastOut"]["properties"])
+    assert set(forecast["diagnostics"]) == set(schemas["DiagnosticsOut"]["properties"])
+
+
 def test_forecast_has_an_etag_and_if_none_match_gets_304(published_client):
     first = published_client.get("/forecast")
     etag = first.headers["etag"]
