@@ -201,36 +201,40 @@ def simulate_records(
     )
     event_day = np.where(event, np.maximum(reported, 1.5), 1.0)
 
-    codes = pd.Index([f"S{i + 1:03d}" for i in range(n_allies)], name="code")
-    frame = pd.DataFrame(
-        {
-            "member": 1.0,
-            "status": np.where(event, "endorsed", "undecided"),
-            "spending_z": spending_z,
-            "spending_imputed": 0.0,
-            "grievance": grievance,
-            "rival": 0.0,
-            "objection": 0.0,
-            "event": event.astype(float),
-            "event_day": event_day,
-            "reliability": 1.0,
-            "censor_day": censor_day,
-            "wave": 0.0,
-        },
-        index=codes,
-    )
+    columns = {
+        "member": 1.0,
+        "status": np.where(event, "endorsed", "undecided"),
+        "spending_z": spending_z,
+        "spending_imputed": 0.0,
+        "grievance": grievance,
+        "rival": 0.0,
+        "objection": 0.0,
+        "event": event.astype(float),
+        "event_day": event_day,
+        "reliability": 1.0,
+        "censor_day": censor_day,
+        "wave": 0.0,
+    }
+    return _simulated_inputs(columns, in_bloc, as_of_day)
+
+
+def _simulated_inputs(
+    columns: Mapping[str, Any], in_bloc: np.ndarray, as_of_day: int
+) -> ModelInputs:
+    """The input frame of simulated allies ``S001``... in blocs ``bloc_1``..."""
+    codes, blocs = _simulated_coords(*in_bloc.shape)
+    frame = pd.DataFrame(dict(columns), index=pd.Index(codes, name="code"))
     frame["wave"] = mark_waves(frame)
     frame = frame[list(FRAME_COLUMNS)]
-    bloc_keys = pd.Index([f"bloc_{b + 1}" for b in range(n_blocs)], name="bloc")
     return ModelInputs(
         as_of=SIMULATED_START + dt.timedelta(days=int(as_of_day) - 1),
         campaign_start=SIMULATED_START,
         frame=frame,
-        blocs=pd.DataFrame(in_bloc, index=codes, columns=bloc_keys),
+        blocs=pd.DataFrame(in_bloc, index=frame.index, columns=pd.Index(blocs, name="bloc")),
         spending_scale=SpendingScale(0.0, 1.0),
         evidence_ids=(),
-        # The campaign level is not simulated here (forecast.consensus_recovery checks
-        # it): no reference class, and a campaign still open at its start.
+        # The campaign level is not simulated here (forecast.checks.campaign_recovery
+        # checks it): no reference class, and a campaign still open at its start.
         campaign=CampaignState(
             covariates=(0.0,) * len(CAMPAIGN_COVARIATES),
             emerged_offset=0.0,
@@ -240,6 +244,11 @@ def simulate_records(
         reference=(),
         organisation="simulated",
     )
+
+
+def _simulated_coords(n_allies: int, n_blocs: int) -> tuple[list[str], list[str]]:
+    """Codes of simulated allies and blocs."""
+    return [f"S{i + 1:03d}" for i in range(n_allies)], [f"bloc_{b + 1}" for b in range(n_blocs)]
 
 
 def endorsement_days(
@@ -279,10 +288,8 @@ def endorsement_days(
         "censor_day": ones,
         "endorsement_day": ones,
     }
-    coords = {
-        "ally": [f"S{i + 1:03d}" for i in range(n_allies)],
-        "bloc": [f"bloc_{b + 1}" for b in range(n_blocs)],
-    }
+    codes, blocs = _simulated_coords(n_allies, n_blocs)
+    coords = {"ally": codes, "bloc": blocs}
     model = ally_level.ally_model(cfg, values, coords)
     # The free variables at the chosen values: bloc shifts enter through their
     # non-centred z-scores (the between-bloc sds are fixed in the config).

@@ -123,7 +123,15 @@ def add_campaign_level(
     dict
         The current campaign's ``p_success``, ``endgame_location`` and ``endgame_shape``.
     """
-    # Whether: reasons for each prior are in default_model_config and docs/model.md.
+    params = _priors(cfg)
+    _reference_class(cfg, params, reference)
+    return _current_campaign(params, current, current_org)
+
+
+def _priors(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The campaign level's parameters; reasons for each prior are in
+    ``forecast.model.config`` and docs/model.md."""
+    # Whether: log-odds that the endgame brings every holdout in.
     a0 = pm.Normal("success_intercept", cfg["success_intercept_mu"], cfg["success_intercept_sd"])
     coef = pm.Normal(
         "success_coef",
@@ -155,16 +163,31 @@ def add_campaign_level(
         cfg["org_success_scale"] * pm.Normal("org_success_z", 0.0, 1.0, dims="organisation"),
         dims="organisation",
     )
+    return {
+        "a0": a0,
+        "coef": coef,
+        "endgame_mu": endgame_mu,
+        "org_shape": org_shape,
+        "org_effect": org_effect,
+        "org_success": org_success,
+    }
+
+
+def _reference_class(
+    cfg: Mapping[str, Any], params: Mapping[str, Any], reference: Mapping[str, Any]
+) -> None:
+    """Each past campaign's outcome and its days from emergence to the outcome."""
+    org = reference["reference_org"]
     weight = reference["reference_weight"]
     logit_ref = (
-        a0 + org_success[reference["reference_org"]] + pt.dot(reference["reference_x"], coef)
+        params["a0"] + params["org_success"][org] + pt.dot(reference["reference_x"], params["coef"])
     )
     outcome = pm.logp(pm.Bernoulli.dist(logit_p=logit_ref), reference["reference_confirmed"])
-    location_ref = endgame_mu + org_effect[reference["reference_org"]]
+    location_ref = params["endgame_mu"] + params["org_effect"][org]
     # A campaign's days are known to within about a week: the emergence dates are the
     # first reports, often approximate (data/README.md). Read as an interval, a
     # one-campaign organisation cannot pull its spread to zero (an unbounded density).
-    endgame_ref = pm.LogNormal.dist(mu=location_ref, sigma=org_shape[reference["reference_org"]])
+    endgame_ref = pm.LogNormal.dist(mu=location_ref, sigma=params["org_shape"][org])
     ended = reference["reference_days"]
     days = pm.math.logdiffexp(
         pm.logcdf(endgame_ref, ended),
@@ -172,12 +195,24 @@ def add_campaign_level(
     )
     pm.Potential("reference_class", pt.sum(weight * (outcome + days)))
 
+
+def _current_campaign(
+    params: Mapping[str, Any], current: Mapping[str, Any], current_org: Any
+) -> dict[str, Any]:
+    """The current campaign's chance of success and endgame; still open at the cut-off,
+    it contributes ``P(E > elapsed)``."""
     p_success = pm.Deterministic(
         "p_success",
-        pm.math.sigmoid(a0 + org_success[current_org] + pt.dot(current["campaign_x"], coef)),
+        pm.math.sigmoid(
+            params["a0"]
+            + params["org_success"][current_org]
+            + pt.dot(current["campaign_x"], params["coef"])
+        ),
     )
-    location = pm.Deterministic("endgame_location", endgame_mu + org_effect[current_org])
-    endgame_shape = pm.Deterministic("endgame_shape", org_shape[current_org])
+    location = pm.Deterministic(
+        "endgame_location", params["endgame_mu"] + params["org_effect"][current_org]
+    )
+    endgame_shape = pm.Deterministic("endgame_shape", params["org_shape"][current_org])
     elapsed = current["campaign_elapsed"]
     still_open = pm.logccdf(
         pm.LogNormal.dist(mu=location, sigma=endgame_shape), pt.maximum(elapsed, 1e-3)

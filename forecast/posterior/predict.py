@@ -13,8 +13,9 @@ probability ``p_S``. With ``M = prod over members of G``, consent by day ``x`` i
     M(x) (1 - F_E(x)) + p_S F_E(x) + (1 - p_S) int_c^x M dF_E
 
 (every member has decided on its own and no endgame has come; or the endgame has come
-and succeeded; or it came and failed after every member had already consented), and ``P(confirmed by D)`` is that at
-``x = D - lag``, computed exactly per draw (the integral on a grid over ``F_E``).
+and succeeded; or it came and failed after every member had already consented), and
+``P(confirmed by D)`` is that at ``x = D - lag``, computed exactly per draw (the integral
+on a grid over ``F_E``).
 """
 
 from __future__ import annotations
