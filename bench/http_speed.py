@@ -190,6 +190,8 @@ def end_to_end(base: str, days: range, seconds_each: float = 120) -> list[float]
 
 
 def main() -> dict[str, float]:
+    # One function on purpose: the service and the bare app share one try/finally that
+    # stops both processes whatever fails in between.
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
     tmp = Path(tempfile.mkdtemp(prefix="bench-http-"))
@@ -251,40 +253,51 @@ def main() -> dict[str, float]:
         "end_to_end_max_seconds": max(latencies),
         **flood,
     }
+    _report(result)
+    return result
+
+
+def _report(result: dict[str, float]) -> None:
+    """Print the measurements beside their targets."""
     print(f"GET /forecast, wrk {' '.join(WRK_ARGS)} for {WRK_SECONDS} s each, side by side")
-    print(f"  bare Litestar, same bytes:   {bare_rps:10.0f} req/s")
-    print(f"  service (cached, ETag):      {service_rps:10.0f} req/s  ratio {result['ratio']:.2f}")
+    print(f"  bare Litestar, same bytes:   {result['bare_rps']:10.0f} req/s")
     print(
-        f"  service during reruns:       {busy_rps:10.0f} req/s  ratio "
-        f"{result['ratio_during_rerun']:.2f}  (target >= {TARGET_RATIO}; "
-        f"{reruns} reruns published meanwhile)"
+        f"  service (cached, ETag):      {result['service_rps']:10.0f} req/s  "
+        f"ratio {result['ratio']:.2f}"
     )
-    print(f"  API process RSS:             {rss:10.1f} MB     (target <= {TARGET_RSS_MB:.0f})")
+    print(
+        f"  service during reruns:       {result['service_rps_during_rerun']:10.0f} req/s  ratio "
+        f"{result['ratio_during_rerun']:.2f}  (target >= {TARGET_RATIO}; "
+        f"{result['reruns_during_measurement']} reruns published meanwhile)"
+    )
+    print(
+        f"  API process RSS:             {result['api_rss_mb']:10.1f} MB     "
+        f"(target <= {TARGET_RSS_MB:.0f})"
+    )
     print(
         f"What-if flood: {FLOOD_REQUESTS} distinct ?by= at concurrency {FLOOD_CONCURRENCY} "
-        f"took {flood['flood_seconds']:.1f} s ({flood['flood_ok']} answered 200, "
-        f"{flood['flood_busy']} 503 busy, {flood['flood_other']} other; the first what-if, "
-        f"which starts the what-if process, took {flood['first_what_if_seconds']:.2f} s); "
+        f"took {result['flood_seconds']:.1f} s ({result['flood_ok']} answered 200, "
+        f"{result['flood_busy']} 503 busy, {result['flood_other']} other; the first what-if, "
+        f"which starts the what-if process, took {result['first_what_if_seconds']:.2f} s); "
         "one client alongside:"
     )
     print("                              idle       during the flood")
     print(
-        f"  GET /forecast p50 (cached):  {flood['hot_p50_idle_ms']:6.2f} ms  "
-        f"{flood['hot_p50_flood_ms']:6.2f} ms  "
-        f"({flood['hot_p50_flood_ms'] / flood['hot_p50_idle_ms']:.1f}x)"
+        f"  GET /forecast p50 (cached):  {result['hot_p50_idle_ms']:6.2f} ms  "
+        f"{result['hot_p50_flood_ms']:6.2f} ms  "
+        f"({result['hot_p50_flood_ms'] / result['hot_p50_idle_ms']:.1f}x)"
     )
     print(
-        f"  GET /health p90:             {flood['health_p90_idle_ms']:6.2f} ms  "
-        f"{flood['health_p90_flood_ms']:6.2f} ms  "
-        f"({flood['health_p90_flood_ms'] / flood['health_p90_idle_ms']:.1f}x; "
-        f"{flood['flood_samples']} samples during the flood)"
+        f"  GET /health p90:             {result['health_p90_idle_ms']:6.2f} ms  "
+        f"{result['health_p90_flood_ms']:6.2f} ms  "
+        f"({result['health_p90_flood_ms'] / result['health_p90_idle_ms']:.1f}x; "
+        f"{result['flood_samples']} samples during the flood)"
     )
     median, worst = result["end_to_end_median_seconds"], result["end_to_end_max_seconds"]
     print(
         f"POST /evidence -> GET /forecast serves the new run, median of {E2E_REPEATS}: "
         f"{median:.2f} s (max {worst:.2f} s)"
     )
-    return result
 
 
 if __name__ == "__main__":

@@ -71,6 +71,27 @@ class Campaign(msgspec.Struct, frozen=True, kw_only=True):
         return float((self.outcome_date - self.emerged).days + 1)
 
 
+def _check_dates(
+    emerged: dt.date | None, ended: dt.date | None, opened: dt.date | None, problems: list
+) -> None:
+    """The outcome follows the emergence, and came before the question opened."""
+    if emerged and ended and ended < emerged:
+        problems.append(
+            Problem(
+                "outcome_date", f"{ended} is before emerged {emerged}", f"on or after {emerged}"
+            )
+        )
+    # The reference class may only hold what was known when the question opened.
+    if ended and opened and ended >= opened:
+        problems.append(
+            Problem(
+                "outcome_date",
+                f"{ended} is not before the question's opening date",
+                f"before {opened}",
+            )
+        )
+
+
 def parse_campaign(
     row: dict[str, str], problems: list[Problem], opened: dt.date | None
 ) -> Campaign | None:
@@ -99,21 +120,7 @@ def parse_campaign(
         problems.append(Problem("outcome", f"{outcome!r} is not an outcome", ", ".join(OUTCOMES)))
     emerged = parse_date(row["emerged"], "emerged", problems)
     ended = parse_date(row["outcome_date"], "outcome_date", problems)
-    if emerged and ended and ended < emerged:
-        problems.append(
-            Problem(
-                "outcome_date", f"{ended} is before emerged {emerged}", f"on or after {emerged}"
-            )
-        )
-    # The reference class may only hold what was known when the question opened.
-    if ended and opened and ended >= opened:
-        problems.append(
-            Problem(
-                "outcome_date",
-                f"{ended} is not before the question's opening date",
-                f"before {opened}",
-            )
-        )
+    _check_dates(emerged, ended, opened, problems)
     text = {}
     for field in ("post", "front_runner", "largest_members", "source"):
         text[field] = row[field].strip()

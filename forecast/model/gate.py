@@ -74,6 +74,35 @@ def diagnose(
     """
     config = config or GateConfig()
     posterior = idata.posterior
+    checked = _checked_quantities(posterior, derived, parameters)
+    r_hat, ess_bulk, ess_tail = convergence.summary(_varying_rows(checked, posterior))
+
+    def extreme(values: np.ndarray, fn) -> float:
+        # NaN (a quantity with NaN draws) propagates, and so fails its threshold.
+        return float(fn(values)) if values.size else float("nan")
+
+    result = {
+        "r_hat_max": extreme(r_hat, np.max),
+        "ess_bulk_min": extreme(ess_bulk, np.min),
+        "ess_tail_min": extreme(ess_tail, np.min),
+        "divergences": count_divergences(idata),
+        "sampler": sampler,
+        "sample_seconds": round(float(sample_seconds), 4),
+        "chains": int(posterior.sizes["chain"]),
+        "draws": int(posterior.sizes["draw"]),
+        "thresholds": msgspec.structs.asdict(config),
+        # What was checked, by name (a test pins the set a real fit sends).
+        "checked": sorted(checked.data_vars),
+    }
+    result["failures"] = _failures(result, config)
+    result["passed"] = not result["failures"]
+    return result
+
+
+def _checked_quantities(
+    posterior: xr.Dataset, derived: Mapping[str, np.ndarray], parameters: Sequence[str] | None
+) -> xr.Dataset:
+    """The parameters checked and the reported quantities, as one dataset."""
     checked_posterior = posterior if parameters is None else posterior[list(parameters)]
     extra = xr.Dataset(
         {
@@ -84,9 +113,12 @@ def diagnose(
             for name, v in derived.items()
         }
     )
-    checked = xr.merge([checked_posterior.drop_vars(["chain", "draw"]), extra], compat="override")
-    # Every scalar quantity as one row of a (quantity, chain, draw) stack; quantities that
-    # are the same in every draw (an ally already endorsed) have no R-hat or ESS.
+    return xr.merge([checked_posterior.drop_vars(["chain", "draw"]), extra], compat="override")
+
+
+def _varying_rows(checked: xr.Dataset, posterior: xr.Dataset) -> np.ndarray:
+    """Every scalar quantity as one row of a (quantity, chain, draw) stack; quantities that
+    are the same in every draw (an ally already endorsed) have no R-hat or ESS."""
     stack = np.concatenate(
         [
             np.moveaxis(v.values.reshape(v.shape[0], v.shape[1], -1), 2, 0)
@@ -94,28 +126,11 @@ def diagnose(
         ]
         or [np.zeros((0, posterior.sizes["chain"], posterior.sizes["draw"]))]
     )
-    stack = stack[~(np.ptp(stack.reshape(len(stack), -1), axis=1) <= 1e-12)]  # NaN rows stay
+    return stack[~(np.ptp(stack.reshape(len(stack), -1), axis=1) <= 1e-12)]  # NaN rows stay
 
-    r_hat, ess_bulk, ess_tail = convergence.summary(stack)
 
-    def extreme(values: np.ndarray, fn) -> float:
-        # NaN (a quantity with NaN draws) propagates, and so fails its threshold.
-        return float(fn(values)) if values.size else float("nan")
-
-    divergences = count_divergences(idata)
-    result = {
-        "r_hat_max": extreme(r_hat, np.max),
-        "ess_bulk_min": extreme(ess_bulk, np.min),
-        "ess_tail_min": extreme(ess_tail, np.min),
-        "divergences": divergences,
-        "sampler": sampler,
-        "sample_seconds": round(float(sample_seconds), 4),
-        "chains": int(posterior.sizes["chain"]),
-        "draws": int(posterior.sizes["draw"]),
-        "thresholds": msgspec.structs.asdict(config),
-        # What was checked, by name (a test pins the set a real fit sends).
-        "checked": sorted(checked.data_vars),
-    }
+def _failures(result: Mapping[str, Any], config: GateConfig) -> list[str]:
+    """One line per threshold missed."""
     failures = []
     if not result["r_hat_max"] <= config.r_hat_max:
         failures.append(f"R-hat {result['r_hat_max']:.4f} > {config.r_hat_max}")
@@ -123,11 +138,9 @@ def diagnose(
         failures.append(f"bulk ESS {result['ess_bulk_min']:.0f} < {config.ess_bulk_min:.0f}")
     if not result["ess_tail_min"] >= config.ess_tail_min:
         failures.append(f"tail ESS {result['ess_tail_min']:.0f} < {config.ess_tail_min:.0f}")
-    if divergences > config.divergences_max:
-        failures.append(f"{divergences} divergences > {config.divergences_max}")
-    result["failures"] = failures
-    result["passed"] = not failures
-    return result
+    if result["divergences"] > config.divergences_max:
+        failures.append(f"{result['divergences']} divergences > {config.divergences_max}")
+    return failures
 
 
 def check(diagnostics: dict[str, Any]) -> dict[str, Any]:

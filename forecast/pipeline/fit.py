@@ -210,18 +210,7 @@ class Forecaster:
         document = self._document(fit, inputs, run_id)
         summarised = time.perf_counter()
         model = fit.model
-        record = {
-            "run_id": run_id,
-            "as_of": as_of.isoformat(),
-            "seed": seed,
-            "evidence_ids": list(inputs.evidence_ids),
-            "model_config": model.model_config,
-            # What the published fit used (a refit's settings, when there was one).
-            "sampler_config": model.fit_sampler_config,
-            "gate": msgspec.structs.asdict(self.gate),
-            "config_hash": model.config_hash,
-            "package_version": __version__,
-        }
+        record = self._record(model, inputs, run_id=run_id, seed=seed)
         fit.draws.save(run_dir / DRAWS_FILE)
         deferred = not archive and fit.diagnostics["passed"]
         if not deferred:
@@ -258,6 +247,23 @@ class Forecaster:
             inputs=record,
             pending_posterior=fit.idata if deferred else None,
         )
+
+    def _record(
+        self, model: ConfirmationModel, inputs: ModelInputs, *, run_id: str, seed: int
+    ) -> dict[str, Any]:
+        """The run's inputs as stored (``inputs.json``): enough to refit it."""
+        return {
+            "run_id": run_id,
+            "as_of": inputs.as_of.isoformat(),
+            "seed": seed,
+            "evidence_ids": list(inputs.evidence_ids),
+            "model_config": model.model_config,
+            # What the published fit used (a refit's settings, when there was one).
+            "sampler_config": model.fit_sampler_config,
+            "gate": msgspec.structs.asdict(self.gate),
+            "config_hash": model.config_hash,
+            "package_version": __version__,
+        }
 
     def _fit_gated(
         self, inputs: ModelInputs, *, seed: int, sampler: str | None, run_id: str
