@@ -1,5 +1,4 @@
-"""What GET /forecast keeps in memory: published documents by run id (bytes, ETag and the
-parts other routes read) and the bytes served with the live forecast's freshness."""
+"""Published documents kept in memory by run id, and the bytes served with their freshness."""
 
 from __future__ import annotations
 

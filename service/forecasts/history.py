@@ -1,5 +1,4 @@
-"""Which published forecast is served (the live one, or the newest at a cut-off), and the
-history of published runs, as rows and as CSV."""
+"""Which published forecast is served at a cut-off, and the history of published runs."""
 
 from __future__ import annotations
 
@@ -10,6 +9,7 @@ import logging
 from collections.abc import Callable
 from typing import NoReturn
 
+import msgspec
 from sqlalchemy import select
 
 from service.common.db import Database
@@ -78,7 +78,7 @@ class History:
         query = select(ForecastRow.run_id, ForecastRow.as_of, ForecastRow.published_at)
         with self.database.engine.connect() as connection:
             row = connection.execute(query.order_by(*LIVE_ORDER).limit(1)).first()
-        return PublishedRef(run_id=row[0], as_of=row[1], published_at=row[2]) if row else None
+        return msgspec.convert(row, PublishedRef, from_attributes=True) if row else None
 
     def raise_missing(self, as_of: dt.date | None) -> NoReturn:
         """Say why no forecast can be served.

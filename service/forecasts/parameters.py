@@ -1,5 +1,4 @@
-"""The query parameters of GET /forecast (``as_of``, ``by``, ``assume``), read and checked;
-each problem names its parameter and what it accepts."""
+"""The query parameters of GET /forecast (as_of, by, assume), read and checked."""
 
 from __future__ import annotations
 

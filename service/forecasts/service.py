@@ -1,5 +1,4 @@
-"""Published forecasts as GET /forecast serves them: the live one from a cache with an
-ETag, other cut-offs, and what-ifs recomputed from a run's stored draws."""
+"""Published forecasts as GET /forecast serves them: live, at a cut-off, or as a what-if."""
 
 from __future__ import annotations
 
