@@ -66,8 +66,9 @@ def keyset_page(
         Naming ``cursor``, for a cursor that these keys did not make.
     """
     query = keyset_select(query, keys, limit, cursor)
-    entity = query.column_descriptions[0]
-    if len(query.column_descriptions) == 1 and entity["expr"] is entity["entity"]:
+    # A query of one mapped class pages its objects; any other, its rows.
+    first = query.column_descriptions[0]
+    if len(query.column_descriptions) == 1 and first["expr"] is first["entity"]:
         rows: Sequence[Any] = session.scalars(query).all()
     else:
         rows = session.execute(query).all()
