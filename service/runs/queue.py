@@ -170,12 +170,7 @@ def publish(
     transaction."""
     published_at = _timestamp(document.get("published_at")) or utcnow()
     with session_factory.begin() as session:
-        run = session.get_one(RunRow, run_id, with_for_update=True)
-        run.status = "succeeded"
-        run.finished_at = utcnow()
-        run.diagnostics = diagnostics
-        run.timings = timings
-        run.error = None
+        run = _finish(session, run_id, "succeeded", None, diagnostics, timings)
         change = record_change(session, run, msgspec.json.decode(document_json))
         session.add(
             ForecastRow(
@@ -188,6 +183,24 @@ def publish(
         )
 
 
+def _finish(
+    session: Session,
+    run_id: str,
+    status: str,
+    error: str | None,
+    diagnostics: dict[str, Any] | None,
+    timings: dict[str, Any] | None,
+) -> RunRow:
+    """Mark the run finished (row-locked) with its outcome."""
+    run = session.get_one(RunRow, run_id, with_for_update=True)
+    run.status = status
+    run.finished_at = utcnow()
+    run.error = error
+    run.diagnostics = diagnostics
+    run.timings = timings
+    return run
+
+
 def fail(
     session_factory: sessionmaker[Session],
     run_id: str,
@@ -197,12 +210,7 @@ def fail(
 ) -> None:
     """Mark the run failed; nothing is published."""
     with session_factory.begin() as session:
-        run = session.get_one(RunRow, run_id, with_for_update=True)
-        run.status = "failed"
-        run.finished_at = utcnow()
-        run.error = error
-        run.diagnostics = diagnostics
-        run.timings = timings
+        _finish(session, run_id, "failed", error, diagnostics, timings)
 
 
 def requeue(session_factory: sessionmaker[Session], run_id: str) -> None:
