@@ -32,5 +32,6 @@ def test_comparison_ranks_both_timing_forms(comparison):
 
 def test_comparison_reports_loo_with_its_pareto_k_and_divergences(comparison):
     assert np.isfinite(comparison[["elpd_loo", "p_loo", "se", "pareto_k_max"]].to_numpy()).all()
-    assert (comparison["divergences"] >= 0).all()
+    # Both forms fit the synthetic data cleanly (as the gate demands of a published fit).
+    assert comparison["divergences"].to_dict() == {"lognormal": 0, "weibull": 0}
     assert comparison.loc[comparison["rank"] == 0, "elpd_diff"].item() == 0.0
