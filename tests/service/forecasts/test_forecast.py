@@ -59,9 +59,18 @@ def test_forecast_has_an_etag_and_if_none_match_gets_304(published_client):
     )
 
 
-def test_the_cached_answer_matches_the_first_one(published_client):
+def not_computed(*args, **kwargs):
+    raise AssertionError("computed again: the cache did not answer")
+
+
+def test_a_repeated_request_is_answered_from_the_cache_with_the_same_bytes(
+    published_client, monkeypatch
+):
     first = published_client.get("/forecast")  # computed by the handler
+    forecasts = published_client.app.state.forecasts
+    monkeypatch.setattr(forecasts, "stored_view", not_computed)
     cached = published_client.get("/forecast")  # sent by the middleware from the cache
+    assert cached.status_code == 200, cached.text
     assert cached.content == first.content
     for header in ("etag", "content-type", "cache-control", "content-length"):
         assert cached.headers[header] == first.headers[header]
@@ -330,6 +339,23 @@ def test_what_ifs_beyond_the_pool_get_503_with_retry_after(published):
     assert refused.headers["retry-after"] == "1"
     assert refused.json()["errors"][0]["field"] == "by"
     assert live.status_code == 200  # the published forecast is still served
+
+
+def test_a_repeated_what_if_is_answered_from_the_cache_without_computing_it_again(
+    published_client,
+):
+    params = {"by": "2024-03-15", "assume": "EE:endorsed"}
+    first = published_client.get("/forecast", params=params)
+    assert first.status_code == 200, first.text
+    what_ifs = published_client.app.state.forecasts.what_ifs
+    started = what_ifs.started
+    what_ifs.compute = not_computed
+
+    again = published_client.get("/forecast", params=params)
+
+    assert again.status_code == 200, again.text
+    assert again.content == first.content
+    assert what_ifs.started == started
 
 
 def test_a_runs_draws_stay_in_memory_while_its_what_ifs_are_asked(published_client, published):
