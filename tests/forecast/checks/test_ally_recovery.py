@@ -9,10 +9,12 @@ from forecast.checks.ally_recovery import (
     CHECKED,
     default_truth,
     prior_means,
+    prior_sds,
     run_recovery,
     simulate_records,
 )
 from forecast.data.inputs import FRAME_COLUMNS
+from forecast.model.confirmation import ConfirmationModel
 
 SEEDS = (1, 2)
 # A late cut-off, so that "never" and "late" can be told apart and every checked
@@ -106,9 +108,21 @@ def test_an_unknown_parameter_is_refused_listing_the_valid_ones():
         simulate(b_grief=1.0)
 
 
-def test_default_truth_sits_off_the_prior_mean_for_every_checked_parameter():
-    truth, means = default_truth(None, 3), prior_means(None, 3)
-    assert all(truth[name] != means[name] for name in CHECKED)
+def test_the_truth_sits_off_the_means_of_the_priors_the_recovery_is_run_with():
+    # A user's priors: each checked mean moved to where the default priors' truth sits,
+    # and b_spend's prior (mean 0) ten times wider.
+    default = default_truth(None, 3)
+    config = {
+        "intercept_mu": default["intercept"],
+        "griev_prior_mu": default["b_griev"],
+        "tau0_mu_days": float(np.exp(default["tau0"])),
+        "delay_griev_mu": default["d_griev"],
+        "lognormal_sigma_mu": default["timing_shape"],
+        "spend_prior_sd": 10 * ConfirmationModel.config()["spend_prior_sd"],
+    }
+    truth, means, sds = default_truth(config, 3), prior_means(config, 3), prior_sds(config)
+    for name in CHECKED:  # at least half a prior sd away, either side
+        assert abs(truth[name] - means[name]) >= 0.5 * sds[name] - 1e-12, name
 
 
 def test_recovery_reports_one_row_per_seed_and_checked_parameter(recovered_decision_dated):
