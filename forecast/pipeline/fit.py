@@ -31,6 +31,7 @@ from forecast.pipeline.store import (
 from forecast.posterior import predict
 from forecast.posterior.document import DRAWS_FILE, build_document
 from forecast.posterior.predict import PosteriorDraws
+from forecast.posterior.schema import checked
 
 logger = logging.getLogger(__name__)
 
@@ -307,7 +308,7 @@ class Forecaster:
     def _document(self, fit: GatedFit, inputs: ModelInputs, run_id: str) -> dict[str, Any]:
         """The forecast document of a gated fit, with the run's metadata."""
         question = self.dataset.question
-        return build_document(
+        document = build_document(
             fit.draws,
             question=question.question,
             candidate=question.candidate,
@@ -320,6 +321,8 @@ class Forecaster:
                 "diagnostics": _public_diagnostics(fit.diagnostics),
             },
         )
+        checked(document)  # every published document matches the schema the API describes
+        return document
 
     def _derived(self, draws: PosteriorDraws) -> dict[str, np.ndarray]:
         """Reported quantities per draw, shaped (chain, draw[, ally]) for the gate."""

@@ -15,7 +15,10 @@ from forecast.data.records import (
     MAX_SOURCE_CHARS,
     MAX_SUMMARY_CHARS,
 )
-from forecast.posterior.timing import TIMING_FORMS
+from forecast.posterior.schema import (
+    AllyForecast,
+    ForecastDocument,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +52,6 @@ VALID: dict[str, str] = {
 
 EvidenceKind = Literal[EVIDENCE_KINDS]  # type: ignore[valid-type]
 RunStatus = Literal["queued", "running", "succeeded", "failed"]
-TimingForm = Literal[TIMING_FORMS]  # type: ignore[valid-type]
 
 
 class ProblemError(Struct, frozen=True):
@@ -146,66 +148,6 @@ class RunOut(Struct, kw_only=True):
     published: bool
 
 
-class DeadlineOut(Struct, kw_only=True):
-    key: str
-    label: str
-    date: dt.date
-    p_confirmed: Annotated[float, Meta(ge=0, le=1)]
-    interval: Annotated[list[float], Meta(description="94% posterior interval")]
-
-
-class AllyForecast(Struct, kw_only=True):
-    code: str
-    name: str
-    status: Literal["endorsed", "undecided", "opposed", "not_member"]
-    p_endorse: float
-    p_endorse_by: dict[str, float]
-    p_last_holdout: float
-
-
-class CurvePoint(Struct, kw_only=True):
-    date: dt.date
-    p_confirmed: float
-    interval: list[float]
-
-
-class DiagnosticsOut(Struct, kw_only=True):
-    """How the published fit converged (every quantity checked by the gate)."""
-
-    passed: bool
-    r_hat_max: Annotated[float, Meta(description="Greatest R-hat of the quantities checked")]
-    ess_bulk_min: Annotated[float, Meta(description="Least bulk effective sample size")]
-    ess_tail_min: Annotated[float, Meta(description="Least tail effective sample size")]
-    divergences: int
-    # Forecasts published before a fit that missed the gate was refitted have none: theirs
-    # was the first attempt.
-    attempts: Annotated[
-        int, Meta(ge=1, description="Fits made: 2 when the first missed the gate and was refitted")
-    ] = 1
-    sampler: str
-    sample_seconds: float
-    chains: int
-    draws: Annotated[int, Meta(description="Draws per chain")]
-
-
-class PivotalAlly(Struct, kw_only=True):
-    """An undecided member: P(confirmed by the deadline) if it endorsed at the cut-off, and
-    if it refused for good (a veto under unanimity: 0)."""
-
-    code: str
-    name: str
-    status: Literal["undecided", "opposed"]
-    if_endorses: Annotated[float, Meta(ge=0, le=1)]
-    if_refuses: Annotated[float, Meta(ge=0, le=1)]
-
-
-class PivotalDeadline(Struct, kw_only=True):
-    """One deadline's undecided members, the one whose decision matters most first."""
-
-    key: str
-    allies: list[PivotalAlly]
-
-
 class PendingRun(Struct, kw_only=True):
     run_id: str
     status: Literal["queued", "running"]
@@ -234,32 +176,11 @@ class Freshness(Struct, kw_only=True):
     ] = None
 
 
-class ForecastOut(Struct, kw_only=True):
-    """The published forecast (``by`` deadlines are keyed ``by_YYYY-MM-DD``)."""
+class ForecastOut(ForecastDocument, kw_only=True):
+    """The published forecast (``by`` deadlines are keyed ``by_YYYY-MM-DD``), with its
+    freshness: the document a run stored, and whether newer evidence awaits a run."""
 
-    question: str
-    candidate: str
-    as_of: dt.date
-    run_id: str
-    published_at: dt.datetime
-    evidence_count: int
-    assume: dict[str, str]
-    deadlines: list[DeadlineOut]
-    p_ever_confirmed: Annotated[
-        float, Meta(ge=0, le=1, description="P(the candidate is confirmed at all), posterior mean")
-    ]
-    p_ever_confirmed_interval: Annotated[
-        list[float], Meta(description="94% posterior interval of p_ever_confirmed")
-    ]
-    allies: list[AllyForecast]
-    curve: list[CurvePoint]
-    timing_form: Annotated[
-        TimingForm, Meta(description="The endorsement-timing distribution of the model fitted")
-    ]
-    diagnostics: DiagnosticsOut
     freshness: Freshness
-    # Forecasts published before pivotal was computed have none.
-    pivotal: list[PivotalDeadline] = msgspec.field(default_factory=list)
 
 
 class HistoryRow(Struct, kw_only=True):
