@@ -1,5 +1,6 @@
 """Strict input: request bodies that are valid UTF-8 JSON of bounded nesting, text fields
-without control characters, and evidence sources that are a real web address or a citation.
+without control or invisible formatting characters, and evidence sources that are a real
+web address or a citation.
 
 The forecast package's loader checks the shipped CSV files with its own, looser rules; the
 text and source checks here are plain functions it could share.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +32,22 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 # since a citation puts a space after its colon.
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:(?=\S|$)")
 WEB_SCHEMES = ("http", "https")
+# Schemes that run or embed content when a client links the source. Browsers remove ASCII
+# tab and newline anywhere in a URL and control characters and spaces around it, so the
+# scheme is looked for after removing all of them: "java\tscript:", " JavaScript: x" and
+# "javascript: alert(1)" are all javascript: URLs to a page that links them.
+UNSAFE_SCHEMES = ("javascript", "data", "vbscript")
+_IGNORED_IN_SCHEME = re.compile(r"[\x00-\x20\x7f]")
+_ANY_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*(?=:)")
+# Invisible formatting characters that change how the text around them is shown:
+# bidirectional embeddings, overrides, isolates and marks (a right-to-left override shows
+# "gnisoppo" as "opposing"), and zero-width spaces and joiners (they hide text from a
+# reader and split words a search would find).
+_INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+INVISIBLE_VALID = (
+    "text without bidirectional or zero-width characters (U+061C, U+200B-U+200F, "
+    "U+202A-U+202E, U+2060, U+2066-U+2069, U+FEFF)"
+)
 BODY_VALID = "a JSON object in UTF-8, nested at most 32 levels"
 
 
@@ -86,10 +104,13 @@ def json_depth(text: str) -> int:
 
 
 def text_problems(fields: Mapping[str, Any]) -> list[ProblemError]:
-    """A problem for each text field holding a control character (tab, newline allowed)."""
+    """A problem for each text field holding a control character (tab, newline allowed) or
+    an invisible formatting character (bidirectional or zero-width), naming the character."""
     problems = []
     for field, value in fields.items():
-        if isinstance(value, str) and (found := _CONTROL.search(value)):
+        if not isinstance(value, str):
+            continue
+        if found := _CONTROL.search(value):
             problems.append(
                 ProblemError(
                     field,
@@ -97,11 +118,32 @@ def text_problems(fields: Mapping[str, Any]) -> list[ProblemError]:
                     "text without control characters (tab and newline are allowed)",
                 )
             )
+        elif found := _INVISIBLE.search(value):
+            char = found.group()
+            problems.append(
+                ProblemError(
+                    field,
+                    f"holds the invisible character U+{ord(char):04X} "
+                    f"({unicodedata.name(char, 'a format character')}) at {found.start()}",
+                    INVISIBLE_VALID,
+                )
+            )
     return problems
 
 
 def source_problem(source: str) -> ProblemError | None:
-    """None for an absolute http(s) URL that parses, or for a citation without a scheme."""
+    """None for an absolute http(s) URL that parses, or for a citation without a scheme;
+    a source that a browser would read as a javascript:, data: or vbscript: URL is refused
+    however it is spelled (case, spaces, tabs or newlines in or after the scheme)."""
+    compact = _IGNORED_IN_SCHEME.sub("", source)
+    scheme = _ANY_SCHEME.match(compact)
+    if scheme and scheme.group().lower() in UNSAFE_SCHEMES:
+        return ProblemError(
+            "source",
+            f"{source[:80]!r} opens with the scheme {scheme.group().lower()}: (spaces and "
+            "control characters ignored), which is neither a web address nor a citation",
+            VALID["source"],
+        )
     text = source.strip()
     if not (_SCHEME.match(text) or "://" in text):
         return None

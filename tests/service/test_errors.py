@@ -85,6 +85,27 @@ BAD_REQUESTS = [
     evidence_case("source-script", 422, "source", "citation", source="javascript:alert(1)"),
     evidence_case("source-bad-port", 422, "source", "citation", source="https://a.org:x/"),
     evidence_case("source-ftp", 422, "source", "http(s)", source="ftp://example.org/file"),
+    # A browser ignores spaces, tabs and newlines in and around a scheme, and its case.
+    evidence_case("script-space", 422, "source", "citation", source="javascript: alert(1)"),
+    evidence_case("script-tab", 422, "source", "citation", source="java\tscript:alert(1)"),
+    evidence_case("script-newline", 422, "source", "citation", source="javas\ncript:x()"),
+    evidence_case("script-lead", 422, "source", "citation", source=" JavaScript:alert(1)"),
+    evidence_case("script-gap", 422, "source", "citation", source="javascript :alert(1)"),
+    evidence_case("data-url", 422, "source", "citation", source="DATA:text/html,<b>x</b>"),
+    evidence_case("data-space", 422, "source", "citation", source="data: text/html,x"),
+    evidence_case("vbscript", 422, "source", "citation", source="VBScript:\tmsgbox(1)"),
+    # Invisible formatting characters in any text field, named with the character.
+    evidence_case("summary-rlo", 422, "summary", "U+202A", summary="SK \u202egnisoppo\u202c"),
+    evidence_case("summary-isolate", 422, "summary", "U+2066", summary="a \u2067b\u2069"),
+    evidence_case("summary-mark", 422, "summary", "bidirectional", summary="a\u200fb"),
+    evidence_case("summary-alm", 422, "summary", "U+061C", summary="a\u061cb"),
+    evidence_case("summary-zwsp", 422, "summary", "zero-width", summary="ba\u200bcks"),
+    evidence_case("summary-zwj", 422, "summary", "zero-width", summary="a\u200db"),
+    evidence_case("summary-wj", 422, "summary", "U+2060", summary="a\u2060b"),
+    evidence_case("summary-bom", 422, "summary", "U+FEFF", summary="\ufeffDD endorses"),
+    evidence_case("source-rlo", 422, "source", "bidirectional", source="Reuters \u202e42"),
+    evidence_case("source-zwsp", 422, "source", "zero-width", source="https://exa\u200bmple.org"),
+    evidence_case("ally-zwsp", 422, "ally", "zero-width", ally="D\u200bD"),
     evidence_case("summary-nul", 422, "summary", "control characters", summary="a\x00b"),
     evidence_case("summary-escape", 422, "summary", "tab and newline", summary="a\x1b[2J"),
     evidence_case("summary-c1", 422, "summary", "control", summary="a\x85b"),
@@ -180,6 +201,42 @@ def test_unexpected_error_is_a_logged_500_problem_without_internals(client, monk
 
 def test_text_with_tab_and_newline_and_a_plain_citation_is_accepted(client):
     body = endorsement(summary="line one\n\tline two", source="Reuters: 22 Feb 2024, p. 3")
+    assert client.post("/evidence", json=body, headers=AUTH).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("text", "character"),
+    [
+        ("Slovakia \u202egnisoppo\u202c backs Rutte", "U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+        ("Hungary backs\u200b Rutte", "U+200B (ZERO WIDTH SPACE)"),
+        ("\u2066Turkey\u2069 backs Rutte", "U+2066 (LEFT-TO-RIGHT ISOLATE)"),
+    ],
+)
+def test_invisible_formatting_character_is_refused_naming_the_character(
+    client, settings, text, character
+):
+    before = stored(settings)
+    response = client.post("/evidence", json=endorsement(summary=text), headers=AUTH)
+    assert response.status_code == 422
+    (problem,) = response.json()["errors"]
+    assert problem["field"] == "summary"
+    assert character in problem["message"]
+    assert stored(settings) == before
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "https://example.org/news?id=1",
+        "HTTP://example.org/",
+        "evidence.csv",
+        "Reuters: 22 Feb 2024, p. 3",
+        "Politico, 'Rutte: a javascript: primer', 2024",
+        "javadoc: not a scheme",
+    ],
+)
+def test_web_addresses_and_citations_without_a_scheme_are_still_accepted(client, source):
+    body = endorsement(source=source, summary=f"DD endorses the candidate ({source})")
     assert client.post("/evidence", json=body, headers=AUTH).status_code == 201
 
 
