@@ -32,6 +32,15 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(database):
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
 
 
+def test_sqlite_commits_are_on_disk_before_a_post_gets_201(client):
+    assert client.post("/evidence", json=endorsement(), headers=AUTH).status_code == 201
+    # The connections the service wrote with: synchronous FULL (2) in WAL mode, so a
+    # commit is synced before it returns; NORMAL (1) can lose it on a power cut.
+    with client.app.state.database.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+
+
 @pytest.mark.parametrize("backend", ["settings", "pg_settings"])
 def test_migrations_create_exactly_the_tables_of_the_models(backend, request):
     database = connect(request.getfixturevalue(backend).database_url)
