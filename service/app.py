@@ -19,6 +19,7 @@ from service.allies.routes import AllyController
 from service.allies.service import AllyService
 from service.common.db import connect
 from service.common.errors import EXCEPTION_HANDLERS
+from service.common.outages import WriteStatus
 from service.evidence.routes import EvidenceController
 from service.evidence.service import EvidenceService
 from service.forecasts.changes import ChangeService
@@ -62,6 +63,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         what_if_queue=settings.what_if_queue,
     )
     evidence = EvidenceService(database, dataset, settings.seed)
+    write_status = WriteStatus(database)
     app.state.update(
         dataset=dataset,
         database=database,
@@ -70,7 +72,10 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         changes=ChangeService(database),
         runs=RunService(database, dataset, settings.seed, settings.max_queued_runs),
         allies=AllyService(dataset, forecasts, evidence),
-        health=HealthService(database, forecasts, writes_enabled=bool(settings.api_token)),
+        write_status=write_status,
+        health=HealthService(
+            database, forecasts, bool(settings.api_token), write_status=write_status
+        ),
     )
     if not settings.api_token:
         logger.warning("FORECAST_API_TOKEN is not set: every write (POST, DELETE) answers 401")

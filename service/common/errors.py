@@ -11,9 +11,11 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
+from sqlalchemy.exc import OperationalError
 
 from forecast.data.records import Problem as DataProblem
 from forecast.data.records import ValidationError
+from service.common.outages import WRITE_RETRY_AFTER_SECONDS, reason_of
 from service.common.schemas import VALID, Problem, ProblemError
 
 logger = logging.getLogger(__name__)
@@ -160,6 +162,34 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response[byte
     return problem_response(request, status, "client-error", str(exc.detail), [], headers)
 
 
+def handle_storage_error(request: Request, exc: OperationalError) -> Response[bytes]:
+    """The database did not answer or cannot be written (read-only, disk full): an outage.
+
+    A failed write marks writes unavailable (``/health`` says so until a write works
+    again); the traceback is not logged, the outage is, once.
+    """
+    reason = reason_of(exc)
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        logger.error(
+            "%s %s: the database does not answer: %s", request.method, request.url.path, reason
+        )
+        return problem_response(
+            request, 503, "unavailable", "the database does not answer", [], {"Retry-After": "5"}
+        )
+    status = request.app.state.get("write_status")
+    if status is not None:
+        status.failed(exc)
+    return problem_response(
+        request,
+        503,
+        "writes-unavailable",
+        "writes are unavailable: the database cannot be written (nothing was stored); "
+        "reads still work",
+        [ProblemError("database", reason, f"retry after {WRITE_RETRY_AFTER_SECONDS} s")],
+        {"Retry-After": str(WRITE_RETRY_AFTER_SECONDS)},
+    )
+
+
 def handle_unexpected(request: Request, exc: Exception) -> Response[bytes]:
     """Only for bugs: logged with the traceback, answered without internals."""
     logger.exception("unexpected error in %s %s", request.method, request.url.path)
@@ -172,6 +202,7 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     ServiceError: handle_service_error,
     ValidationError: handle_validation_error,
     HTTPException: handle_http_exception,
+    OperationalError: handle_storage_error,
     Exception: handle_unexpected,
 }
 

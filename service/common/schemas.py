@@ -277,6 +277,8 @@ class HealthOut(Struct, kw_only=True):
     version: str
     database: str
     writes_enabled: bool
+    # Why writes are refused (no token configured, or the database cannot be written).
+    writes_reason: str | None = None
     forecast: PublishedRef | None
     queued: int
     running: int
