@@ -1,4 +1,5 @@
-"""Bearer-token guard for writes, compared in constant time; repeated wrong tokens get 429."""
+"""Bearer-token guard for writes, compared in constant time; repeated wrong tokens get 429
+(the right token always passes: failures are limited, not the address)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,16 @@ from litestar.handlers import BaseRouteHandler
 
 from service.common.errors import TooManyRequests, Unauthorized
 from service.common.schemas import ProblemError
+from service.http.logs import printable
 
 logger = logging.getLogger(__name__)
 
 VALID_HEADER = "Authorization: Bearer <the server's FORECAST_API_TOKEN>"
-# A client that sends this many wrong tokens within the window is refused (429) until the
-# window of its first failure has passed: guessing a 32-character token stays hopeless.
+# A client that sends this many wrong tokens within the window gets 429 for its further
+# wrong tokens until the window of its first failure has passed. The right token is never
+# refused: behind one address (a NAT, a proxy) a guesser must not lock out the owner, and
+# a token of at least 32 random characters cannot be guessed at any rate; the limit
+# bounds the cost of wrong attempts (one warning per client and window, not per attempt).
 MAX_FAILURES = 10
 FAILURE_WINDOW_SECONDS = 300.0
 # Clients remembered at once (oldest forgotten first), so the table itself stays small.
@@ -74,7 +79,8 @@ def require_token(connection: ASGIConnection, _handler: BaseRouteHandler) -> Non
     Unauthorized
         Without a token, with a wrong one, or when the server has no token (writes off).
     TooManyRequests
-        After ``MAX_FAILURES`` wrong tokens from this client within the window.
+        For a missing or wrong token after ``MAX_FAILURES`` wrong tokens from this client
+        within the window (the right token passes).
     """
     expected: str | None = connection.app.state.settings.api_token
     if not expected:
@@ -82,6 +88,11 @@ def require_token(connection: ASGIConnection, _handler: BaseRouteHandler) -> Non
             "writes are disabled: the server was started without FORECAST_API_TOKEN",
             [ProblemError("Authorization", "no token can be accepted", "set FORECAST_API_TOKEN")],
         )
+    scheme, _, token = connection.headers.get("authorization", "").strip().partition(" ")
+    given = token.strip().encode("utf-8", "surrogateescape")
+    is_bearer = scheme.lower() == "bearer" and bool(given)
+    if is_bearer and hmac.compare_digest(given, expected.encode("utf-8")):
+        return
     attempts: FailedAttempts = connection.app.state.failed_attempts
     client = _client(connection)
     wait = attempts.retry_after(client)
@@ -91,17 +102,14 @@ def require_token(connection: ASGIConnection, _handler: BaseRouteHandler) -> Non
             [ProblemError("Authorization", "too many wrong tokens", f"retry after {wait} s")],
             retry_after=wait,
         )
-    scheme, _, token = connection.headers.get("authorization", "").strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if not is_bearer:
         raise Unauthorized(
             "a bearer token is required for writes",
             [ProblemError("Authorization", "is missing or not a bearer token", VALID_HEADER)],
         )
-    given = token.strip().encode("utf-8", "surrogateescape")
-    if not hmac.compare_digest(given, expected.encode("utf-8")):
-        attempts.record(client)
-        logger.warning("a wrong bearer token from %s", client)
-        raise Unauthorized(
-            "the bearer token is not valid",
-            [ProblemError("Authorization", "the token is wrong", VALID_HEADER)],
-        )
+    attempts.record(client)
+    logger.warning("a wrong bearer token from %s", printable(client))
+    raise Unauthorized(
+        "the bearer token is not valid",
+        [ProblemError("Authorization", "the token is wrong", VALID_HEADER)],
+    )

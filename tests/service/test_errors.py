@@ -245,11 +245,25 @@ def test_repeated_wrong_tokens_from_one_client_get_429_for_a_while(client):
 
     for _ in range(MAX_FAILURES):
         assert client.post("/evidence", json=endorsement(), headers=WRONG).status_code == 401
-    refused = client.post("/evidence", json=endorsement(), headers=AUTH)
-    assert refused.status_code == 429
-    assert int(refused.headers["retry-after"]) > 0
-    assert refused.json()["errors"][0]["field"] == "Authorization"
+    for headers in (WRONG, NO_AUTH):
+        refused = client.post("/evidence", json=endorsement(), headers=headers)
+        assert refused.status_code == 429
+        assert int(refused.headers["retry-after"]) > 0
+        assert refused.json()["errors"][0]["field"] == "Authorization"
     assert client.get("/evidence").status_code == 200  # reads are not affected
+
+
+def test_the_right_token_passes_after_wrong_tokens_from_the_same_client(client, caplog):
+    from service.http.auth import MAX_FAILURES
+
+    for _ in range(MAX_FAILURES + 5):
+        client.post("/evidence", json=endorsement(), headers=WRONG)
+    assert client.post("/evidence", json=endorsement(), headers=WRONG).status_code == 429
+    assert client.post("/evidence", json=endorsement(), headers=AUTH).status_code == 201
+    assert client.post("/evidence", json=endorsement(ally="EE"), headers=AUTH).status_code == 201
+    assert client.post("/evidence", json=endorsement(), headers=WRONG).status_code == 429
+    # One warning per wrong token up to the limit, none for the refused ones after it.
+    assert caplog.text.count("a wrong bearer token") == MAX_FAILURES
 
 
 def test_failed_attempts_expire_after_the_window():
