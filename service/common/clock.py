@@ -19,3 +19,9 @@ def today() -> dt.date:
     """The latest calendar date that has begun anywhere: a post dated 'today' by a user
     east of the server is accepted."""
     return (utcnow() + EARLIEST_ZONE).date()
+
+
+def utc_today() -> dt.date:
+    """Today's date in UTC: the latest cut-off a run may be asked for (unless evidence is
+    dated later), so that no cut-off is fitted before its day has begun at the server."""
+    return utcnow().date()

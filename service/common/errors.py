@@ -62,6 +62,14 @@ class NotFound(ServiceError):
     slug = "not-found"
 
 
+class Conflict(ServiceError):
+    """The resource is not in a state the request can act on (a run with no forecast to
+    withdraw, say)."""
+
+    status_code = 409
+    slug = "conflict"
+
+
 class Unauthorized(ServiceError):
     status_code = 401
     slug = "unauthorized"

@@ -124,7 +124,13 @@ class EvidenceRetracted(Struct, kw_only=True):
 class RunIn(Struct, kw_only=True, forbid_unknown_fields=True):
     """A fit at a fixed cut-off."""
 
-    as_of: Annotated[dt.date, Meta(description="Cut-off date, from the campaign start to today")]
+    as_of: Annotated[
+        dt.date,
+        Meta(
+            description="Cut-off date, from the campaign start to today in UTC (or to the "
+            "newest evidence date, if later)"
+        ),
+    ]
     seed: Annotated[int, Meta(ge=0, le=2**32 - 1, description=VALID["seed"])] | None = None
 
 
@@ -145,7 +151,10 @@ class RunOut(Struct, kw_only=True):
     diagnostics: dict[str, Any] | None
     timings: dict[str, Any] | None
     error: str | None
-    published: bool
+    published: Annotated[bool, Meta(description="Its forecast is served (not withdrawn)")]
+    withdrawn_at: Annotated[
+        dt.datetime | None, Meta(description="When its forecast was withdrawn (DELETE /runs/{id})")
+    ] = None
 
 
 class PendingRun(Struct, kw_only=True):
@@ -222,7 +231,8 @@ class ChangedEvidence(Struct, kw_only=True):
 
 
 class ChangeOut(Struct, kw_only=True):
-    """A published run and what changed since the forecast it replaced."""
+    """A published run and what changed since the forecast it replaced; or (``event``
+    ``withdrawn``) a run's withdrawal and what changed back."""
 
     run_id: str
     as_of: dt.date
@@ -234,6 +244,19 @@ class ChangeOut(Struct, kw_only=True):
     deadlines: list[DeadlineChange]
     p_ever_confirmed: ProbabilityChange
     allies: Annotated[list[AllyChange], Meta(description="The allies that moved most")]
+    event: Annotated[
+        Literal["published", "withdrawn"],
+        Meta(
+            description="`withdrawn`: the run's forecast was withdrawn; `previous_run_id` is that "
+            "run, the probabilities move to those of `restored_run_id`, served in its place"
+        ),
+    ] = "published"
+    withdrawn_at: Annotated[
+        dt.datetime | None, Meta(description="When the run's forecast was withdrawn, if it was")
+    ] = None
+    restored_run_id: Annotated[
+        str | None, Meta(description="The forecast served in place of a withdrawn one")
+    ] = None
 
 
 class GrievanceOut(Struct, kw_only=True):

@@ -133,3 +133,7 @@ class ForecastRow(Base):
     # What changed since the forecast it replaced (service.forecasts.changes.difference); null for
     # forecasts published before it was recorded.
     change: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Set by DELETE /runs/{id}: the forecast is kept but served nowhere; ``withdrawal`` is
+    # the change that made (back to the forecast served in its place).
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    withdrawal: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -1,5 +1,6 @@
 """What changed with each published forecast: the evidence added or retracted since the
-forecast it replaced, and how the probabilities moved."""
+forecast it replaced, and how the probabilities moved; and with each withdrawal, the move
+back to the forecast served in its place."""
 
 from __future__ import annotations
 
@@ -9,49 +10,67 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import Select, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from service.common.clock import utcnow
 from service.common.db import Database
 from service.common.errors import NotFound
 from service.common.paging import DEFAULT_LIMIT, Key, keyset_page
 from service.common.schemas import ChangedEvidence, ChangeOut, ProblemError
 from service.common.tables import EvidenceRow, ForecastRow, RunRow
+from service.forecasts.live import NEWEST, live_forecasts, served
 
 logger = logging.getLogger(__name__)
 
 # Allies listed as moved most, by the change of P(ever endorses).
 MOVED_ALLIES = 5
-# The list's order: newest publication first.
+# The list: each publication, and each withdrawal, newest first.
+_EVENTS = union_all(
+    select(
+        ForecastRow.published_at.label("at"),
+        ForecastRow.run_id.label("run_id"),
+        literal("published").label("event"),
+    ),
+    select(
+        ForecastRow.withdrawn_at.label("at"),
+        ForecastRow.run_id.label("run_id"),
+        literal("withdrawn").label("event"),
+    ).where(ForecastRow.withdrawn_at.is_not(None)),
+).subquery("events")
 CHANGE_KEYS = (
-    Key(ForecastRow.published_at, dt.datetime.fromisoformat, descending=True),
-    Key(ForecastRow.run_id, str, descending=True),
+    Key(_EVENTS.c.at, dt.datetime.fromisoformat, descending=True),  # type: ignore[arg-type]
+    Key(_EVENTS.c.run_id, str, descending=True),  # type: ignore[arg-type]
 )
 
 
 def replaced_forecast(
-    session: Session, as_of: dt.date, before: dt.datetime | None = None
+    session: Session,
+    as_of: dt.date,
+    live: bool,
+    before: dt.datetime | None = None,
+    other_than: str | None = None,
 ) -> ForecastRow | None:
-    """The forecast a publication at ``as_of`` replaced (among those published ``before``).
+    """The forecast a publication at ``as_of`` replaced (among those published ``before``,
+    served now, and other than ``other_than``).
 
-    The live forecast (greatest cut-off, then newest) when the new one takes its place;
-    otherwise the newest at the same cut-off (the one ``?as_of=`` served), or None.
+    A live run's replaces the live forecast (``service.forecasts.live``); a manual run's,
+    the newest at the same cut-off (what ``?as_of=`` served), or else the live forecast,
+    which it is compared with; None for the first.
     """
-    query = select(ForecastRow)
-    if before is not None:
-        query = query.where(ForecastRow.published_at < before)
-    live = session.scalars(
-        query.order_by(
-            ForecastRow.as_of.desc(), ForecastRow.published_at.desc(), ForecastRow.run_id.desc()
-        ).limit(1)
-    ).first()
-    if live is None or live.as_of <= as_of:
-        return live
-    return session.scalars(
-        query.where(ForecastRow.as_of == as_of)
-        .order_by(ForecastRow.published_at.desc(), ForecastRow.run_id.desc())
-        .limit(1)
-    ).first()
+
+    def newest(query: Select[Any]) -> ForecastRow | None:
+        if before is not None:
+            query = query.where(ForecastRow.published_at < before)
+        if other_than is not None:
+            query = query.where(ForecastRow.run_id != other_than)
+        return session.scalars(query.limit(1)).first()
+
+    if not live:
+        same = newest(served().where(ForecastRow.as_of == as_of).order_by(*NEWEST))
+        if same is not None:
+            return same
+    return newest(live_forecasts())
 
 
 def difference(
@@ -97,8 +116,28 @@ def difference(
 
 def record_change(session: Session, run: RunRow, document: Mapping[str, Any]) -> dict[str, Any]:
     """The change a run about to be published makes (call before adding its forecast)."""
-    previous = replaced_forecast(session, run.as_of)
+    previous = replaced_forecast(session, run.as_of, run.live)
     return _change_from(session, previous, document, run.evidence_ids or [])
+
+
+def record_withdrawal(session: Session, forecast: ForecastRow, run: RunRow) -> bool:
+    """Withdraw ``forecast`` (``run``'s), recording the change back to the forecast served
+    in its place; False, changing nothing, when none would be (the only live forecast).
+    The caller holds the row locked and commits."""
+    restored = replaced_forecast(session, forecast.as_of, run.live, other_than=run.id)
+    if restored is None:
+        return False
+    evidence = session.scalar(select(RunRow.evidence_ids).where(RunRow.id == restored.run_id))
+    change = difference(
+        msgspec.json.decode(forecast.document),
+        run.evidence_ids or (),
+        msgspec.json.decode(restored.document),
+        evidence or [],
+    )
+    # Strictly after the publication: the two entries of /forecast/changes stay distinct.
+    forecast.withdrawn_at = max(utcnow(), forecast.published_at + dt.timedelta(microseconds=1))
+    forecast.withdrawal = {**change, "restored_run_id": restored.run_id}
+    return True
 
 
 def _change_from(
@@ -114,7 +153,8 @@ def _change_from(
 
 
 class ChangeService:
-    """Lists the recorded changes, newest publication first, with the evidence they name."""
+    """Lists the recorded changes, publications and withdrawals, newest first, with the
+    evidence they name."""
 
     def __init__(self, database: Database):
         self.database = database
@@ -130,10 +170,14 @@ class ChangeService:
             A cursor this list did not make.
         """
         with self.database.reader() as session:
-            rows, next_cursor = keyset_page(
-                session, select(ForecastRow), CHANGE_KEYS, limit, cursor
-            )
-            return self._entries(session, rows), next_cursor
+            events, next_cursor = keyset_page(session, select(_EVENTS), CHANGE_KEYS, limit, cursor)
+            rows = {
+                r.run_id: r
+                for r in session.scalars(
+                    select(ForecastRow).where(ForecastRow.run_id.in_({e.run_id for e in events}))
+                )
+            }
+            return self._entries(session, [(rows[e.run_id], e.event) for e in events]), next_cursor
 
     def get(self, run_id: str) -> ChangeOut:
         """The change of one published run; ``NotFound`` for a run that published nothing."""
@@ -148,29 +192,34 @@ class ChangeService:
                         )
                     ],
                 )
-            return self._entries(session, [row])[0]
+            return self._entries(session, [(row, "published")])[0]
 
-    def _entries(self, session: Session, rows: Sequence[ForecastRow]) -> list[ChangeOut]:
+    def _entries(
+        self, session: Session, events: Sequence[tuple[ForecastRow, str]]
+    ) -> list[ChangeOut]:
         changes = []
-        for row in rows:
-            change = row.change
+        for row, event in events:
+            change = row.withdrawal if event == "withdrawn" else row.change
             if change is None:  # published before changes were recorded
-                previous = replaced_forecast(session, row.as_of, before=row.published_at)
+                live = session.scalar(select(RunRow.live).where(RunRow.id == row.run_id))
+                previous = replaced_forecast(
+                    session, row.as_of, bool(live), before=row.published_at
+                )
                 evidence = session.scalar(
                     select(RunRow.evidence_ids).where(RunRow.id == row.run_id)
                 )
                 change = _change_from(
                     session, previous, msgspec.json.decode(row.document), evidence or []
                 )
-            changes.append((row, change))
-        ids = {i for _, c in changes for i in (*c["added"], *c["retracted"])}
+            changes.append((row, event, change))
+        ids = {i for _, _, c in changes for i in (*c["added"], *c["retracted"])}
         items = (
             {e.id: e for e in session.scalars(select(EvidenceRow).where(EvidenceRow.id.in_(ids)))}
             if ids
             else {}
         )
         out = []
-        for row, change in changes:
+        for row, event, change in changes:
             named = [
                 ChangedEvidence(
                     id=i,
@@ -193,6 +242,8 @@ class ChangeService:
                         "as_of": row.as_of,
                         "published_at": row.published_at,
                         "evidence": named,
+                        "event": event,
+                        "withdrawn_at": row.withdrawn_at,
                     },
                     ChangeOut,
                     from_attributes=True,

@@ -18,16 +18,11 @@ from service.common.paging import DEFAULT_LIMIT, Key, keyset_page
 from service.common.schemas import HistoryRow, ProblemError, PublishedRef
 from service.common.tables import ForecastRow, RunRow
 from service.forecasts.cache import Documents
+from service.forecasts.live import NEWEST, live_forecasts, served
 from service.forecasts.probe import Probe
 
 logger = logging.getLogger(__name__)
 
-# The live forecast: the greatest cut-off, then the newest publication.
-LIVE_ORDER = (
-    ForecastRow.as_of.desc(),
-    ForecastRow.published_at.desc(),
-    ForecastRow.run_id.desc(),
-)
 # The history's order, oldest cut-off first.
 HISTORY_KEYS = (
     Key(ForecastRow.as_of, dt.date.fromisoformat),
@@ -56,7 +51,8 @@ class History:
         self.live = live
 
     def run_id(self, as_of: dt.date | None = None) -> str:
-        """The run whose forecast is served: greatest cut-off (or ``as_of``), then newest.
+        """The run whose forecast is served: the live forecast's (``service.forecasts.live``),
+        or the newest served at ``as_of``.
 
         Raises
         ------
@@ -66,18 +62,18 @@ class History:
         if as_of is None:
             run_id = self.live()[0]
         else:
-            query = select(ForecastRow.run_id).where(ForecastRow.as_of == as_of)
+            query = served(ForecastRow.run_id).where(ForecastRow.as_of == as_of)
             with self.database.reader() as session:
-                run_id = session.scalar(query.order_by(*LIVE_ORDER).limit(1))
+                run_id = session.scalar(query.order_by(*NEWEST).limit(1))
         if run_id is None:
             self.raise_missing(as_of)
         return run_id
 
     def latest(self) -> PublishedRef | None:
         """The live forecast's run, cut-off and publication time, or None."""
-        query = select(ForecastRow.run_id, ForecastRow.as_of, ForecastRow.published_at)
+        query = live_forecasts(ForecastRow.run_id, ForecastRow.as_of, ForecastRow.published_at)
         with self.database.engine.connect() as connection:
-            row = connection.execute(query.order_by(*LIVE_ORDER).limit(1)).first()
+            row = connection.execute(query.limit(1)).first()
         return msgspec.convert(row, PublishedRef, from_attributes=True) if row else None
 
     def raise_missing(self, as_of: dt.date | None) -> NoReturn:
@@ -92,7 +88,7 @@ class History:
         """
         with self.database.reader() as session:
             cut_offs = session.scalars(
-                select(ForecastRow.as_of).distinct().order_by(ForecastRow.as_of)
+                served(ForecastRow.as_of).distinct().order_by(ForecastRow.as_of)
             ).all()
             pending = session.scalars(
                 select(RunRow.id).where(RunRow.status.in_(("queued", "running")))
@@ -120,7 +116,7 @@ class History:
         BadRequest
             A cursor this list did not make.
         """
-        query = select(ForecastRow.run_id, ForecastRow.as_of, ForecastRow.published_at)
+        query = served(ForecastRow.run_id, ForecastRow.as_of, ForecastRow.published_at)
         with self.database.reader() as session:
             rows, next_cursor = keyset_page(session, query, HISTORY_KEYS, limit, cursor)
         history = []

@@ -34,8 +34,11 @@ class LiveProbe:
     """
 
     SQL = (
-        "SELECT (SELECT run_id FROM forecasts ORDER BY as_of DESC, published_at DESC, "
-        "run_id DESC LIMIT 1), (SELECT id || ' ' || status FROM runs WHERE live = TRUE "
+        # The live forecast (service.forecasts.live): a live run's, not withdrawn.
+        "SELECT (SELECT f.run_id FROM forecasts f JOIN runs r ON r.id = f.run_id "
+        "WHERE r.live = TRUE AND f.withdrawn_at IS NULL "
+        "ORDER BY f.as_of DESC, f.published_at DESC, f.run_id DESC LIMIT 1), "
+        "(SELECT id || ' ' || status FROM runs WHERE live = TRUE "
         "ORDER BY requested_at DESC, id DESC LIMIT 1), "
         "(SELECT count(*) FROM evidence), (SELECT count(retracted_at) FROM evidence)"
     )

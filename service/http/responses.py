@@ -10,6 +10,7 @@ DESCRIPTIONS = {
     400: "A query parameter or body that cannot be read; `errors` names it",
     401: "Missing or wrong bearer token",
     404: "No such resource; `errors` lists the valid values",
+    409: "Not possible in the resource's state; `errors` says why and what is",
     413: "Body over the size limit",
     422: "Fields that are not valid; `errors` names each with its valid values",
     429: "Too many requests (wrong tokens from this client, or a full queue); see `Retry-After`",

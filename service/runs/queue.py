@@ -18,6 +18,7 @@ from forecast.pipeline.store import new_run_id
 from service.common.clock import utcnow
 from service.common.tables import EvidenceRow, ForecastRow, RunRow
 from service.forecasts.changes import record_change
+from service.forecasts.live import live_forecasts
 
 logger = logging.getLogger(__name__)
 
@@ -61,15 +62,18 @@ def live_run_as_of(session: Session, dataset: Dataset) -> dt.date:
     """The cut-off of a run that follows the evidence.
 
     ``live_as_of`` on the evidence still standing (the opening date or the newest
-    evidence, if later), and never before a cut-off already published or being fitted,
-    since ``GET /forecast`` serves the greatest cut-off and a new forecast must take its
-    place.
+    evidence, if later), and never before the cut-off of a live forecast served or a live
+    run being fitted, since ``GET /forecast`` serves the greatest cut-off among live
+    forecasts and a new one must take its place. Manual runs and withdrawn forecasts do
+    not count: neither can move the live cut-off.
     """
     newest = session.scalar(
         select(func.max(EvidenceRow.date)).where(EvidenceRow.retracted_at.is_(None))
     )
-    published = session.scalar(select(func.max(ForecastRow.as_of)))
-    running = session.scalar(select(func.max(RunRow.as_of)).where(RunRow.status == "running"))
+    published = session.scalar(live_forecasts(ForecastRow.as_of).limit(1))
+    running = session.scalar(
+        select(func.max(RunRow.as_of)).where(RunRow.status == "running", RunRow.live.is_(True))
+    )
     cut_offs = (newest, published, running)
     return live_as_of(dataset, (d for d in cut_offs if d is not None))
 

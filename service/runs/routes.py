@@ -1,10 +1,10 @@
-"""POST /runs, GET /runs, GET /runs/{id}."""
+"""POST /runs, GET /runs, GET /runs/{id}, DELETE /runs/{id}."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, delete, get, post
 from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
@@ -61,3 +61,23 @@ class RunController(Controller):
     )
     def get(self, run_id: str, runs: RunService) -> RunOut:
         return runs.get(run_id)
+
+    @delete(
+        "/{run_id:str}",
+        guards=[require_token],
+        operation_id="withdrawRun",
+        summary="Withdraw a run's published forecast; the one before it is served again",
+        description=(
+            "For a forecast published by mistake. The run and its forecast are kept (the "
+            "run shows `withdrawn_at` and `published: false`) but the forecast is served "
+            "nowhere: `GET /forecast` serves the live forecast before it (or, for a manual "
+            "run, `?as_of=` the one before it at its cut-off), and `GET /forecast/changes` "
+            "lists the withdrawal. Withdrawing it again changes nothing. 409 for a run that "
+            "published nothing, or for the only live forecast."
+        ),
+        status_code=200,
+        responses=problems(401, 404, 409),
+        sync_to_thread=True,
+    )
+    def withdraw(self, run_id: str, runs: RunService) -> RunOut:
+        return runs.withdraw(run_id)

@@ -1,18 +1,22 @@
-"""Runs as the API sees them: queue a fit at a cut-off, list runs, show one."""
+"""Runs as the API sees them: queue a fit at a cut-off, list runs, show one, withdraw
+one's forecast."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from forecast.data.dataset import Dataset
-from service.common.clock import today
+from service.common.clock import utc_today
 from service.common.db import Database
-from service.common.errors import InvalidInput, NotFound, TooManyRequests
+from service.common.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from service.common.schemas import ProblemError, RunIn, RunOut
-from service.common.tables import ForecastRow, RunRow
+from service.common.tables import EvidenceRow, ForecastRow, RunRow
+from service.forecasts.changes import record_withdrawal
+from service.forecasts.live import NEWEST, served
 from service.runs.queue import in_transaction, queue_run
 
 logger = logging.getLogger(__name__)
@@ -22,7 +26,7 @@ MAX_LIST = 500
 QUEUE_FULL_RETRY_SECONDS = 30
 
 
-def run_out(run: RunRow, published: bool) -> RunOut:
+def run_out(run: RunRow, published: bool, withdrawn_at: dt.datetime | None = None) -> RunOut:
     return RunOut(
         id=run.id,
         status=run.status,  # type: ignore[arg-type]
@@ -39,7 +43,14 @@ def run_out(run: RunRow, published: bool) -> RunOut:
         timings=run.timings,
         error=run.error,
         published=published,
+        withdrawn_at=withdrawn_at,
     )
+
+
+def _withdrawable(session: Session, shown: int = 20) -> str:
+    """The newest runs whose forecast is served, for an error naming what may be withdrawn."""
+    ids = session.scalars(served(ForecastRow.run_id).order_by(*NEWEST).limit(shown)).all()
+    return "a run whose forecast is served: " + (", ".join(ids) or "none is published")
 
 
 class RunService:
@@ -63,19 +74,15 @@ class RunService:
         Raises
         ------
         InvalidInput
-            A cut-off before the campaign start or after today.
+            A cut-off before the campaign start, or after both today in UTC and the
+            newest evidence date.
         TooManyRequests
             ``max_queued`` manual runs are already waiting.
         """
-        start, end = self.dataset.question.campaign_start, today()
-        if not start <= data.as_of <= end:
-            raise InvalidInput(
-                "as_of is out of range",
-                [ProblemError("as_of", f"{data.as_of} is out of range", f"{start} to {end}")],
-            )
         seed = self.seed if data.seed is None else data.seed
 
         def work(session: Session) -> tuple[RunOut, bool]:
+            self._check_cut_off(session, data.as_of)
             manual = (RunRow.status == "queued", RunRow.live.is_(False))
             same = session.scalars(
                 select(RunRow).where(*manual, RunRow.as_of == data.as_of, RunRow.seed == seed)
@@ -97,6 +104,22 @@ class RunService:
             logger.info("run %s queued at %s (seed %d)", run.id, run.as_of, run.seed)
         return run, created
 
+    def _check_cut_off(self, session: Session, as_of: dt.date) -> None:
+        """``InvalidInput`` for a cut-off before the campaign start, or after both today in
+        UTC and the newest standing evidence date: a day that has not begun at the server
+        (evidence may be dated up to today in the earliest time zone, UTC+14)."""
+        start = self.dataset.question.campaign_start
+        newest = session.scalar(
+            select(func.max(EvidenceRow.date)).where(EvidenceRow.retracted_at.is_(None))
+        )
+        end = max(utc_today(), newest or start)
+        if not start <= as_of <= end:
+            valid = f"{start} to {end} (today in UTC, or the newest evidence date)"
+            raise InvalidInput(
+                "as_of is out of range",
+                [ProblemError("as_of", f"{as_of} is out of range", valid)],
+            )
+
     def list(self, status: str | None = None, limit: int = 50) -> list[RunOut]:
         """Runs, newest request first."""
         query = select(RunRow).order_by(RunRow.requested_at.desc(), RunRow.id.desc()).limit(limit)
@@ -104,8 +127,8 @@ class RunService:
             query = query.where(RunRow.status == status)
         with self.database.reader() as session:
             runs = session.scalars(query).all()
-            published = self._published(session, [r.id for r in runs])
-        return [run_out(r, r.id in published) for r in runs]
+            forecasts = self._forecasts(session, [r.id for r in runs])
+        return [self._out(r, forecasts) for r in runs]
 
     def get(self, run_id: str) -> RunOut:
         """One run; ``NotFound`` for an unknown id."""
@@ -116,11 +139,58 @@ class RunService:
                     f"no run with id {run_id!r}",
                     [ProblemError("run_id", "is not a run", "an id from GET /runs")],
                 )
-            return run_out(run, bool(self._published(session, [run_id])))
+            return self._out(run, self._forecasts(session, [run_id]))
+
+    def withdraw(self, run_id: str) -> RunOut:
+        """Withdraw the run's published forecast: it is kept (and the run) but served
+        nowhere, the forecast before it is served again, and ``/forecast/changes`` lists
+        the withdrawal. Withdrawing a withdrawn run changes nothing.
+
+        Raises
+        ------
+        NotFound
+            An unknown run, naming the runs whose forecast is served.
+        Conflict
+            A run with no forecast (queued, running, failed), or the only live forecast:
+            nothing would be served in its place.
+        """
+
+        def work(session: Session) -> RunOut:
+            run = session.get(RunRow, run_id)
+            forecast = session.get(ForecastRow, run_id, with_for_update=True)
+            if run is None:
+                raise NotFound(
+                    f"no run with id {run_id!r}",
+                    [ProblemError("run_id", "is not a run", _withdrawable(session))],
+                )
+            if forecast is None:
+                raise Conflict(
+                    f"run {run_id} ({run.status}) published no forecast to withdraw",
+                    [ProblemError("run_id", "published nothing", _withdrawable(session))],
+                )
+            if forecast.withdrawn_at is None and not record_withdrawal(session, forecast, run):
+                raise Conflict(
+                    f"run {run_id} has the only live forecast: nothing would be served in its "
+                    "place; post evidence to publish another first",
+                    [ProblemError("run_id", "is the only live forecast", _withdrawable(session))],
+                )
+            return run_out(run, published=False, withdrawn_at=forecast.withdrawn_at)
+
+        out = in_transaction(self.database.sessions, work)
+        logger.warning("run %s: forecast withdrawn at %s", run_id, out.withdrawn_at)
+        return out
 
     @staticmethod
-    def _published(session: Session, run_ids: list[str]) -> set[str]:
+    def _out(run: RunRow, forecasts: dict[str, dt.datetime | None]) -> RunOut:
+        withdrawn_at = forecasts.get(run.id)
+        return run_out(run, run.id in forecasts and withdrawn_at is None, withdrawn_at)
+
+    @staticmethod
+    def _forecasts(session: Session, run_ids: list[str]) -> dict[str, dt.datetime | None]:
+        """The runs among ``run_ids`` that published a forecast, with its withdrawal time."""
         if not run_ids:
-            return set()
-        query = select(ForecastRow.run_id).where(ForecastRow.run_id.in_(run_ids))
-        return set(session.scalars(query))
+            return {}
+        query = select(ForecastRow.run_id, ForecastRow.withdrawn_at).where(
+            ForecastRow.run_id.in_(run_ids)
+        )
+        return {run_id: withdrawn_at for run_id, withdrawn_at in session.execute(query)}

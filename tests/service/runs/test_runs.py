@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from forecast.model.gate import GateConfig, GateFailed
 from service.common.tables import RunRow
-from service.runs.queue import MAX_ATTEMPTS, claim_next, in_transaction, queue_live_run, recover
+from service.runs.queue import MAX_ATTEMPTS, claim_next, recover
 from service.worker.loop import Shutdown, process_one
 from tests.service.conftest import AUTH, endorsement
 
@@ -250,34 +250,14 @@ def test_a_claim_loads_standing_evidence_up_to_the_cut_off(client, database):
     assert [item.date for item in claimed.evidence] == sorted(i.date for i in claimed.evidence)
 
 
-def test_live_cut_off_never_moves_before_a_running_one(client, database, dataset):
-    client.post("/runs", json={"as_of": "2024-03-20"}, headers=AUTH)
+def test_live_cut_off_never_moves_before_a_running_live_one(client, database, dataset):
+    """The newest item retracted while a live run fits it: the next live run keeps the
+    running one's cut-off, since GET /forecast serves the greatest live cut-off."""
+    posted = client.post("/evidence", json=endorsement("DD", "2024-03-20"), headers=AUTH).json()
     claimed = claim_next(database.sessions, "w")
-    run = in_transaction(
-        database.sessions,
-        lambda s: queue_live_run(s, dataset, trigger="evidence", seed=1).as_of,
-    )
-    assert claimed.as_of == run == dt.date(2024, 3, 20)
-
-
-def test_live_cut_off_never_moves_before_a_published_later_one(
-    published, published_client, forecaster, dataset
-):
-    """A manual run published at 2024-03-20, later than every evidence date: the next live
-    run follows it, since ``GET /forecast`` serves the greatest cut-off."""
-    from service.common.db import connect
-
-    queued = published_client.post("/runs", json={"as_of": "2024-03-20"}, headers=AUTH).json()
-    database = connect(published.database_url)
-    try:
-        assert process_one(database.sessions, forecaster, published) == queued["id"]
-        as_of = in_transaction(
-            database.sessions,
-            lambda s: queue_live_run(s, dataset, trigger="evidence", seed=1).as_of,
-        )
-    finally:
-        database.dispose()
-    assert as_of == dt.date(2024, 3, 20)
+    rerun = client.delete(f"/evidence/{posted['evidence_id']}", headers=AUTH).json()["run_id"]
+    assert claimed.as_of == dt.date(2024, 3, 20)
+    assert client.get(f"/runs/{rerun}").json()["as_of"] == "2024-03-20"
 
 
 def test_retracting_the_newest_item_moves_the_queued_live_cut_off_back(client, dataset):
