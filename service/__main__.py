@@ -21,6 +21,7 @@ from service.app import create_app
 from service.common.db import Database, connect, migrate
 from service.common.tables import ForecastRow, RunRow
 from service.evidence.service import seed_evidence
+from service.http.server import server_options
 from service.runs.queue import in_transaction, queue_live_run
 from service.settings import CONFIG_ERROR, Settings, settings_for_process
 
@@ -134,13 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     # it into an exit that stops the worker below instead of killing this process.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level.lower(),
-            timeout_graceful_shutdown=5,
-        )
+        uvicorn.run(create_app(settings), **server_options(settings))
     finally:
         if supervisor is not None:
             supervisor.stop()

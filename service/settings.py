@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -59,6 +60,15 @@ class Settings:
     # may wait for one; beyond that a what-if gets 503 with Retry-After.
     what_if_workers: int = 1
     what_if_queue: int = 4
+    # Peers (IPs or CIDR networks) whose X-Forwarded-For and X-Forwarded-Proto are
+    # believed; empty: forwarded headers are ignored, a client is the address it connects
+    # from (service/http/server.py).
+    trusted_proxies: tuple[str, ...] = ()
+    # A request's headers must arrive within this many seconds of its connection (or of
+    # the previous response), its body within this many of its headers; else the
+    # connection is closed, so slow clients cannot hold the server's connections.
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         if self.api_token is not None and len(self.api_token) < MIN_TOKEN_CHARS:
@@ -104,6 +114,7 @@ class Settings:
                 env, "FORECAST_WHATIF_WORKERS", defaults.what_if_workers, 1, 16
             ),
             what_if_queue=_integer(env, "FORECAST_WHATIF_QUEUE", defaults.what_if_queue, 0, 1000),
+            trusted_proxies=_networks(env, "FORECAST_TRUSTED_PROXIES"),
         )
 
 
@@ -164,6 +175,22 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     if not value > 0:
         raise SettingsError(f"{name}={value} is out of range (valid: > 0)")
     return value
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses or CIDR networks, each normalised (``10.0.0.1/32``)."""
+    found = []
+    for item in env.get(name, "").split(","):
+        if not item.strip():
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+        except ValueError:
+            raise SettingsError(
+                f"{name}: {item.strip()!r} is not an IP address or network (valid: "
+                "comma-separated IPs or CIDRs, e.g. 10.0.0.1,192.168.0.0/16)"
+            ) from None
+    return tuple(found)
 
 
 def _json_object(env: Mapping[str, str], name: str) -> dict[str, Any]:
