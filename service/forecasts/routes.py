@@ -15,6 +15,7 @@ from service.forecasts.cache import View
 from service.forecasts.changes import ChangeService
 from service.forecasts.parameters import BY_WINDOW_YEARS
 from service.forecasts.service import ForecastService
+from service.http.clients import client_key
 from service.http.responses import problems
 
 Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description=VALID["limit"])]
@@ -82,25 +83,28 @@ class ForecastController(Controller):
             "The forecast of the live cut-off (the greatest `as_of`; the newest of equals). "
             "Served from a cache with an `ETag`; `If-None-Match` gets 304. `by` dates run "
             f"from the campaign start to {BY_WINDOW_YEARS} years after the cut-off. A new "
-            "what-if is computed once however many ask at once; when every what-if slot "
+            "what-if is computed once however many ask at once; a client (by address, or "
+            "by the bearer token) beyond its share of the what-if slots gets 429 with "
+            "`Retry-After`; when every what-if slot "
             "is busy the answer is 503 with `Retry-After`."
         ),
         responses={
             200: ResponseSpec(data_container=ForecastOut, description="The forecast document"),
             304: ResponseSpec(data_container=None, description="Not modified"),
-            **problems(400, 404, 503),
+            **problems(400, 404, 429, 503),
         },
         middleware=[CachedLiveForecast],
     )
     async def forecast(
         self,
+        request: Request,
         forecasts: ForecastService,
         as_of: Annotated[str | None, Parameter(description=VALID["as_of"])] = None,
         by: Annotated[str | None, Parameter(description=VALID["by"])] = None,
         assume: Annotated[str | None, Parameter(description=VALID["assume"])] = None,
         if_none_match: Annotated[str | None, Parameter(header="If-None-Match")] = None,
     ) -> Response[bytes]:
-        view = await forecasts.view(as_of=as_of, by=by, assume=assume)
+        view = await forecasts.view(as_of=as_of, by=by, assume=assume, client=client_key(request))
         return conditional(view, if_none_match)
 
     @get(

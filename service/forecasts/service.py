@@ -64,7 +64,12 @@ class ForecastService:
         self.what_ifs = WhatIfs(artifacts_dir, what_if_workers, what_if_queue)
 
     async def view(
-        self, *, as_of: str | None = None, by: str | None = None, assume: str | None = None
+        self,
+        *,
+        as_of: str | None = None,
+        by: str | None = None,
+        assume: str | None = None,
+        client: str = "anonymous",
     ) -> View:
         """The forecast of the live cut-off (or of ``as_of``), with extra deadlines and
         what-if outcomes recomputed from the run's stored draws.
@@ -75,7 +80,8 @@ class ForecastService:
 
         Raises
         ------
-        See ``stored_view``; and ``Busy`` (503) when every what-if slot is taken.
+        See ``stored_view``; ``Busy`` (503) when every what-if slot is taken, and
+        ``TooManyRequests`` (429) when ``client`` holds its share of them.
         """
         if not (as_of or by or assume):
             cached = self.cached_live()
@@ -87,7 +93,9 @@ class ForecastService:
         if not found.dates and not found.what_if:
             return found.served
         run_id = found.stored.run_id
-        body = await self.what_ifs.get(run_id, found.stored.body, found.dates, found.what_if)
+        body = await self.what_ifs.get(
+            run_id, found.stored.body, found.dates, found.what_if, client
+        )
         return view_of(run_id, with_freshness(body, found.freshness))
 
     def cached_live(self) -> View | None:

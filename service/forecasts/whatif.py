@@ -6,8 +6,14 @@ A what-if costs 0.1-0.25 s of CPU, and its key space is as large as a client lik
 - concurrent requests for the same uncached key share one computation (single flight);
 - at most ``workers + queue`` computations are admitted at once; a request beyond that
   gets 503 with ``Retry-After`` at once instead of waiting in an unbounded queue;
-- computations run in separate processes at a lower CPU priority, so they never hold the
-  API process's interpreter lock: the cached forecast and ``/health`` keep their speed;
+- the slots are shared per client (``service.http.clients``): a client may hold at most
+  its share of them, so one client's flood leaves the others theirs; beyond its share a
+  client gets 429 with ``Retry-After``;
+- computations run in separate processes at a lower CPU priority than the API and the
+  worker, so they never hold the API process's interpreter lock and never delay a
+  publication; each dies with the API process (``die_with_parent``);
+- a run whose draws are missing or cannot be read is remembered (with the file's size and
+  time) and answered 503 at once, logged once, until the file changes;
 - each process keeps the draws of the last few runs it was asked about in memory (bounded
   by runs, not by keys); finished answers are cached by key like any forecast.
 """
@@ -20,7 +26,8 @@ import datetime as dt
 import logging
 import multiprocessing
 import os
-from collections import OrderedDict
+import zipfile
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -28,9 +35,10 @@ from pathlib import Path
 
 import msgspec
 
-from forecast.posterior.document import encode, rerender
+from forecast.posterior.document import DRAWS_FILE, encode, rerender
 from forecast.posterior.predict import PosteriorDraws
-from service.common.errors import Busy, Unavailable
+from service.common.errors import Busy, TooManyRequests, Unavailable
+from service.common.processes import die_with_parent
 from service.common.schemas import ProblemError
 
 logger = logging.getLogger(__name__)
@@ -39,15 +47,27 @@ logger = logging.getLogger(__name__)
 CACHE_SIZE = 256
 # Runs whose draws a what-if process keeps in memory (a few MB each).
 DRAWS_RUNS = 4
-# CPU priority of the what-if processes: below the API (readers first), above the worker.
-WHAT_IF_NICE = 5
+# CPU priority of the what-if processes: below the API (readers first) and below the
+# worker (nice 10 by default), so an anonymous what-if flood never delays a publication.
+WHAT_IF_NICE = 15
 RETRY_AFTER_SECONDS = 1
+# A run whose draws cannot be used stays so until someone restores them.
+UNAVAILABLE_RETRY_AFTER_SECONDS = 60
 
 Key = tuple[str, tuple[dt.date, ...], tuple[tuple[str, str], ...]]
 
 
 class MissingDraws(Exception):
     """The run's stored draws are gone: only its published forecast can be served."""
+
+
+class UnreadableDraws(MissingDraws):
+    """The run's stored draws cannot be read (corrupt, truncated, another format): served
+    like missing ones."""
+
+
+# What reading a draws file that is not one raises (np.load, its zip, its JSON, the fields).
+_UNREADABLE = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile)
 
 
 def what_if_key(run_id: str, dates: list[dt.date], assume: dict[str, str]) -> Key:
@@ -67,6 +87,12 @@ class WhatIfs:
         self.capacity = workers + queue
         self.cache: OrderedDict[Key, bytes] = OrderedDict()
         self.in_flight: dict[Key, asyncio.Future[bytes]] = {}
+        # Computations in flight per client, and the client that started each.
+        self.by_client: Counter[str] = Counter()
+        self.owners: dict[Key, str] = {}
+        # Runs whose draws are missing or unreadable: the file's (size, mtime) or None,
+        # and the answer, so that the next request costs a stat, not a computation.
+        self.unavailable: dict[str, tuple[tuple[int, int] | None, Unavailable]] = {}
         # Requests that waited on each computation in flight, and computations started.
         self.joined: dict[Key, int] = {}
         self.started = 0
@@ -75,15 +101,24 @@ class WhatIfs:
         self.executor: Executor | None = None
         self.tasks: set[asyncio.Task[None]] = set()  # referenced until done
 
-    async def get(self, run_id: str, body: bytes, dates: list[dt.date], assume: dict) -> bytes:
-        """The what-if document's bytes.
+    async def get(
+        self,
+        run_id: str,
+        body: bytes,
+        dates: list[dt.date],
+        assume: dict,
+        client: str = "anonymous",
+    ) -> bytes:
+        """The what-if document's bytes; ``client`` names who asks (``share``).
 
         Raises
         ------
         Busy
             Every computation slot is taken (503 with ``Retry-After``).
+        TooManyRequests
+            ``client`` holds its share of the slots (429 with ``Retry-After``).
         Unavailable
-            The run's draws are missing, or the what-if process died.
+            The run's draws are missing or unreadable, or the what-if process died.
         """
         key = what_if_key(run_id, dates, assume)
         if key in self.cache:
@@ -91,16 +126,13 @@ class WhatIfs:
             return self.cache[key]
         future = self.in_flight.get(key)
         if future is None:
-            if len(self.in_flight) >= self.capacity:
-                raise Busy(
-                    f"{len(self.in_flight)} what-ifs are being computed (the limit); try again "
-                    "shortly, or ask for the forecast without by/assume",
-                    [ProblemError("by", "cannot be computed now", "retry after 1 s")],
-                    retry_after=RETRY_AFTER_SECONDS,
-                )
+            self._check_draws(run_id)
+            self._admit(client)
             future = asyncio.get_running_loop().create_future()
             self.in_flight[key] = future
             self.joined[key] = 0
+            self.owners[key] = client
+            self.by_client[client] += 1
             self.started += 1
             task = asyncio.create_task(self._run(key, future, body, dates, assume))
             self.tasks.add(task)
@@ -108,6 +140,62 @@ class WhatIfs:
         self.joined[key] += 1
         # shield: a client that disconnects does not cancel the others' computation.
         return await asyncio.shield(future)
+
+    def share(self, client: str) -> int:
+        """Slots ``client`` may hold: the capacity less one kept for a newcomer, split
+        evenly between the clients computing (at least one each)."""
+        others = sum(1 for c, n in self.by_client.items() if n and c != client)
+        spare = 1 if self.capacity > 1 else 0
+        return max(1, (self.capacity - spare) // (others + 1))
+
+    def _admit(self, client: str) -> None:
+        """A client over its share is told so (429) before a full pool (503)."""
+        share = self.share(client)
+        if self.by_client[client] >= share:
+            raise TooManyRequests(
+                f"this client has {self.by_client[client]} what-ifs being computed, its share "
+                "of the slots; try again when one is answered",
+                [ProblemError("by", "cannot be computed now", f"at most {share} at once")],
+                retry_after=RETRY_AFTER_SECONDS,
+            )
+        if len(self.in_flight) >= self.capacity:
+            raise Busy(
+                f"{len(self.in_flight)} what-ifs are being computed (the limit); try again "
+                "shortly, or ask for the forecast without by/assume",
+                [ProblemError("by", "cannot be computed now", "retry after 1 s")],
+                retry_after=RETRY_AFTER_SECONDS,
+            )
+
+    def _draws_signature(self, run_id: str) -> tuple[int, int] | None:
+        try:
+            stat = (self.artifacts_dir / run_id / DRAWS_FILE).stat()
+        except OSError:
+            return None
+        return (stat.st_size, stat.st_mtime_ns)
+
+    def _check_draws(self, run_id: str) -> None:
+        """Answer at once for a run whose draws were found missing or unreadable, unless
+        the file has changed since."""
+        known = self.unavailable.get(run_id)
+        if known is None:
+            return
+        signature, answer = known
+        if self._draws_signature(run_id) != signature:
+            del self.unavailable[run_id]
+            return
+        raise Unavailable(answer.detail, answer.errors, answer.headers)
+
+    def _remember_unavailable(self, run_id: str, exc: MissingDraws, field: str) -> Unavailable:
+        what = "cannot be read" if isinstance(exc, UnreadableDraws) else "are missing"
+        answer = Unavailable(
+            f"the stored draws of run {run_id} {what}: only the published forecast can be served",
+            [ProblemError(field, "cannot be computed for this run", "omit it")],
+            {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)},
+        )
+        if run_id not in self.unavailable:  # logged once per run (and file)
+            logger.error("run %s: the stored draws %s (%s)", run_id, what, exc)
+        self.unavailable[run_id] = (self._draws_signature(run_id), answer)
+        return answer
 
     async def _run(
         self, key: Key, future: asyncio.Future[bytes], body: bytes, dates: list, assume: dict
@@ -118,15 +206,9 @@ class WhatIfs:
             result = await loop.run_in_executor(
                 self._executor(), self.compute, run_dir, body, dates, assume
             )
-        except MissingDraws:
-            logger.error("run %s has no stored draws in %s", key[0], run_dir)
-            field = "by" if dates else "assume"
+        except MissingDraws as exc:
             future.set_exception(
-                Unavailable(
-                    f"the stored draws of run {key[0]} are missing: only the published "
-                    "forecast can be served",
-                    [ProblemError(field, "cannot be computed for this run", "omit it")],
-                )
+                self._remember_unavailable(key[0], exc, "by" if dates else "assume")
             )
         except BrokenProcessPool:
             logger.error("a what-if process died; starting a new pool")
@@ -143,6 +225,8 @@ class WhatIfs:
         finally:
             del self.in_flight[key]
             del self.joined[key]
+            self.by_client[self.owners.pop(key)] -= 1
+            self.by_client += Counter()  # drops clients with nothing in flight
         future.exception()  # retrieved: no "never retrieved" warning when nobody waits
 
     def _executor(self) -> Executor:
@@ -151,6 +235,7 @@ class WhatIfs:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_process,
+                initargs=(os.getpid(),),
             )
         return self.executor
 
@@ -190,9 +275,10 @@ class RecentDraws:
 _recent_draws: RecentDraws | None = None
 
 
-def _start_process() -> None:
-    """Lower this process's priority and keep recently used draws in memory."""
+def _start_process(parent_pid: int) -> None:
+    """Die with the API process, lower this process's priority, keep recent draws."""
     global _recent_draws
+    die_with_parent(parent_pid)
     try:
         os.setpriority(os.PRIO_PROCESS, 0, max(os.getpriority(os.PRIO_PROCESS, 0), WHAT_IF_NICE))
     except OSError:
@@ -202,11 +288,17 @@ def _start_process() -> None:
 
 def compute(run_dir: str, body: bytes, dates: list[dt.date], assume: dict[str, str]) -> bytes:
     """The stored document ``body`` recomputed with extra deadlines and what-if outcomes."""
-    load_draws = _recent_draws or PosteriorDraws.load
-    try:
-        document = rerender(
-            run_dir, msgspec.json.decode(body), by=dates, assume=assume, load_draws=load_draws
-        )
-    except FileNotFoundError:
-        raise MissingDraws(run_dir) from None
+    loader = _recent_draws or PosteriorDraws.load
+
+    def load_draws(path: Path) -> PosteriorDraws:
+        try:
+            return loader(path)
+        except FileNotFoundError:
+            raise MissingDraws(str(path)) from None
+        except _UNREADABLE as exc:
+            raise UnreadableDraws(f"{path}: {type(exc).__name__}: {exc}") from None
+
+    document = rerender(
+        run_dir, msgspec.json.decode(body), by=dates, assume=assume, load_draws=load_draws
+    )
     return encode(document)

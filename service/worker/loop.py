@@ -6,12 +6,10 @@ imports PyMC.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
 import socket
-import sys
 import time
 import types
 from collections.abc import Callable
@@ -28,13 +26,13 @@ from forecast.pipeline.fit import Forecaster, RunResult
 from forecast.pipeline.store import TIMINGS_FILE, read_json, write_evidence
 from forecast.posterior.document import encode
 from service.common.db import connect
+from service.common.processes import die_with_parent
 from service.runs import queue
 from service.runs.retention import prune_run_files
 from service.settings import CONFIG_ERROR, Settings, settings_for_process
 
 logger = logging.getLogger(__name__)
 
-PR_SET_PDEATHSIG = 1
 FIT_RAISED = "the fit raised an error; the worker's log has the details"
 
 
@@ -215,12 +213,8 @@ def _die_with_parent() -> None:
     """Have Linux kill this worker if the server that started it dies (even by SIGKILL),
     so that no orphan keeps fitting next to the worker of a restarted server."""
     parent = os.environ.get("FORECAST_PARENT_PID")
-    if parent is None or not sys.platform.startswith("linux"):
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != int(parent):  # the parent died before the prctl took effect
-        os._exit(1)
+    if parent is not None:
+        die_with_parent(int(parent))
 
 
 def _lower_priority(nice: int) -> None:

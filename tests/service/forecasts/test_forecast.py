@@ -325,13 +325,18 @@ def test_what_ifs_beyond_the_pool_get_503_with_retry_after(published):
 
     with held_what_ifs(published, what_if_workers=1, what_if_queue=1) as (url, what_ifs, gate):
 
-        def get(day):
-            return httpx.get(f"{url}/forecast", params={"by": f"2024-03-{day:02d}"}, timeout=60)
+        def get(day, headers=None):
+            by = {"by": f"2024-03-{day:02d}"}
+            return httpx.get(f"{url}/forecast", params=by, headers=headers, timeout=60)
 
         with ThreadPoolExecutor(max_workers=2) as pool:
-            held = list(map(pool.submit, [get, get], [1, 2]))
+            # Two clients (an address, the bearer token), each within its share.
+            held = [pool.submit(get, 1), pool.submit(get, 2, AUTH)]
             wait_until(lambda: len(what_ifs.in_flight) == 2, "two what-ifs in flight")
-            refused = get(3)
+            # A third client (another loopback address) finds every slot taken.
+            other = httpx.HTTPTransport(local_address="127.0.0.2")
+            with httpx.Client(transport=other, timeout=60) as third:
+                refused = third.get(f"{url}/forecast", params={"by": "2024-03-03"})
             live = httpx.get(f"{url}/forecast", timeout=10)
             gate.release.set()
             assert [f.result().status_code for f in held] == [200, 200]

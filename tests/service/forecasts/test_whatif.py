@@ -1,14 +1,20 @@
-"""The draws a what-if process keeps in memory: the last few runs, each loaded once."""
+"""What-ifs: the draws a what-if process keeps, unreadable draws, fair shares, priority."""
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from litestar.testing import TestClient
 
 from forecast.posterior import predict
 from forecast.posterior.predict import PosteriorDraws
+from service.app import create_app
 from service.forecasts.whatif import RecentDraws
 from tests.draws import make_draws
 
@@ -69,3 +75,117 @@ def test_each_call_gets_the_draws_with_an_empty_cache_of_derived_values(runs):
     assert second._cache == {} and second._cache is not first._cache
     assert recent.kept[str(runs["run_a"])]._cache == {}
     np.testing.assert_array_equal(second.location, first.location)
+
+
+# --- through the API: unreadable draws, fair shares, priority ------------------------
+
+
+def count_calls(calls: list[str]):
+    def compute(run_dir, body, dates, assume):
+        calls.append(run_dir)
+        raise AssertionError("computed: the unreadable draws were not remembered")
+
+    return compute
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_unreadable_draws_are_a_503_naming_the_run_logged_once_and_not_computed_again(
+    published_client, published, damage, caplog
+):
+    run_id = published_client.get("/forecast").json()["run_id"]
+    draws = published.artifacts_dir / run_id / "draws.npz"
+    content = draws.read_bytes()
+    draws.write_bytes(b"not a draws file " * 100 if damage == "garbage" else content[:2000])
+    caplog.set_level("ERROR")
+
+    first = published_client.get("/forecast", params={"by": "2024-03-15"})
+    assert first.status_code == 503, first.text
+    assert run_id in first.json()["detail"] and "cannot be read" in first.json()["detail"]
+    assert int(first.headers["retry-after"]) > 0
+    what_ifs = published_client.app.state.forecasts.what_ifs
+    calls: list[str] = []
+    what_ifs.compute = count_calls(calls)
+    for by in ("2024-03-16", "2024-03-17"):
+        again = published_client.get("/forecast", params={"by": by})
+        assert again.status_code == 503 and run_id in again.json()["detail"]
+    assert calls == []
+    logged = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(logged) == 1 and run_id in logged[0].getMessage(), logged
+    assert all(r.exc_info is None for r in logged)
+    assert published_client.get("/forecast").status_code == 200
+
+    draws.write_bytes(content)  # restored: computed again
+    what_ifs.compute = compute_here
+    assert published_client.get("/forecast", params={"by": "2024-03-18"}).status_code == 200
+
+
+def compute_here(run_dir, body, dates, assume):
+    from service.forecasts.whatif import compute
+
+    return compute(run_dir, body, dates, assume)
+
+
+class Held:
+    """A what-if computation that waits until released (in a thread)."""
+
+    def __init__(self):
+        self.release = threading.Event()
+
+    def __call__(self, run_dir, body, dates, assume):
+        assert self.release.wait(60), "never released"
+        return body
+
+
+def wait_until(check, what: str) -> None:
+    for _ in range(600):
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"never happened: {what}")
+
+
+def test_one_clients_what_if_flood_gets_429_and_leaves_another_client_its_share(published):
+    from tests.service.conftest import AUTH
+
+    settings = replace(published, what_if_workers=1, what_if_queue=4)  # five slots
+    with TestClient(create_app(settings)) as client:
+        what_ifs = client.app.state.forecasts.what_ifs
+        held = Held()
+        what_ifs.compute = held
+        what_ifs.executor = ThreadPoolExecutor(max_workers=8)
+
+        def ask(day: int, headers=None):
+            return client.get("/forecast", params={"by": f"2024-03-{day:02d}"}, headers=headers)
+
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            try:
+                flood = [pool.submit(ask, day) for day in range(1, 9)]
+                wait_until(lambda: sum(f.done() for f in flood) >= 4, "the flood's refusals")
+                wait_until(lambda: len(what_ifs.in_flight) == 4, "the flood's share in flight")
+                steady = pool.submit(ask, 20, AUTH)  # another client: the bearer token's
+                wait_until(lambda: len(what_ifs.in_flight) == 5, "the steady client's what-if")
+                refused = ask(21)
+            finally:
+                held.release.set()
+            answers = [f.result() for f in flood]
+            steady_answer = steady.result()
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses == [200] * 4 + [429] * 4
+    for response in answers:
+        if response.status_code == 429:
+            assert response.headers["retry-after"] == "1"
+            assert response.json()["errors"][0]["field"] == "by"
+    assert refused.status_code == 429  # two clients now: the flood's share is two
+    assert steady_answer.status_code == 200, steady_answer.text
+
+
+def test_what_if_processes_run_at_a_lower_cpu_priority_than_the_worker(published_client):
+    from service.settings import Settings
+
+    answer = published_client.get("/forecast", params={"by": "2024-03-15"})
+    assert answer.status_code == 200, answer.text
+    executor = published_client.app.state.forecasts.what_ifs.executor
+    (process,) = executor._processes.values()
+    stat = Path(f"/proc/{process.pid}/stat").read_text()
+    nice = int(stat.rsplit(")", 1)[1].split()[16])
+    assert nice > Settings().worker_nice

@@ -1,0 +1,26 @@
+"""Child processes that die with the process that started them, even when it is SIGKILLed."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Have Linux kill this process (SIGKILL) when ``parent_pid``, its parent, dies.
+
+    Called first thing in each child the service starts (the worker, the what-if
+    processes), so that no orphan outlives a server killed by SIGKILL. If the parent died
+    before the request took effect, this process exits at once. Elsewhere than Linux it
+    does nothing.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:
+        os._exit(1)
