@@ -21,6 +21,7 @@ from service.app import create_app
 from service.common.db import Database, connect, migrate
 from service.common.tables import ForecastRow, RunRow
 from service.evidence.service import seed_evidence
+from service.forecasts.live import live_forecasts
 from service.http.server import server_options
 from service.runs.queue import in_transaction, queue_live_run
 from service.settings import CONFIG_ERROR, Settings, settings_for_process
@@ -79,10 +80,10 @@ class WorkerSupervisor:
 
 
 def queue_first_run(database: Database, dataset: Dataset, seed: int) -> str | None:
-    """Queue a live run if nothing is published and no run is queued or running."""
+    """Queue a live run if no live forecast is served and no run is queued or running."""
 
     def work(session: Session) -> str | None:
-        if session.scalar(select(ForecastRow.run_id).limit(1)) is not None:
+        if session.scalar(live_forecasts(ForecastRow.run_id).limit(1)) is not None:
             return None
         pending = select(RunRow.id).where(RunRow.status.in_(("queued", "running"))).limit(1)
         if session.scalar(pending) is not None:

@@ -80,7 +80,9 @@ class ForecastController(Controller):
         operation_id="getForecast",
         summary="The latest published forecast (with what-ifs and extra deadlines)",
         description=(
-            "The forecast of the live cut-off (the greatest `as_of`; the newest of equals). "
+            "The live forecast: that of the runs following the evidence (the greatest "
+            "`as_of`, the newest of equals; a manual run's only at its `?as_of=`, and a "
+            "withdrawn one nowhere). "
             "Served from a cache with an `ETag`; `If-None-Match` gets 304. `by` dates run "
             f"from the campaign start to {BY_WINDOW_YEARS} years after the cut-off. A new "
             "what-if is computed once however many ask at once; a client (by address, or "
@@ -160,7 +162,9 @@ class ForecastController(Controller):
         description=(
             "Per published run: the evidence `added` and `retracted` since the forecast it "
             "replaced (ids, and the items with their sources), the change of P(confirmed) "
-            "per deadline and of P(ever confirmed), and the allies that moved most. A page "
+            "per deadline and of P(ever confirmed), and the allies that moved most. A "
+            "withdrawal (`DELETE /runs/{id}`) is an entry of its own (`event: withdrawn`), "
+            "moving back to the forecast served in its place (`restored_run_id`). A page "
             "at a time: the next page is in the `Link` header."
         ),
         responses=problems(400),

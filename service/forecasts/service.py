@@ -138,7 +138,7 @@ class ForecastService:
         return Served(stored, served, state, query.dates, query.what_if)
 
     def current_run_id(self, as_of: dt.date | None = None) -> str:
-        """The run whose forecast is served: greatest cut-off (or ``as_of``), then newest."""
+        """The run whose forecast is served: the live one, or the newest at ``as_of``."""
         return self.published.run_id(as_of)
 
     def latest(self) -> PublishedRef | None:
