@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import json
 import os
 import re
@@ -31,6 +32,15 @@ E2E_REPEATS = 7
 FLOOD_REQUESTS = 200
 FLOOD_CONCURRENCY = 20
 IDLE_SAMPLES = 300
+# Fair what-ifs: a steady user asks one new what-if a second while another client (another
+# loopback address) floods distinct ones; the share of the steady user's answered.
+FAIR_SECONDS = 20
+FAIR_FLOOD_CONCURRENCY = 20
+FLOODER_ADDRESS = "127.0.0.2"
+TARGET_STEADY_ANSWERED = 0.8
+# Evidence -> published while that flood runs, against idle.
+E2E_FLOOD_REPEATS = 3
+TARGET_E2E_FLOOD_RATIO = 1.5
 
 
 def _free_port() -> int:
@@ -158,12 +168,86 @@ def what_if_flood(base: str, as_of: dt.date) -> dict[str, float]:
         "flood_seconds": time.perf_counter() - started,
         "flood_ok": statuses[200],
         "flood_busy": statuses[503],
-        "flood_other": sum(statuses.values()) - statuses[200] - statuses[503],
+        "flood_refused": statuses[429],
+        "flood_other": sum(statuses.values()) - statuses[200] - statuses[503] - statuses[429],
         "hot_p50_idle_ms": 1000 * statistics.median(idle_hot),
         "hot_p50_flood_ms": 1000 * statistics.median(busy_hot),
         "health_p90_idle_ms": 1000 * _percentile(idle_health, 0.9),
         "health_p90_flood_ms": 1000 * _percentile(busy_health, 0.9),
         "flood_samples": len(busy_hot),
+    }
+
+
+def _get_from(address: str, base: str, path: str, timeout: float = 30.0) -> int:
+    """The status of GET ``path`` sent from the local ``address`` (another client)."""
+    host, port = base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(
+        host, int(port), timeout=timeout, source_address=(address, 0)
+    )
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status
+    except OSError:
+        return 0
+    finally:
+        connection.close()
+
+
+class Flood:
+    """Distinct what-ifs from ``FLOODER_ADDRESS`` at a fixed concurrency until stopped."""
+
+    def __init__(self, base: str, as_of: dt.date, first_day: int):
+        self.base, self.as_of, self.next_day = base, as_of, first_day
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.statuses: Counter[int] = Counter()
+        self.threads = [
+            threading.Thread(target=self._loop, daemon=True) for _ in range(FAIR_FLOOD_CONCURRENCY)
+        ]
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            with self.lock:
+                self.next_day += 1
+                day = self.as_of + dt.timedelta(days=self.next_day % 1000 + 1)
+            status = _get_from(FLOODER_ADDRESS, self.base, f"/forecast?by={day.isoformat()}")
+            with self.lock:
+                self.statuses[status] += 1
+            if status == 0:
+                time.sleep(0.05)
+
+    def __enter__(self) -> Flood:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(60)
+
+
+def fair_share(base: str, as_of: dt.date) -> dict[str, float]:
+    """A steady user's new what-if every second during another client's flood: answered."""
+    asked = answered = 0
+    with Flood(base, as_of, 2000) as flood:
+        time.sleep(1)
+        for k in range(FAIR_SECONDS):
+            started = time.monotonic()
+            # Dates the flood never asks (it stays within 1000 days): always a new what-if.
+            day = as_of - dt.timedelta(days=k + 1)
+            status, _ = _get(f"{base}/forecast?by={day.isoformat()}", timeout=30)
+            asked += 1
+            answered += status == 200
+            time.sleep(max(0.0, 1 - (time.monotonic() - started)))
+    return {
+        "steady_answered": answered / asked,
+        "steady_asked": asked,
+        "fair_flood_ok": flood.statuses[200],
+        "fair_flood_refused": flood.statuses[429],
+        "fair_flood_other": sum(flood.statuses.values())
+        - flood.statuses[200]
+        - flood.statuses[429],
     }
 
 
@@ -235,6 +319,10 @@ def main() -> dict[str, float]:
         flood = what_if_flood(base, dt.date.fromisoformat(json.loads(body)["as_of"]))
         # Evidence posted -> new forecast served, through HTTP, queue, worker and database.
         latencies = end_to_end(base, range(10, 10 + E2E_REPEATS))
+        as_of = dt.date.fromisoformat(json.loads(body)["as_of"])
+        fair = fair_share(base, as_of)
+        with Flood(base, as_of, 0):
+            flooded = end_to_end(base, range(20, 20 + E2E_FLOOD_REPEATS))
     finally:
         for process in (service, bare):
             if process is not None:
@@ -251,7 +339,9 @@ def main() -> dict[str, float]:
         "api_rss_mb": rss,
         "end_to_end_median_seconds": statistics.median(latencies),
         "end_to_end_max_seconds": max(latencies),
+        "end_to_end_flood_median_seconds": statistics.median(flooded),
         **flood,
+        **fair,
     }
     _report(result)
     return result
@@ -277,7 +367,8 @@ def _report(result: dict[str, float]) -> None:
     print(
         f"What-if flood: {FLOOD_REQUESTS} distinct ?by= at concurrency {FLOOD_CONCURRENCY} "
         f"took {result['flood_seconds']:.1f} s ({result['flood_ok']} answered 200, "
-        f"{result['flood_busy']} 503 busy, {result['flood_other']} other; the first what-if, "
+        f"{result['flood_busy']} 503 busy, {result['flood_refused']} 429 over the client's "
+        f"share, {result['flood_other']} other; the first what-if, "
         f"which starts the what-if process, took {result['first_what_if_seconds']:.2f} s); "
         "one client alongside:"
     )
@@ -297,6 +388,19 @@ def _report(result: dict[str, float]) -> None:
     print(
         f"POST /evidence -> GET /forecast serves the new run, median of {E2E_REPEATS}: "
         f"{median:.2f} s (max {worst:.2f} s)"
+    )
+    flooded = result["end_to_end_flood_median_seconds"]
+    print(
+        f"  the same during a what-if flood from another client, median of "
+        f"{E2E_FLOOD_REPEATS}: {flooded:.2f} s ({flooded / median:.2f}x idle; "
+        f"target <= {TARGET_E2E_FLOOD_RATIO}x)"
+    )
+    print(
+        f"Fair what-ifs: a steady user's new what-if every second for {FAIR_SECONDS} s while "
+        f"{FLOODER_ADDRESS} floods at concurrency {FAIR_FLOOD_CONCURRENCY}: "
+        f"{result['steady_answered']:.0%} of {result['steady_asked']} answered "
+        f"(target >= {TARGET_STEADY_ANSWERED:.0%}); the flood got {result['fair_flood_ok']} "
+        f"answers, {result['fair_flood_refused']} 429, {result['fair_flood_other']} other"
     )
 
 
