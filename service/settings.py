@@ -56,6 +56,9 @@ class Settings:
     max_queued_runs: int = 10
     # Failed runs whose files (draws, diagnostics) are kept; published runs keep theirs.
     keep_failed_runs: int = 5
+    # Published runs per cut-off that keep their draws (service.runs.retention): the one
+    # served there and the one it replaced, which a what-if in flight may still read.
+    keep_runs_per_cut_off: int = 2
     # What-if (?by=, ?assume=) computations: processes computing them, and how many more
     # may wait for one; beyond that a what-if gets 503 with Retry-After.
     what_if_workers: int = 1
@@ -109,6 +112,9 @@ class Settings:
             ),
             keep_failed_runs=_integer(
                 env, "FORECAST_KEEP_FAILED_RUNS", defaults.keep_failed_runs, 0, 10_000
+            ),
+            keep_runs_per_cut_off=_integer(
+                env, "FORECAST_KEEP_RUNS_PER_CUT_OFF", defaults.keep_runs_per_cut_off, 1, 10_000
             ),
             what_if_workers=_integer(
                 env, "FORECAST_WHATIF_WORKERS", defaults.what_if_workers, 1, 16

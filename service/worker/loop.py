@@ -58,7 +58,8 @@ def process_one(
     Returns the run's id, or None when nothing was queued. A fit that fails the
     diagnostics gate (or raises) is recorded as failed and publishes nothing; its
     artifacts stay in ``settings.artifacts_dir / run_id`` while it is among the
-    ``settings.keep_failed_runs`` newest failures (``service.runs.retention``). A published
+    ``settings.keep_failed_runs`` newest failures, and a published run's draws while a
+    what-if can be asked about it (``service.runs.retention``). A published
     run's posterior archive is written after publishing, by ``background(fn, *args)`` if
     given (an executor's ``submit``: the next run need not wait for it), else here.
     """
@@ -84,6 +85,7 @@ def process_one(
     finally:
         _Stop.fitting = False
     _publish(session_factory, run_id, result)
+    _prune(session_factory, settings)
     # The posterior's netCDF is the audit copy (the forecast is served from the draws, and
     # a seeded run can be refitted to the same draws): written after publishing so that
     # neither readers nor the next run wait for it.
@@ -117,7 +119,7 @@ def _record_gate_failure(
         _plain(exc.diagnostics),
         read_json(timings) if timings.exists() else None,
     )
-    prune_run_files(session_factory, settings.artifacts_dir, settings.keep_failed_runs)
+    _prune(session_factory, settings)
 
 
 def _record_error(
@@ -127,7 +129,7 @@ def _record_error(
     # The message may hold server paths or data: the log has it, the API only the type.
     logger.exception("run %s raised", run_id)
     queue.fail(session_factory, run_id, f"{type(exc).__name__}: {FIT_RAISED}")
-    prune_run_files(session_factory, settings.artifacts_dir, settings.keep_failed_runs)
+    _prune(session_factory, settings)
 
 
 def _publish(session_factory: sessionmaker[Session], run_id: str, result: RunResult) -> None:
@@ -142,6 +144,16 @@ def _publish(session_factory: sessionmaker[Session], run_id: str, result: RunRes
         _plain(result.timings),
     )
     logger.info("run %s published (%.2f s)", run_id, result.timings.get("total_seconds", 0.0))
+
+
+def _prune(session_factory: sessionmaker[Session], settings: Settings) -> None:
+    """Delete the files no run needs any more (``service.runs.retention``)."""
+    prune_run_files(
+        session_factory,
+        settings.artifacts_dir,
+        settings.keep_failed_runs,
+        settings.keep_runs_per_cut_off,
+    )
 
 
 def _archive(result: RunResult) -> None:
