@@ -29,7 +29,8 @@ BY_PREFIX = "by_"
 
 
 def parse_by(text: str | None) -> list[dt.date]:
-    """Parse ``by=YYYY-MM-DD[,YYYY-MM-DD...]``.
+    """Parse ``by=YYYY-MM-DD[,YYYY-MM-DD...]``; a date given twice is kept once, in the
+    order of its first mention (the limit counts dates as given).
 
     Raises
     ------
@@ -48,16 +49,18 @@ def parse_by(text: str | None) -> list[dt.date]:
             dates.append(dt.date.fromisoformat(part))
         except ValueError:
             raise ValidationError([Problem("by", f"{part!r} is not a date", valid)]) from None
-    return dates
+    return list(dict.fromkeys(dates))
 
 
 def parse_assume(text: str | None, codes: Sequence[str]) -> dict[str, str]:
-    """Parse ``assume=HU:endorsed,TR:opposed`` into ``{"HU": "endorsed", ...}``.
+    """Parse ``assume=HU:endorsed,TR:opposed`` into ``{"HU": "endorsed", ...}``; an ally
+    named twice with the same outcome counts once.
 
     Raises
     ------
     ValidationError
-        Naming the field ``assume``, the valid ally codes and outcomes.
+        Naming the field ``assume``, the valid ally codes and outcomes, or an ally given
+        two different outcomes.
     """
     if text is None or text.strip() == "":
         return {}
@@ -77,7 +80,16 @@ def parse_assume(text: str | None, codes: Sequence[str]) -> dict[str, str]:
             raise ValidationError(
                 [Problem("assume", f"{outcome!r} is not an outcome", ", ".join(ASSUMPTIONS))]
             )
-        assume[code] = outcome
+        if assume.setdefault(code, outcome) != outcome:
+            raise ValidationError(
+                [
+                    Problem(
+                        "assume",
+                        f"{code} is assumed both {assume[code]} and {outcome}",
+                        f"one outcome per ally ({', '.join(ASSUMPTIONS)})",
+                    )
+                ]
+            )
     return assume
 
 
