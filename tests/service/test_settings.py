@@ -51,12 +51,21 @@ def test_environment_overrides_and_postgres_urls_use_psycopg():
         ("FORECAST_API_TOKEN", " " + "x" * 31 + " ", "at least 32"),
         ("FORECAST_MAX_QUEUED_RUNS", "0", "1..10000"),
         ("FORECAST_WHATIF_WORKERS", "0", "1..16"),
+        ("FORECAST_TRUSTED_PROXIES", "localhost", "IPs or CIDRs"),
+        ("FORECAST_TRUSTED_PROXIES", "10.0.0.1,*", "IPs or CIDRs"),
+        ("FORECAST_TRUSTED_PROXIES", "10.0.0.0/33", "IPs or CIDRs"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_what_it_accepts(name, value, named):
     with pytest.raises(SettingsError) as raised:
         Settings.from_env({name: value})
     assert name in str(raised.value) and named in str(raised.value)
+
+
+def test_no_proxy_is_trusted_unless_configured_and_configured_ones_are_networks():
+    assert Settings.from_env({}).trusted_proxies == ()
+    configured = Settings.from_env({"FORECAST_TRUSTED_PROXIES": " 10.0.0.7, 192.168.0.0/16,::1"})
+    assert configured.trusted_proxies == ("10.0.0.7/32", "192.168.0.0/16", "::1/128")
 
 
 def test_the_service_refuses_to_start_with_a_short_token(tmp_path):
