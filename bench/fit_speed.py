@@ -1,4 +1,5 @@
-"""New evidence -> published forecast, warm, against the same model fitted with pm.sample."""
+"""New evidence -> published forecast, warm, against the same model fitted with pm.sample;
+and the bytes a published run stores."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pymc as pm
 from forecast.data.dataset import load_dataset
 from forecast.data.records import EvidenceItem
 from forecast.pipeline.fit import Forecaster
-from forecast.pipeline.store import new_run_id
+from forecast.pipeline.store import POSTERIOR_FILE, new_run_id
+from forecast.posterior.document import DRAWS_FILE
 
 REPEATS = 9
 TARGET_SECONDS = 1.0
@@ -38,7 +40,7 @@ def main() -> dict[str, float]:
         started = time.perf_counter()
         forecaster.run(base, dt.date(2024, 2, 22), seed=0, run_id="cold", run_dir=Path(tmp) / "c")
         cold = time.perf_counter() - started
-        warm, sampling, refits = [], [], 0
+        warm, sampling, refits, sizes = [], [], 0, []
         for k in range(REPEATS):
             item = _posted(k + 1)
             run_id = new_run_id()
@@ -56,6 +58,7 @@ def main() -> dict[str, float]:
             sampling.append(result.timings["sample_seconds"])
             refits += result.diagnostics["attempts"] - 1
             result.archive()
+            sizes.append(_folder_bytes(Path(tmp) / run_id))
         # The same model and data, sampled by pm.sample with its defaults: both blocks
         # (the per-ally model and the campaign level), one after the other.
         model = forecaster.model
@@ -74,6 +77,9 @@ def main() -> dict[str, float]:
         "warm_sampling_median_seconds": statistics.median(sampling),
         "pm_sample_defaults_seconds": pymc_seconds,
         "speedup_vs_pm_sample": pymc_seconds / median,
+        # A published run's folder, and what stays of it once retention takes its draws.
+        "bytes_per_run": statistics.median(total for total, _ in sizes),
+        "bytes_per_run_without_draws": statistics.median(rest for _, rest in sizes),
     }
     print("evidence -> published forecast (warm, nutpie, full run incl. gate and storage)")
     print(f"  cold (compile + fit):          {cold:8.2f} s")
@@ -88,7 +94,20 @@ def main() -> dict[str, float]:
         f"  ratio pm.sample / warm rerun:  {result['speedup_vs_pm_sample']:8.1f}x "
         f"(target >= {TARGET_RATIO}x)"
     )
+    print(
+        f"  bytes per run (folder):        {result['bytes_per_run'] / 1e6:8.2f} MB, "
+        f"{result['bytes_per_run_without_draws'] / 1e3:.0f} kB once its draws are pruned"
+    )
     return result
+
+
+def _folder_bytes(folder: Path) -> tuple[int, int]:
+    """A run folder's bytes, and those of the files retention keeps (all but the draws
+    and the netCDF: ``service.runs.retention.BULKY_FILES``)."""
+    files = [path for path in folder.rglob("*") if path.is_file()]
+    bulky = {DRAWS_FILE, POSTERIOR_FILE}
+    total = sum(path.stat().st_size for path in files)
+    return total, sum(path.stat().st_size for path in files if path.name not in bulky)
 
 
 if __name__ == "__main__":
