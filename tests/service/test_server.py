@@ -214,3 +214,65 @@ def test_two_api_processes_on_one_postgres_database_with_one_worker_serve_one_fo
                 api.stop()
         worker.terminate()
         worker.wait(30)
+
+
+def descendants(pid: int) -> set[int]:
+    """The processes below ``pid`` in the process table (/proc), at any depth."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is in the process table and not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.slow
+def test_sigkill_of_the_api_leaves_no_child_process_behind(published, tmp_path, data_dir):
+    """The worker, the what-if process and multiprocessing's resource tracker all go."""
+    env = server_env(tmp_path, data_dir, published.database_url)
+    env["FORECAST_ARTIFACTS_DIR"] = str(published.artifacts_dir)
+    server = Server(env, tmp_path)
+    server.start()
+    try:
+        # The first what-if starts the what-if process (asked again while it starts).
+        by = {"by": "2024-03-15"}
+        wait_for(
+            lambda: server.get("/forecast", params=by).status_code == 200, 120, "a what-if", server
+        )
+        assert server.process is not None
+        children = descendants(server.process.pid)
+        commands = {
+            pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            for pid in children
+        }
+        assert any("service.worker" in c for c in commands.values()), commands
+        assert any("multiprocessing" in c for c in commands.values()), commands
+        assert len(children) >= 3, commands  # the worker, a what-if process, the tracker
+        server.process.kill()
+        server.process.wait(10)
+        deadline = time.monotonic() + 10
+        while (left := [commands[pid] for pid in children if alive(pid)]) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(0.1)
+        assert left == [], f"still running 10 s after the API's SIGKILL: {left}"
+    finally:
+        if server.process is not None and server.group_alive():
+            os.killpg(server.process.pid, signal.SIGKILL)
