@@ -6,15 +6,15 @@ from __future__ import annotations
 import logging
 import re
 
+from service.http.strict import INVISIBLE_CHARACTERS
+
 logger = logging.getLogger(__name__)
 
 # A client address or header value is shown at most this long; the rest is counted.
 MAX_LOGGED_CHARS = 200
 # C0 and C1 controls, DEL, and the invisible formatting characters strict.py refuses in
 # text: a log line shows what was sent, it is never rewritten by it.
-_UNPRINTABLE = re.compile(
-    "[\\x00-\\x1f\\x7f-\\x9f\\u061c\\u200b-\\u200f\\u202a-\\u202e\\u2060\\u2066-\\u2069\\ufeff]"
-)
+_UNPRINTABLE = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{INVISIBLE_CHARACTERS}]")
 # uvicorn's loggers that write what a client sent (its address, which a trusted proxy's
 # X-Forwarded-For sets, and the request line).
 UVICORN_LOGGERS = ("uvicorn.access", "uvicorn.error")

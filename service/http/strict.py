@@ -43,7 +43,9 @@ _ANY_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*(?=:)")
 # bidirectional embeddings, overrides, isolates and marks (a right-to-left override shows
 # "gnisoppo" as "opposing"), and zero-width spaces and joiners (they hide text from a
 # reader and split words a search would find).
-_INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+# The characters as a regular-expression class body (the log escapes them too).
+INVISIBLE_CHARACTERS = "\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff"
+_INVISIBLE = re.compile(f"[{INVISIBLE_CHARACTERS}]")
 INVISIBLE_VALID = (
     "text without bidirectional or zero-width characters (U+061C, U+200B-U+200F, "
     "U+202A-U+202E, U+2060, U+2066-U+2069, U+FEFF)"
