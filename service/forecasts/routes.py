@@ -102,11 +102,18 @@ class ForecastController(Controller):
         request: Request,
         forecasts: ForecastService,
         as_of: Annotated[str | None, Parameter(description=VALID["as_of"])] = None,
-        by: Annotated[str | None, Parameter(description=VALID["by"])] = None,
-        assume: Annotated[str | None, Parameter(description=VALID["assume"])] = None,
+        by: Annotated[list[str] | None, Parameter(description=VALID["by"])] = None,
+        assume: Annotated[list[str] | None, Parameter(description=VALID["assume"])] = None,
         if_none_match: Annotated[str | None, Parameter(header="If-None-Match")] = None,
     ) -> Response[bytes]:
-        view = await forecasts.view(as_of=as_of, by=by, assume=assume, client=client_key(request))
+        # A parameter given more than once reads as one comma-separated list: repeated
+        # dates merge, and conflicting assumptions are refused, whichever way they come.
+        view = await forecasts.view(
+            as_of=as_of,
+            by=",".join(by) if by else None,
+            assume=",".join(assume) if assume else None,
+            client=client_key(request),
+        )
         return conditional(view, if_none_match)
 
     @get(
