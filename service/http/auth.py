@@ -15,6 +15,7 @@ from litestar.handlers import BaseRouteHandler
 
 from service.common.errors import TooManyRequests, Unauthorized
 from service.common.schemas import ProblemError
+from service.http.clients import peer
 from service.http.logs import printable
 
 logger = logging.getLogger(__name__)
@@ -67,10 +68,6 @@ class FailedAttempts:
                 self.failures.popitem(last=False)
 
 
-def _client(connection: ASGIConnection) -> str:
-    return connection.client.host if connection.client else "unknown"
-
-
 def require_token(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
     """Let the request through only with ``Authorization: Bearer <FORECAST_API_TOKEN>``.
 
@@ -94,7 +91,7 @@ def require_token(connection: ASGIConnection, _handler: BaseRouteHandler) -> Non
     if is_bearer and hmac.compare_digest(given, expected.encode("utf-8")):
         return
     attempts: FailedAttempts = connection.app.state.failed_attempts
-    client = _client(connection)
+    client = peer(connection)
     wait = attempts.retry_after(client)
     if wait:
         raise TooManyRequests(

@@ -20,4 +20,10 @@ def client_key(connection: ASGIConnection) -> str:
     is_bearer = bool(expected) and scheme.lower() == "bearer" and bool(given)
     if is_bearer and hmac.compare_digest(given, str(expected).encode("utf-8")):
         return "token"
-    return "address:" + (connection.client.host if connection.client else "unknown")
+    return "address:" + peer(connection)
+
+
+def peer(connection: ASGIConnection) -> str:
+    """The client's address: the connection's peer, which uvicorn takes from
+    ``X-Forwarded-For`` only when the peer is a trusted proxy (``service.http.server``)."""
+    return connection.client.host if connection.client else "unknown"
