@@ -206,6 +206,13 @@ def serving_app(app: Any) -> Iterator[str]:
     """``app`` served by uvicorn on a free port in a thread; yields its base URL."""
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    with serving_config(config):
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def serving_config(config: uvicorn.Config) -> Iterator[uvicorn.Server]:
+    """A uvicorn server of ``config`` in a thread, started; stopped on exit."""
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -214,7 +221,7 @@ def serving_app(app: Any) -> Iterator[str]:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield server
     finally:
         server.should_exit = True
         thread.join(10)
@@ -308,3 +315,14 @@ def pg_settings(postgres: str, tmp_path: Path, data_dir: Path, dataset) -> Itera
     with admin.engine.connect() as connection:
         connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
     admin.dispose()
+
+
+def fit_next(settings: Settings, forecaster: Any) -> str:
+    """Let the worker process the next queued run; its id (or None)."""
+    from service.worker.loop import process_one
+
+    database = connect(settings.database_url)
+    try:
+        return process_one(database.sessions, forecaster, settings)
+    finally:
+        database.dispose()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from service.app import create_app
 from service.http.auth import MAX_FAILURES
 from service.http.server import server_options
 from service.settings import Settings
-from tests.service.conftest import endorsement, free_port
+from tests.service.conftest import endorsement, free_port, serving_config
 
 WRONG = {"Authorization": "Bearer not-the-token"}
 
@@ -29,18 +28,8 @@ WRONG = {"Authorization": "Bearer not-the-token"}
 def served(settings: Settings, **changes) -> Iterator[tuple[str, int]]:
     """The app served as ``python -m service`` serves it; yields (base URL, port)."""
     settings = dataclasses.replace(settings, port=free_port(), **changes)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), **server_options(settings)))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
+    with serving_config(uvicorn.Config(create_app(settings), **server_options(settings))):
         yield f"http://127.0.0.1:{settings.port}", settings.port
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def wrong_tokens(url: str, forwarded_for: list[str]) -> list[int]:

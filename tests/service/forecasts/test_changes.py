@@ -14,16 +14,7 @@ from forecast.pipeline.store import load_run
 from service.app import create_app
 from service.common.db import connect
 from service.common.tables import ForecastRow, RunRow
-from service.worker.loop import process_one
-from tests.service.conftest import AUTH, endorsement
-
-
-def fit_next(settings, forecaster) -> str:
-    database = connect(settings.database_url)
-    try:
-        return process_one(database.sessions, forecaster, settings)
-    finally:
-        database.dispose()
+from tests.service.conftest import AUTH, endorsement, fit_next
 
 
 def test_each_publication_records_the_evidence_it_added_and_how_each_probability_moved(

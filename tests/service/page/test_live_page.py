@@ -14,8 +14,7 @@ import pytest
 
 from forecast.model.gate import GateConfig
 from tests.service.browser import CHROMIUM, Browser, Page
-from tests.service.conftest import AUTH, endorsement, missing, serving
-from tests.service.forecasts.test_changes import fit_next
+from tests.service.conftest import AUTH, endorsement, fit_next, missing, serving
 from tests.service.page.test_page import pct
 
 READY = "document.body.dataset.ready === '1'"

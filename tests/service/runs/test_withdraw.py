@@ -8,18 +8,9 @@ import datetime as dt
 from service.common import clock
 from service.common.db import connect
 from service.runs.queue import in_transaction, queue_live_run
-from service.worker.loop import process_one
-from tests.service.conftest import AUTH, endorsement
+from tests.service.conftest import AUTH, endorsement, fit_next
 
 NOON = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
-
-
-def fit_next(settings, forecaster) -> str:
-    database = connect(settings.database_url)
-    try:
-        return process_one(database.sessions, forecaster, settings)
-    finally:
-        database.dispose()
 
 
 def next_live_cut_off(settings, dataset) -> dt.date:
