@@ -26,7 +26,6 @@ from forecast.pipeline.fit import Forecaster, RunResult
 from forecast.pipeline.store import TIMINGS_FILE, read_json, write_evidence
 from forecast.posterior.document import encode
 from service.common.db import connect
-from service.common.processes import die_with_parent
 from service.runs import queue
 from service.runs.retention import prune_run_files
 from service.settings import CONFIG_ERROR, Settings, settings_for_process
@@ -208,7 +207,6 @@ def main() -> int:
     settings = settings_for_process("worker")
     if settings is None:
         return CONFIG_ERROR
-    _die_with_parent()
     _lower_priority(settings.worker_nice)
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGINT, _on_sigterm)
@@ -219,14 +217,6 @@ def _on_sigterm(_signum: int, _frame: types.FrameType | None) -> None:
     _Stop.requested = True
     if _Stop.fitting:
         raise Shutdown
-
-
-def _die_with_parent() -> None:
-    """Have Linux kill this worker if the server that started it dies (even by SIGKILL),
-    so that no orphan keeps fitting next to the worker of a restarted server."""
-    parent = os.environ.get("FORECAST_PARENT_PID")
-    if parent is not None:
-        die_with_parent(int(parent))
 
 
 def _lower_priority(nice: int) -> None:
