@@ -14,6 +14,7 @@ import xarray as xr
 
 from forecast.data.reference import CAMPAIGN_COVARIATES, Campaign
 from forecast.model import campaign_level, sampling
+from forecast.model.compiled import compile_for_nutpie
 from forecast.model.confirmation import ConfirmationModel
 from forecast.posterior.predict import INTERVAL_PROB
 
@@ -204,8 +205,6 @@ def run_campaign_recovery(
         and ``moved_towards_truth`` (the posterior mean is nearer the truth than the prior
         mean is).
     """
-    import nutpie
-
     cfg = ConfirmationModel.config(model_config)
     truth = dict(truth or default_truth(model_config))
     moments = prior_moments(model_config)
@@ -217,7 +216,7 @@ def run_campaign_recovery(
         if compiled is None or len(campaigns) != n_campaigns:
             orgs = list(SIMULATED_ORGS)
             model = campaign_level.reference_model(cfg, campaigns, orgs)
-            compiled = nutpie.compile_pymc_model(model, freeze_model=False)
+            compiled = compile_for_nutpie(model)
         values = campaign_level.reference_values(campaigns, list(SIMULATED_ORGS))
         fitted = compiled.with_data(
             **{k: v for k, v in values.items() if k != "reference_weight"},

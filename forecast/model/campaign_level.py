@@ -38,6 +38,7 @@ from scipy import special
 
 from forecast.data.inputs import ModelInputs
 from forecast.data.reference import CAMPAIGN_COVARIATES, Campaign
+from forecast.model.compiled import compile_for_nutpie
 
 logger = logging.getLogger(__name__)
 
@@ -260,8 +261,6 @@ def compiled_reference_model(
 ) -> Any:
     """``reference_model`` compiled for nutpie, once per process for each configuration
     and reference class. Its ``pm.Data`` change with ``with_data``."""
-    import nutpie
-
     key = json.dumps(
         {
             "config": {k: cfg[k] for k in CONFIG_KEYS},
@@ -274,9 +273,7 @@ def compiled_reference_model(
     with _COMPILED_LOCK:
         if key not in _COMPILED:
             started = time.perf_counter()
-            _COMPILED[key] = nutpie.compile_pymc_model(
-                reference_model(cfg, campaigns, orgs), freeze_model=False
-            )
+            _COMPILED[key] = compile_for_nutpie(reference_model(cfg, campaigns, orgs))
             seconds = time.perf_counter() - started
             logger.info("compiled the campaign level for nutpie in %.1f s", seconds)
         return _COMPILED[key]

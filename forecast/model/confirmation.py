@@ -19,6 +19,7 @@ from forecast import __version__
 from forecast.data.inputs import ModelInputs
 from forecast.data.reference import CAMPAIGN_COVARIATES
 from forecast.model import ally_level, campaign_level, sampling
+from forecast.model.compiled import compile_for_nutpie
 from forecast.model.config import (
     DEFAULT_MODEL_CONFIG,
     DEFAULT_SAMPLER_CONFIG,
@@ -151,11 +152,9 @@ class ConfirmationModel:
 
     def _nutpie_model(self):
         """Both blocks compiled for nutpie, with the current cut-off's data."""
-        import nutpie
-
         if self._compiled is None:
             started = time.perf_counter()
-            allies = nutpie.compile_pymc_model(self.model, freeze_model=False)
+            allies = compile_for_nutpie(self.model)
             # The campaign level is compiled once per process (any dataset shares it).
             campaign = campaign_level.compiled_reference_model(
                 self.model_config, self.inputs.reference, self.organisations

@@ -1,0 +1,142 @@
+"""The compile cache: nutpie's callbacks loaded across processes, keyed, never trusted
+blindly; and the cacheable ``erfcx`` it needs."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+
+import numpy as np
+import pymc as pm
+import pytest
+import scipy.special
+
+from forecast.model import compiled
+from forecast.model.numba_ops import ASYMPTOTIC_FROM, erfcx
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    """A cache directory of this module's own, empty at its first test (the tests below
+    run in order: each compiles the graphs the one before left in it only once)."""
+    import pytensor.link.numba.cache as numba_cache
+
+    path = tmp_path_factory.mktemp("compile-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(numba_cache, "NUMBA_CACHE_PATH", path)
+        yield path
+
+
+def small_model(prior_sd: float = 1.0) -> pm.Model:
+    """A model with data, a normal log-CDF (hence ``erfcx``) and a positive parameter."""
+    with pm.Model() as model:
+        x = pm.Data("x", np.array([0.5, -1.0, 2.0]))
+        censored = pm.Data("censored", np.array([1.0, 0.0, 1.0]))
+        mu = pm.Normal("mu", 0.0, prior_sd)
+        sigma = pm.HalfNormal("sigma", 1.0)
+        pm.Normal("y", mu, sigma, observed=x)
+        pm.Potential("tail", (censored * pm.logcdf(pm.Normal.dist(mu, sigma), -x - 3.0)).sum())
+    return model
+
+
+def logp_and_grad(model, point: np.ndarray) -> tuple[float, np.ndarray]:
+    """The compiled log-density and gradient at ``point`` through nutpie's C callback."""
+    grad, logp = np.zeros(model.n_dim), np.zeros(())
+    pointer = ctypes.POINTER(ctypes.c_double)
+    status = model.compiled_logp_func.ctypes(
+        model.n_dim,
+        point.ctypes.data_as(pointer),
+        grad.ctypes.data_as(pointer),
+        logp.ctypes.data_as(pointer),
+        model.user_data.ctypes.data,
+    )
+    assert status == 0
+    return float(logp), grad
+
+
+def test_erfcx_matches_scipy_across_both_branches():
+    xs = np.concatenate([np.linspace(-26.0, 40.0, 4001), np.geomspace(ASYMPTOTIC_FROM, 1e9, 200)])
+    ours = np.array([erfcx(float(x)) for x in xs])
+    np.testing.assert_allclose(ours, scipy.special.erfcx(xs), rtol=1e-12)
+
+
+def test_the_model_graph_is_cacheable_with_erfcx_registered():
+    """Without the registration, the graph holding ``erfcx`` has no cache key."""
+    import pytensor
+    import pytensor.tensor as pt
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+
+    x = pt.dscalar("x")
+    fn = pytensor.function([x], pt.erfcx(x), mode="NUMBA")
+    assert CACHED_SRC_FUNCTIONS.get(fn.vm.jit_fn.py_func) is not None
+    assert fn(30.0) == pytest.approx(scipy.special.erfcx(30.0), rel=1e-13)
+
+
+def test_second_compile_loads_and_agrees_with_nutpie(cache_dir, caplog):
+    import nutpie
+
+    caplog.set_level(logging.INFO, logger=compiled.__name__)
+    first = compiled.compile_for_nutpie(small_model())
+    assert caplog.text.count("compiled and stored") == 2
+    assert len(list(cache_dir.iterdir())) >= 4  # index and data of both callbacks
+    caplog.clear()
+    second = compiled.compile_for_nutpie(small_model())
+    assert caplog.text.count("compile cache: loaded") == 2
+    reference = nutpie.compile_pymc_model(small_model(), freeze_model=False)
+
+    point = np.array([0.3, -0.2])
+    expected = logp_and_grad(reference, point)
+    for model in (first, second):
+        logp, grad = logp_and_grad(model, point)
+        assert logp == pytest.approx(expected[0], rel=1e-12)
+        np.testing.assert_allclose(grad, expected[1], rtol=1e-12)
+    # New data reach the loaded callback.
+    moved = second.with_data(x=np.array([5.0, 6.0, 7.0]))
+    moved_reference = reference.with_data(x=np.array([5.0, 6.0, 7.0]))
+    assert logp_and_grad(moved, point)[0] == pytest.approx(
+        logp_and_grad(moved_reference, point)[0], rel=1e-12
+    )
+    assert logp_and_grad(moved, point)[0] != pytest.approx(expected[0], rel=1e-3)
+
+
+def test_another_model_gets_another_entry(cache_dir, caplog):
+    caplog.set_level(logging.INFO, logger=compiled.__name__)
+    files = set(cache_dir.iterdir())
+    compiled.compile_for_nutpie(small_model(prior_sd=2.0))
+    # The log-density changed; the expansion of a draw did not, and is shared.
+    assert caplog.text.count("compiled and stored") == 1
+    assert caplog.text.count("compile cache: loaded") == 1
+    assert set(cache_dir.iterdir()) > files
+
+
+def test_a_library_version_or_callback_change_changes_the_key(monkeypatch):
+    user_data = np.zeros((), dtype=[("shared", [("data", [("x", np.uintp)])])])
+    key = compiled.callback_key("source", "graph", ["float64"], user_data)
+    assert compiled.callback_key("source", "graph", ["float64"], user_data) == key
+    assert compiled.callback_key("source", "other graph", ["float64"], user_data) != key
+    monkeypatch.setattr(compiled, "CALLBACK_VERSION", compiled.CALLBACK_VERSION + 1)
+    assert compiled.callback_key("source", "graph", ["float64"], user_data) != key
+    monkeypatch.undo()
+    real_version = compiled.metadata.version
+    monkeypatch.setattr(
+        compiled.metadata,
+        "version",
+        lambda name: "0.0" if name == "numba" else real_version(name),
+    )
+    assert compiled.callback_key("source", "graph", ["float64"], user_data) != key
+
+
+def test_a_corrupt_entry_is_discarded_and_rebuilt(cache_dir, caplog):
+    data_files = [p for p in cache_dir.iterdir() if p.suffix == ".nbc"]
+    assert data_files
+    for path in data_files:
+        path.write_bytes(b"not a numba cache entry")
+    caplog.set_level(logging.INFO, logger=compiled.__name__)
+    model = compiled.compile_for_nutpie(small_model())
+    assert "could not be loaded" in caplog.text
+    assert caplog.text.count("compiled and stored") == 2
+    reference = compiled.compile_for_nutpie(small_model())  # the rebuilt entry loads
+    point = np.array([0.1, 0.4])
+    assert logp_and_grad(model, point)[0] == pytest.approx(
+        logp_and_grad(reference, point)[0], rel=1e-12
+    )
