@@ -27,7 +27,7 @@ from forecast.data.records import (
     parse_date,
     validate_evidence,
 )
-from forecast.data.reference import CAMPAIGN_COLUMNS, Campaign, parse_campaign
+from forecast.data.reference import CAMPAIGN_COLUMNS, Campaign, known_before, parse_campaign
 
 logger = logging.getLogger(__name__)
 
@@ -171,13 +171,22 @@ def load_dataset(data_dir: Path | str | None = None) -> Dataset:
     campaigns = _load_rows(
         folder / "campaigns.csv",
         problems,
-        lambda r, p: parse_campaign(r, p, opened),
+        parse_campaign,
         unique="id",
     )
     if question is not None:
         _check_campaign_roles(question, codes, problems)
     if problems:
         raise ValidationError(problems)
+    if opened is not None:
+        learned = known_before(campaigns, opened)
+        if len(learned) < len(campaigns):
+            logger.info(
+                "left out %d campaign(s) decided on or after the opening day %s",
+                len(campaigns) - len(learned),
+                opened,
+            )
+        campaigns = learned
     dataset = Dataset(
         question=question,
         blocs=blocs,

@@ -21,7 +21,8 @@ PyTensor's, is deleted, logged and rebuilt (``_load_or_discard``). A graph that 
 cannot cache gets nutpie's own, uncached callbacks.
 
 The cache lives where PyTensor's does (``PYTENSOR_FLAGS=base_compiledir=DIR`` moves
-both; the default is ``~/.pytensor``).
+both; the default is ``~/.pytensor``). ``FORECAST_COMPILE_CACHE=off`` compiles nutpie's
+own callbacks instead (the benchmarks' baseline).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -55,6 +57,9 @@ def compile_for_nutpie(model: pm.Model) -> Any:
     otherwise). ``with_data`` and sampling work as on nutpie's own compiled model."""
     from nutpie import compile_pymc as nutpie_pymc
     from pymc.initial_point import make_initial_point_fn
+
+    if os.environ.get("FORECAST_COMPILE_CACHE", "on") == "off":
+        return nutpie_pymc.compile_pymc_model(model, freeze_model=False)
 
     # nutpie's defaults for numba: support-point initial values, every free variable
     # jittered.

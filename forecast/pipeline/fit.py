@@ -292,6 +292,7 @@ class Forecaster:
                 parameters=model.parameter_names,
             )
             diagnostics["attempts"] = attempt
+            diagnostics["reference_campaigns"] = len(inputs.reference)
             if missed is not None:
                 diagnostics["first_attempt_failures"] = missed
             if diagnostics["passed"] or attempt == 2:
@@ -351,5 +352,6 @@ def _public_diagnostics(diagnostics: dict[str, Any]) -> dict[str, Any]:
         "sample_seconds",
         "chains",
         "draws",
+        "reference_campaigns",
     )
     return {k: diagnostics[k] for k in keys}

@@ -74,7 +74,6 @@ def test_the_shipped_question_names_the_sponsor_and_the_largest_members():
         ({"all_largest_backed": "maybe"}, "all_largest_backed"),
         ({"holdouts": "-1"}, "holdouts"),
         ({"emerged": "2010-03-01"}, "outcome_date"),  # ended before it emerged
-        ({"outcome_date": "2024-03-01"}, "outcome_date"),  # after the question opened
         ({"source": ""}, "source"),
         ({"id": "alpha_1994"}, "id"),  # twice
     ],
@@ -99,3 +98,18 @@ def test_a_valid_extra_campaign_is_loaded(tmp_path):
     assert campaign.id == "extra_2010"
     assert campaign.days == 32.0  # 1 January to the end of 1 February
     assert campaign.confirmed and campaign.all_largest_backed
+
+
+def test_a_campaign_decided_on_or_after_the_opening_day_is_left_out(tmp_path):
+    folder = write_dataset(tmp_path / "data")
+    opened = load_dataset(folder).question.opened
+    before = len(load_dataset(folder).campaigns)
+    append_campaign(folder, campaign_row(id="late_2030", outcome_date=opened.isoformat()))
+    append_campaign(
+        folder,
+        campaign_row(id="early_2010", outcome_date=(opened - dt.timedelta(days=1)).isoformat()),
+    )
+    ids = [c.id for c in load_dataset(folder).campaigns]
+    assert len(ids) == before + 1
+    assert "early_2010" in ids
+    assert "late_2030" not in ids
