@@ -57,14 +57,17 @@ class DiagnosticsOut(Struct, kw_only=True, forbid_unknown_fields=True):
     chains: int
     draws: Annotated[int, Meta(description="Draws per chain")]
     # Forecasts published before this count was recorded have none.
-    reference_campaigns: Annotated[
-        int | None,
-        Meta(
-            ge=0,
-            description="Past campaigns the campaign level learned from: those of the "
-            "reference class decided before the question's opening day",
-        ),
-    ] = None
+    reference_campaigns: (
+        Annotated[
+            int,
+            Meta(
+                ge=0,
+                description="Past campaigns the campaign level learned from: those of the "
+                "reference class decided before the question's opening day",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class PivotalAlly(Struct, kw_only=True):

@@ -7,11 +7,12 @@ import datetime as dt
 import io
 import logging
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import msgspec
 from sqlalchemy import select
 
+from service.common.clock import utcnow
 from service.common.db import Database
 from service.common.errors import NoForecast, NotFound
 from service.common.paging import DEFAULT_LIMIT, Key, keyset_page
@@ -90,8 +91,10 @@ class History:
             cut_offs = session.scalars(
                 served(ForecastRow.as_of).distinct().order_by(ForecastRow.as_of)
             ).all()
-            pending = session.scalars(
-                select(RunRow.id).where(RunRow.status.in_(("queued", "running")))
+            pending = session.execute(
+                select(RunRow.id, RunRow.status, RunRow.requested_at, RunRow.started_at)
+                .where(RunRow.status.in_(("queued", "running")))
+                .order_by(RunRow.requested_at)
             ).first()
         if as_of is not None and cut_offs:
             listed = ", ".join(d.isoformat() for d in cut_offs)
@@ -99,12 +102,7 @@ class History:
                 f"no forecast is published for the cut-off {as_of}; cut-offs: {listed}",
                 [ProblemError("as_of", f"{as_of} has no published forecast", listed)],
             )
-        hint = (
-            f"run {pending} is queued or running; try again shortly (GET /runs/{pending})"
-            if pending
-            else "no run is queued: post evidence or POST /runs to fit one"
-        )
-        raise NoForecast(f"no forecast has been published yet: {hint}")
+        raise NoForecast(f"no forecast has been published yet: {_pending_hint(pending)}")
 
     def page(
         self, limit: int = DEFAULT_LIMIT, cursor: str | None = None
@@ -157,3 +155,24 @@ class History:
                     ]
                 )
         return out.getvalue(), next_cursor
+
+
+# What a first fit costs, for the message served until one is published (README,
+# performance): the worker compiles the model when it starts, from the compile cache when
+# this machine has compiled it before.
+FIRST_FIT_HINT = (
+    "a worker compiles the model when it starts (about 15 s from the compile cache, "
+    "about 90 s the first time on a machine), then fits in a few seconds"
+)
+
+
+def _pending_hint(pending: Any) -> str:
+    """What the service is doing while nothing is published: the run it is fitting."""
+    if pending is None:
+        return "no run is queued: post evidence or POST /runs to fit one"
+    since = pending.started_at if pending.status == "running" else pending.requested_at
+    seconds = max(0, round((utcnow() - since).total_seconds()))
+    return (
+        f"fitting the first forecast: run {pending.id} is {pending.status} "
+        f"(for {seconds} s; {FIRST_FIT_HINT}); GET /runs/{pending.id}"
+    )

@@ -25,7 +25,9 @@ def test_forecast_is_a_503_problem_until_one_is_published(client):
     response = client.get("/forecast")
     assert response.status_code == 503
     assert response.headers["retry-after"]
-    assert "queued or running" in response.json()["detail"]
+    detail = response.json()["detail"]
+    assert "fitting the first forecast" in detail
+    assert "is queued (for " in detail
 
 
 def test_forecast_serves_the_published_document(published_client):
