@@ -1,4 +1,7 @@
-"""Command line: ``python -m forecast fit | show | backtest`` (design section 6)."""
+"""Command line: ``python -m forecast fit | show | backtest | check`` (design section 6).
+
+Every command reads the question directory given by ``--data DIR`` (also ``--data-dir``,
+before or after the command; ``FORECAST_DATA_DIR``; default ``data/``)."""
 
 from __future__ import annotations
 
@@ -242,10 +245,14 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     def run(used: Sequence[EvidenceItem], as_of: dt.date):
         run_id = new_run_id()
-        result = forecaster.run(
-            used, as_of, seed=args.seed, run_id=run_id, run_dir=args.runs_dir / run_id
-        )
-        return result.document, forecaster.inputs(used, as_of).frame
+        run_dir = args.runs_dir / run_id
+        result = forecaster.run(used, as_of, seed=args.seed, run_id=run_id, run_dir=run_dir)
+        document = result.document
+        if args.by:
+            from forecast.posterior.document import rerender
+
+            document = rerender(run_dir, document, by=args.by)
+        return document, forecaster.inputs(used, as_of).frame
 
     result = backtest(dataset, evidence, args.as_of, run, outcomes)
     if args.json:
@@ -270,9 +277,37 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate a question directory: every problem at once, or a one-line summary."""
+    folder = args.directory or args.data_dir or "data"
+    try:
+        dataset = load_dataset(folder)
+    except ValidationError as exc:
+        print(f"{folder}: {len(exc.problems)} problem(s)", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    question = dataset.question
+    print(
+        f"{folder}: ok. {question.candidate}: {len(dataset.allies)} members, "
+        f"{len(dataset.evidence)} evidence items, {len(dataset.grievances)} grievances, "
+        f"{len(dataset.campaigns)} past campaigns decided before {question.opened}, "
+        f"deadlines {', '.join(d.key for d in question.deadlines)}"
+    )
+    return 0
+
+
+def _data_option(p: argparse.ArgumentParser, **defaults: Any) -> None:
+    p.add_argument("--data", "--data-dir", dest="data_dir", type=Path, metavar="DIR", **defaults)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m forecast", description=__doc__)
-    root.add_argument("--data-dir", type=Path, default=os.environ.get("FORECAST_DATA_DIR"))
+    _data_option(
+        root,
+        default=os.environ.get("FORECAST_DATA_DIR"),
+        help="the question directory (FORECAST_DATA_DIR; default data/)",
+    )
     root.add_argument(
         "--runs-dir",
         type=Path,
@@ -283,6 +318,7 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", required=True)
 
     def fitting(p: argparse.ArgumentParser) -> None:
+        _data_option(p, default=argparse.SUPPRESS, help="the question directory")
         p.add_argument("--evidence", type=Path, help="extra evidence CSV (evidence.csv columns)")
         p.add_argument("--sampler", choices=("nutpie", "pymc"))
         p.add_argument("--draws", type=int, help="draws per chain")
@@ -294,6 +330,7 @@ def parser() -> argparse.ArgumentParser:
     fitting(fit)
     fit.set_defaults(func=cmd_fit)
     show = sub.add_parser("show", help="print the latest published forecast")
+    _data_option(show, default=argparse.SUPPRESS, help="the question directory")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_show)
     bt = sub.add_parser("backtest", help="refit at past cut-offs and score")
@@ -304,8 +341,13 @@ def parser() -> argparse.ArgumentParser:
         help="leave each past campaign of campaigns.csv out in turn and score its forecast",
     )
     bt.add_argument("--outcomes", type=Path, help="CSV: event,ally,date")
+    bt.add_argument("--by", type=_dates, help="D1,D2,...: horizons scored beside the deadlines")
     fitting(bt)
     bt.set_defaults(func=cmd_backtest)
+    check = sub.add_parser("check", help="validate a question directory, listing every problem")
+    check.add_argument("directory", type=Path, nargs="?", help="default: --data or data/")
+    _data_option(check, default=argparse.SUPPRESS, help="the question directory")
+    check.set_defaults(func=cmd_check)
     return root
 
 

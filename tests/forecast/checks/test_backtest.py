@@ -62,8 +62,9 @@ def test_backtest_refits_at_each_cut_off_and_scores_beside_the_baseline(
     simulated, synthetic_dir, tmp_path, capsys
 ):
     evidence, outcomes = simulated
-    args = ["--data-dir", str(synthetic_dir), "--runs-dir", str(tmp_path / "runs"), "backtest"]
+    args = ["--runs-dir", str(tmp_path / "runs"), "backtest", "--data", str(synthetic_dir)]
     args += ["--evidence", str(evidence), "--as-of", CUTOFFS, "--outcomes", str(outcomes)]
+    args += ["--by", "2024-04-30"]
     assert main([*args, "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
 
@@ -72,7 +73,8 @@ def test_backtest_refits_at_each_cut_off_and_scores_beside_the_baseline(
     statuses = [{a["code"]: a["status"] for a in f["allies"]} for f in result["forecasts"]]
     assert [s["DD"] for s in statuses] == ["undecided", "endorsed", "endorsed"]
     assert statuses[1]["EE"] == "undecided" and statuses[2]["EE"] == "endorsed"
-    for key in ("april_ministerial", "june"):
+    assert all(f["deadlines"][-1]["key"] == "by_2024-04-30" for f in result["forecasts"])
+    for key in ("april_ministerial", "june", "by_2024-04-30"):
         table = result["scores"][key]
         for name in ("model", "baseline", "model_ally", "baseline_ally"):
             assert 0.0 <= table[name]["brier"] <= 1.0
