@@ -148,7 +148,7 @@ print(f"quick mode: {QUICK}; runs folder: {RUNS_DIR}")
 # same, since this notebook is where one finds out why.
 
 # %%
-dataset = load_dataset()
+dataset = load_dataset(os.environ.get("FORECAST_DATA_DIR"))  # the question directory
 run_dir = latest_published(RUNS_DIR, archived=True)
 if run_dir is None:
     run_id = new_run_id()
@@ -453,7 +453,7 @@ axes[0].set_title("P(endorse) per ally: eventually and by each deadline")
 show(plt.gcf())
 
 # %% [markdown]
-# ## When is Rutte confirmed?
+# ## When is the candidate confirmed?
 #
 # P(confirmed by day D) from `predict.confirmed_by` for every day from the cut-off to 280
 # days on: every member consents, then the formal decision follows after the decision

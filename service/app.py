@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import tomllib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
@@ -96,6 +98,7 @@ def _from_state(name: str) -> Provide:
 def create_app(settings: Settings) -> Litestar:
     """The Litestar app for these settings (nothing is opened until it starts)."""
     names = ("forecasts", "evidence", "changes", "runs", "allies", "health")
+    title, question = api_wording(settings.data_dir)
     dependencies: dict[str, Provide | Callable[..., Any]] = {n: _from_state(n) for n in names}
     return Litestar(
         route_handlers=list(CONTROLLERS),
@@ -106,10 +109,10 @@ def create_app(settings: Settings) -> Litestar:
         before_send=[add_security_headers],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
-            title="Rutte confirmation forecast",
+            title=title,
             version=__version__,
-            description="Bayesian forecast of Mark Rutte's confirmation as NATO Secretary "
-            "General. Errors are RFC 9457 problem details naming the fields at fault.",
+            description=f"Bayesian forecast: {question} Errors are RFC 9457 problem details "
+            "naming the fields at fault.",
             path="/schema",
             render_plugins=[ReferencePlugin(), JsonRenderPlugin()],
         ),
@@ -117,3 +120,16 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=None,  # the process configures logging (python -m service, tests)
         debug=False,
     )
+
+
+def api_wording(data_dir: Path) -> tuple[str, str]:
+    """The API's title and question, from the question directory's ``question.toml``
+    (generic words if it cannot be read: the data are validated, with a clear message,
+    when the service starts)."""
+    try:
+        with (data_dir / "question.toml").open("rb") as handle:
+            toml = tomllib.load(handle)
+        candidate, question = str(toml["candidate"]), str(toml["question"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "Consensus appointment forecast", "who is confirmed, and by when."
+    return f"{candidate} confirmation forecast", question

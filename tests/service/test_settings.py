@@ -90,3 +90,14 @@ def test_the_service_refuses_to_start_with_a_short_token(tmp_path):
     (line,) = result.stderr.strip().splitlines()
     assert "FORECAST_API_TOKEN" in line and "at least 32" in line
     assert not (tmp_path / "never.db").exists()
+
+
+def test_the_api_is_worded_from_the_question_directory(tmp_path):
+    from service.app import api_wording
+
+    root = Path(__file__).resolve().parents[2]
+    title, question = api_wording(root / "examples" / "nato-2014")
+    assert title == "Jens Stoltenberg confirmation forecast"
+    assert "Stoltenberg" in question
+    assert api_wording(root / "data")[0] == "Mark Rutte confirmation forecast"
+    assert api_wording(tmp_path)[0] == "Consensus appointment forecast"

@@ -79,6 +79,8 @@ async function fetchShown() {
 
 function renderHeader(doc) {
   document.getElementById("question").textContent = doc.question;
+  document.title = `${doc.question} — forecast`;
+  document.getElementById("holdouts-note").textContent = `If ${doc.candidate} is confirmed, the ally most likely to be the last to agree.`;
   const d = doc.diagnostics || {};
   const meta = clear(document.getElementById("meta"));
   meta.textContent = `Candidate ${doc.candidate} · as of ${doc.as_of} · ${doc.evidence_count} evidence items · run ${doc.run_id} · published ${doc.published_at} · `;
