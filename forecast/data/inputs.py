@@ -89,8 +89,19 @@ class ModelInputs(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def spending_scale(dataset: Dataset) -> SpendingScale:
-    """Mean and sd of the published spending figures (allies without one are left out)."""
+    """Mean and sd of the published spending figures (allies without one are left out).
+
+    With fewer than two distinct figures spending cannot be standardised: every member's
+    standardised spending is then 0 (as for a member without a figure), so spending says
+    nothing about that question's members.
+    """
     values = np.array([a.spending_pct_gdp for a in dataset.allies if a.spending_pct_gdp])
+    if values.size < 2 or float(values.std(ddof=1)) == 0.0:
+        logger.warning(
+            "%d spending figure(s) in allies.csv: spending is left out of this question",
+            values.size,
+        )
+        return SpendingScale(float(values.mean()) if values.size else 0.0, float("inf"))
     return SpendingScale(float(values.mean()), float(values.std(ddof=1)))
 
 

@@ -1,0 +1,59 @@
+"""The second question shipped as an example (``examples/nato-2014``): it validates, and
+it replays end to end through the command line with scores beside the base rate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from forecast.cli import main
+from forecast.data.dataset import load_dataset
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "nato-2014"
+
+
+def test_the_2014_question_loads_with_its_own_reference_class():
+    dataset = load_dataset(EXAMPLE)
+    assert dataset.question.candidate == "Jens Stoltenberg"
+    assert len(dataset.allies) == 28
+    # Its own campaign and every later one are left out of what it learns from.
+    assert dataset.campaigns
+    assert all(c.outcome_date < dataset.question.opened for c in dataset.campaigns)
+    assert all(e.date <= dataset.question.opened for e in dataset.evidence)
+
+
+@pytest.mark.slow
+def test_the_2014_question_replays_through_the_cli_with_scores(tmp_path, capsys):
+    args = ["--runs-dir", str(tmp_path / "runs"), "backtest", "--data", str(EXAMPLE)]
+    args += ["--evidence", str(EXAMPLE / "later.csv"), "--outcomes", str(EXAMPLE / "outcomes.csv")]
+    args += ["--as-of", "2014-03-18,2014-03-24", "--by", "2014-03-31", "--draws", "400"]
+    assert main([*args, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+
+    assert [f["as_of"] for f in result["forecasts"]] == ["2014-03-18", "2014-03-24"]
+    first, second = result["forecasts"]
+    assert first["candidate"] == "Jens Stoltenberg"
+    assert first["diagnostics"]["reference_campaigns"] == len(load_dataset(EXAMPLE).campaigns)
+    # The second cut-off sees the replayed evidence dated up to it, the first does not.
+    assert second["evidence_count"] > first["evidence_count"]
+    keys = ["hague_summit", "april_ministerial", "wales_summit", "by_2014-03-31"]
+    assert [d["key"] for d in first["deadlines"]] == keys
+    for key in keys:
+        scores = result["scores"][key]
+        assert scores["model"]["n"] == 2
+        for name in ("model", "baseline"):
+            assert 0.0 <= scores[name]["brier"] <= 1.0
+    assert result["calibration"]
+
+
+def test_a_question_without_spending_figures_leaves_spending_out():
+    from forecast.data.inputs import setup_frame, spending_scale
+
+    dataset = load_dataset(EXAMPLE)
+    assert not any(a.spending_pct_gdp for a in dataset.allies)
+    frame = setup_frame(
+        dataset, dataset.evidence, dataset.question.opened, spending_scale(dataset)
+    ).frame
+    assert (frame["spending_z"] == 0.0).all()
