@@ -57,3 +57,27 @@ def test_a_question_without_spending_figures_leaves_spending_out():
         dataset, dataset.evidence, dataset.question.opened, spending_scale(dataset)
     ).frame
     assert (frame["spending_z"] == 0.0).all()
+
+
+def test_the_service_serves_the_2014_question(tmp_path):
+    from litestar.testing import TestClient
+
+    from service.app import create_app
+    from service.common.db import connect, migrate
+    from service.evidence.service import seed_evidence
+    from tests.service.conftest import make_settings
+
+    settings = make_settings(tmp_path, EXAMPLE)
+    database = connect(settings.database_url)
+    migrate(database)
+    seed_evidence(database, load_dataset(EXAMPLE))
+    database.dispose()
+    with TestClient(create_app(settings)) as client:
+        allies = client.get("/allies").json()
+        schema = client.get("/schema/openapi.json").json()
+        evidence = client.get("/evidence").json()
+    assert len(allies) == 28
+    assert {a["code"] for a in allies} >= {"US", "NO", "TR", "AL"}
+    assert schema["info"]["title"] == "Jens Stoltenberg confirmation forecast"
+    assert len(evidence) == len(load_dataset(EXAMPLE).evidence)
+    assert {e["ally"] for e in evidence} >= {"US", "DE"}
