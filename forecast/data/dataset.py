@@ -152,7 +152,13 @@ def load_dataset(data_dir: Path | str | None = None) -> Dataset:
     allies = _load_rows(
         folder / "allies.csv", problems, lambda r, p: _ally(r, p, bloc_keys), unique="code"
     )
-    codes = tuple(a.code for a in allies)
+    # Members whose row has a problem elsewhere still count as members when the other
+    # files are checked: one bad cell is reported once, not again in every file naming it.
+    codes = tuple(a.code for a in allies) + tuple(
+        code
+        for _, row in _read_csv(folder / "allies.csv", [])
+        if CODE_PATTERN.match(code := row["code"].strip()) and code not in {a.code for a in allies}
+    )
     opened = question.opened if question else None
     grievances = _load_rows(
         folder / "grievances.csv",

@@ -56,3 +56,6 @@ def test_check_lists_every_problem_with_file_row_field_and_valid_values(tmp_path
     assert "allies.csv, row 2, field 'spending_pct_gdp'" in err
     assert "evidence.csv, row 2, field 'kind'" in err
     assert "valid: endorsement, objection" in err
+    # Albania's bad spending cell is reported once, not again for its evidence rows.
+    assert "is not an ally code" not in err
+    assert ": 2 problem(s)" in err
