@@ -106,17 +106,32 @@ def _deadline_entry(
     }
 
 
+def passed(draws: PosteriorDraws, date: dt.date) -> bool:
+    """Whether a deadline's last day is on or before the cut-off: nothing after the
+    cut-off can count towards it, so the reports settle it."""
+    return draws.day(date) <= draws.censor_day
+
+
+def _endorsed_by(draws: PosteriorDraws, date: dt.date, assume: Mapping[str, str]) -> np.ndarray:
+    """Per ally: P(endorsed by ``date``), settled by the reports for a passed deadline."""
+    if passed(draws, date):
+        return predict.reported_by(draws, draws.day(date), assume)
+    return predict.endorsed_by(draws, np.full(draws.n_draws, draws.day(date)), assume).mean(axis=0)
+
+
 def pivotal_entries(
     draws: PosteriorDraws,
     deadlines: Sequence[tuple[str, str, dt.date]],
     names: Mapping[str, str],
     assume: Mapping[str, str],
 ) -> list[dict[str, Any]]:
-    """Per deadline, each member not yet endorsed (nor assumed): P(confirmed by it) if it
-    endorsed at the cut-off and if it refused, most decisive first.
+    """Per deadline still ahead, each member not yet endorsed (nor assumed): P(confirmed
+    by it) if it endorsed at the cut-off and if it refused, most decisive first.
 
     An ally's decision matters by ``if_endorses - if_refuses``; ties keep the ally order.
+    A deadline that has passed (``passed``) is left out: no decision now can move it.
     """
+    deadlines = [deadline for deadline in deadlines if not passed(draws, deadline[2])]
     if not deadlines:
         return []
     days = np.array([draws.day(d) for _, _, d in deadlines])
@@ -188,10 +203,7 @@ def build_document(
     entries = [_deadline_entry(draws, k, label, d, assume) for k, label, d in all_deadlines]
     ever_confirmed = predict.confirmed_ever(draws, assume)
     ever = predict.endorse_ever(draws, assume).mean(axis=0)
-    by_deadline = {
-        key: predict.endorsed_by(draws, np.full(draws.n_draws, draws.day(d)), assume).mean(axis=0)
-        for key, _, d in all_deadlines
-    }
+    by_deadline = {key: _endorsed_by(draws, d, assume) for key, _, d in all_deadlines}
     holdout = predict.last_holdout(draws, assume)
     pivotal = pivotal_entries(draws, all_deadlines, names, assume)
     allies = []

@@ -270,6 +270,36 @@ def own_endorsed_by(
     return value
 
 
+def reported_by(
+    draws: PosteriorDraws, day: float, assume: Mapping[str, str] | None = None
+) -> np.ndarray:
+    """Per ally, shape (ally,): endorsed by ``day``, a day on or before the cut-off, as reported.
+
+    A day that has passed is settled by the reports, not forecast: 1 for a public
+    endorsement (status ``endorsed``) dated on or before ``day``, 0 otherwise, however
+    likely the model finds it that an ally decided unreported or that a rumour was true.
+    An ally assumed to refuse is 0; one assumed to endorse counts from the cut-off on (as
+    in ``own_endorsed_by``).
+
+    Raises
+    ------
+    ValueError
+        If ``day`` is after the cut-off (that is a forecast: ``endorsed_by``).
+    """
+    assume = _validate_assume(draws, assume)
+    if day > draws.censor_day:
+        raise ValueError(f"day {day} is after the cut-off (day {draws.censor_day})")
+    public = np.array([status == "endorsed" for status in draws.status])
+    value = (public & (draws.event > 0) & (draws.event_day <= day)).astype(float)
+    for code, outcome in assume.items():
+        i = draws.codes.index(code)
+        if outcome == "opposed":
+            value[i] = 0.0
+        elif day >= draws.censor_day:
+            value[i] = 1.0
+    return value
+
+
 def success(draws: PosteriorDraws, assume: Mapping[str, str] | None = None) -> np.ndarray:
     """P(the endgame brings every holdout in) per draw, shape (draw,).
 

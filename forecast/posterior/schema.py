@@ -82,7 +82,10 @@ class PivotalAlly(Struct, kw_only=True):
 
 
 class PivotalDeadline(Struct, kw_only=True):
-    """One deadline's undecided members, the one whose decision matters most first."""
+    """One deadline's undecided members, the one whose decision matters most first.
+
+    Only deadlines still ahead of the cut-off are listed: one that has passed is settled.
+    """
 
     key: str
     allies: list[PivotalAlly]
