@@ -13,6 +13,10 @@ const el = (tag, attrs = {}, text = "") => {
   return node;
 };
 const clear = (node) => { while (node.firstChild) node.removeChild(node.firstChild); return node; };
+// A deadline whose last day is on or before the cut-off has passed: the reports settle it,
+// so it is shown as a fact, not as a probability (ISO dates compare as text).
+const passed = (doc, dl) => dl.date <= doc.as_of;
+const ahead = (doc) => doc.deadlines.filter((dl) => !passed(doc, dl));
 
 const state = {
   etag: null, // of the live forecast, for If-None-Match
@@ -91,6 +95,15 @@ function renderHeader(doc) {
   for (const dl of doc.deadlines) {
     const card = el("div", { class: "card" });
     card.appendChild(el("div", {}, dl.label));
+    if (passed(doc, dl)) {
+      card.setAttribute("data-passed", dl.key);
+      const fact = dl.p_confirmed >= 1 ? `passed: confirmed by ${dl.date}`
+        : dl.p_confirmed <= 0 ? `passed: not confirmed by ${dl.date}`
+          : `passed ${dl.date}: ${pct(dl.p_confirmed)} on the reports`;
+      card.appendChild(el("div", { class: "iv", "data-test": "passed-" + dl.key }, fact));
+      cards.appendChild(card);
+      continue;
+    }
     card.appendChild(el("div", { class: "p", "data-test": "p-" + dl.key }, pct(dl.p_confirmed)));
     card.appendChild(el("div", { class: "iv", "data-test": "interval-" + dl.key }, `94% interval ${pct(dl.interval[0])} – ${pct(dl.interval[1])} · by ${dl.date}`));
     cards.appendChild(card);
@@ -141,8 +154,9 @@ async function setAssume(assume) {
   render();
 }
 
+// Columns: P(ever) and each deadline still ahead (a passed one is settled: its card says how).
 function renderAllies(doc) {
-  const keys = doc.deadlines.map((d) => d.key);
+  const keys = ahead(doc).map((d) => d.key);
   const head = clear(document.querySelector("#allies thead"));
   const row = el("tr");
   ["ally", "status", "what if"].forEach((h) => row.appendChild(el("th", {}, h)));
@@ -190,7 +204,10 @@ function renderPivotal(doc) {
   const table = document.getElementById("pivotal");
   const head = clear(table.querySelector("thead"));
   const body = clear(table.querySelector("tbody"));
-  const pivotal = doc.pivotal || [];
+  // Only deadlines still ahead (a document published before the API left passed ones
+  // out may still list them).
+  const open = new Set(ahead(doc).map((d) => d.key));
+  const pivotal = (doc.pivotal || []).filter((p) => open.has(p.key));
   const row = el("tr");
   row.appendChild(el("th", {}, "ally"));
   row.appendChild(el("th", {}, "status"));
@@ -298,6 +315,7 @@ function renderChart(doc, history, changes) {
     return n;
   };
   const byRun = new Map(changes.map((c) => [c.run_id, c]));
+  const deadlines = ahead(doc); // a passed deadline has no probability left to follow
   const dates = [...history.map((h) => h.as_of), ...doc.curve.map((c) => c.date)].map((d) => Date.parse(d));
   const x0 = Math.min(...dates), x1 = Math.max(...dates, x0 + 864e5);
   const x = (d) => L + ((Date.parse(d) - x0) / (x1 - x0)) * (W - L - R);
@@ -310,7 +328,7 @@ function renderChart(doc, history, changes) {
   add("polygon", { points: band.join(" "), fill: "#3a6fd8", "fill-opacity": 0.12 });
   add("polyline", { points: doc.curve.map((c) => `${x(c.date)},${y(c.p_confirmed)}`).join(" "), fill: "none", stroke: "#3a6fd8", "stroke-dasharray": "4 3", "data-test": "curve" });
   const colours = ["#d8563a", "#2f9e6a", "#8a4fd8", "#c9a227"];
-  doc.deadlines.forEach((dl, i) => {
+  deadlines.forEach((dl, i) => {
     const rows = history.filter((h) => h.p_confirmed && dl.key in h.p_confirmed);
     add("polyline", { points: rows.map((h) => `${x(h.as_of)},${y(h.p_confirmed[dl.key])}`).join(" "), fill: "none", stroke: colours[i % 4], "stroke-width": 2 });
     for (const h of rows) {
