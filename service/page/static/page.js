@@ -227,7 +227,8 @@ function renderPivotal(doc) {
   }
   const rows = [...allies.values()].sort((a, b) => b.swing - a.swing);
   if (!rows.length) {
-    body.appendChild(el("tr", {}, "")).appendChild(el("td", { colspan: 2 }, "No undecided member left."));
+    const why = open.size ? "No undecided member left." : "Every deadline has passed.";
+    body.appendChild(el("tr", {}, "")).appendChild(el("td", { colspan: 2 }, why));
   }
   for (const a of rows) {
     const tr = el("tr", { "data-pivotal": a.code });
