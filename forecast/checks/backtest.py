@@ -117,13 +117,18 @@ def score(
     """Brier and log scores per deadline (confirmation and per-ally), model vs baseline.
 
     Per-ally questions are scored only for allies undecided at each cut-off (the others
-    are known). Also a calibration table of per-ally forecasts in equal-width bins.
+    are known), and no question is scored at a cut-off on or after its deadline (its
+    answer is a matter of record by then). Also a calibration table of per-ally forecasts
+    in equal-width bins.
     """
     table: dict[str, Any] = {}
     calibration: list[tuple[float, float]] = []
     for doc, base in zip(forecasts, baselines, strict=True):
+        as_of = dt.date.fromisoformat(doc["as_of"])
         for deadline in doc["deadlines"]:
             key, day = deadline["key"], dt.date.fromisoformat(deadline["date"])
+            if day <= as_of:
+                continue
             hit = float(outcomes.confirmed is not None and outcomes.confirmed <= day)
             entry = table.setdefault(
                 key, {"model": [], "baseline": [], "model_ally": [], "baseline_ally": []}

@@ -74,12 +74,14 @@ def test_backtest_refits_at_each_cut_off_and_scores_beside_the_baseline(
     assert [s["DD"] for s in statuses] == ["undecided", "endorsed", "endorsed"]
     assert statuses[1]["EE"] == "undecided" and statuses[2]["EE"] == "endorsed"
     assert all(f["deadlines"][-1]["key"] == "by_2024-04-30" for f in result["forecasts"])
-    for key in ("april_ministerial", "june", "by_2024-04-30"):
+    # Each question is scored at the cut-offs before its deadline only.
+    counted = {"april_ministerial": 2, "june": 3, "by_2024-04-30": 2}
+    for key, n in counted.items():
         table = result["scores"][key]
         for name in ("model", "baseline", "model_ally", "baseline_ally"):
             assert 0.0 <= table[name]["brier"] <= 1.0
             assert table[name]["log"] >= 0.0
-        assert table["model"]["n"] == 3
+        assert table["model"]["n"] == n
     assert sum(row["n"] for row in result["calibration"]) > 0
 
     assert main(args) == 0
@@ -90,6 +92,7 @@ def test_backtest_refits_at_each_cut_off_and_scores_beside_the_baseline(
 def test_scores_reward_the_forecast_that_was_right():
     outcomes = load_outcomes_from({"AA": dt.date(2024, 3, 1)}, dt.date(2024, 3, 5))
     doc = lambda p: {  # noqa: E731
+        "as_of": "2024-02-22",
         "deadlines": [{"key": "k", "date": "2024-04-01", "p_confirmed": p}],
         "allies": [{"code": "AA", "status": "undecided", "p_endorse_by": {"k": p}}],
     }
@@ -97,6 +100,19 @@ def test_scores_reward_the_forecast_that_was_right():
     right, wrong = score([doc(0.9)], [base], outcomes), score([doc(0.1)], [base], outcomes)
     assert right["scores"]["k"]["model"]["brier"] < right["scores"]["k"]["baseline"]["brier"]
     assert wrong["scores"]["k"]["model"]["log"] > wrong["scores"]["k"]["baseline"]["log"]
+
+
+def test_a_deadline_already_passed_at_a_cut_off_is_not_scored_there():
+    outcomes = load_outcomes_from({"AA": dt.date(2024, 3, 1)}, dt.date(2024, 3, 5))
+    doc = lambda as_of: {  # noqa: E731
+        "as_of": as_of,
+        "deadlines": [{"key": "k", "date": "2024-04-01", "p_confirmed": 1.0}],
+        "allies": [{"code": "AA", "status": "undecided", "p_endorse_by": {"k": 1.0}}],
+    }
+    base = {"deadlines": {"k": 0.5}, "allies": {"k": {"AA": 0.5}}}
+    result = score([doc("2024-02-22"), doc("2024-04-01")], [base, base], outcomes)
+    assert result["scores"]["k"]["model"]["n"] == 1
+    assert result["scores"]["k"]["model_ally"]["n"] == 1
 
 
 def load_outcomes_from(endorsed, confirmed):
