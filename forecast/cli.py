@@ -156,7 +156,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     run_id = new_run_id()
     run_dir = args.runs_dir / run_id
     if args.sampler != "pymc":
-        progress("compiling the model (once per process, about 30 s)")
+        progress("compiling the model (about 10 s from the compile cache, 1-2 min the first time)")
         forecaster.compile()
     progress(f"sampling at {as_of} on {len(evidence)} evidence items, then the gate")
     retry = _GateRetry(progress)

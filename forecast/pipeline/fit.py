@@ -145,7 +145,8 @@ class Forecaster:
         """Build and compile the model ahead of the first run; returns the seconds it took.
 
         A worker calls this at start-up so that the first evidence it sees is answered at
-        warm speed (compilation takes about 30 s, once per process).
+        warm speed (about 10 s when the compile cache holds the model, 1-2 minutes the first
+        time on a machine: forecast/model/compiled.py).
         """
         started = time.perf_counter()
         self._model(self.inputs(self.dataset.evidence, self.dataset.question.opened)).compile()
