@@ -154,11 +154,14 @@ def load_dataset(data_dir: Path | str | None = None) -> Dataset:
     )
     # Members whose row has a problem elsewhere still count as members when the other
     # files are checked: one bad cell is reported once, not again in every file naming it.
-    codes = tuple(a.code for a in allies) + tuple(
-        code
-        for _, row in _read_csv(folder / "allies.csv", [])
-        if CODE_PATTERN.match(code := row["code"].strip()) and code not in {a.code for a in allies}
-    )
+    codes = tuple(a.code for a in allies)
+    if any(p.file == "allies.csv" for p in problems):
+        valid = {a.code for a in allies}
+        codes += tuple(
+            code
+            for _, row in _read_csv(folder / "allies.csv", [])
+            if CODE_PATTERN.match(code := row["code"].strip()) and code not in valid
+        )
     opened = question.opened if question else None
     grievances = _load_rows(
         folder / "grievances.csv",
