@@ -201,7 +201,8 @@ def cmd_backtest_campaigns(args: argparse.Namespace) -> int:
     from forecast.checks.campaign_backtest import QUESTIONS, backtest_campaigns
 
     dataset = load_dataset(args.data_dir)
-    result = backtest_campaigns(dataset.campaigns, seed=args.seed)
+    overrides = json.loads(args.model_config.read_text()) if args.model_config else None
+    result = backtest_campaigns(dataset.campaigns, model_config=overrides, seed=args.seed)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -209,18 +210,23 @@ def cmd_backtest_campaigns(args: argparse.Namespace) -> int:
     print(f"  {'campaign':<30}" + "".join(f"{q:>16}" for q in QUESTIONS))
     for row in result["campaigns"]:
         cells = "".join(
-            f"{row['forecasts'][q]:>10.2f} [{row['outcomes'][q]:.0f}]  " for q in QUESTIONS
+            f"{row['forecasts'][q]:>10.2f} [{row['outcomes'][q]:.0f}]  "
+            if q in row["outcomes"]
+            else f"{'-':>16}"
+            for q in QUESTIONS
         )
         print(f"  {row['id']:<30}{cells}")
-    print(f"{'question':<14}{'Brier':>8}{'base rate':>11}{'log':>8}{'base rate':>11}")
-    for q, s in result["by_question"].items():
+    print(f"{'question':<18}{'Brier':>8}{'base rate':>11}{'log':>8}{'base rate':>11}")
+    for q, s in [*result["by_question"].items(), ("timing", result["timing"]), ("all", result)]:
         print(
-            f"{q:<14}{s['brier']:>8.4f}{s['base_rate_brier']:>11.4f}"
+            f"{q:<18}{s['brier']:>8.4f}{s['base_rate_brier']:>11.4f}"
             f"{s['log']:>8.4f}{s['base_rate_log']:>11.4f}"
         )
+    calibration = result["endgame_calibration"]
     print(
-        f"{'all':<14}{result['brier']:>8.4f}{result['base_rate_brier']:>11.4f}"
-        f"{result['log']:>8.4f}{result['base_rate_log']:>11.4f}"
+        "endgame day: outcome within the central 50% interval in "
+        f"{calibration['coverage_50']:.0%} of campaigns, the 90% in "
+        f"{calibration['coverage_90']:.0%}; PIT by quarter {calibration['pit_quarters']}"
     )
     ind = result["independent_holdouts"]
     print(
@@ -339,6 +345,12 @@ def parser() -> argparse.ArgumentParser:
         "--campaigns",
         action="store_true",
         help="leave each past campaign of campaigns.csv out in turn and score its forecast",
+    )
+    bt.add_argument(
+        "--model-config",
+        type=Path,
+        metavar="JSON",
+        help="with --campaigns: model config overrides to score a variant (docs/model.md)",
     )
     bt.add_argument("--outcomes", type=Path, help="CSV: event,ally,date")
     bt.add_argument("--by", type=_dates, help="D1,D2,...: horizons scored beside the deadlines")

@@ -34,6 +34,20 @@ label = "Before June"
 last_day = 2024-05-31
 source = "synthetic"
 
+[[calendar]]
+key = "ministerial"
+label = "The April ministerial"
+date = 2024-04-03
+announced = 2024-01-15
+source = "synthetic"
+
+[[calendar]]
+key = "summit"
+label = "The summit"
+date = 2024-07-09
+announced = 2023-07-11
+source = "synthetic"
+
 [decision_lag]
 appointments = [
   { name = "Past One", consensus = 2009-04-04, decided = 2009-04-04, source = "synthetic" },
@@ -86,7 +100,8 @@ EVIDENCE = [
 ]
 
 # id, organisation, emerged, all_largest_backed, heavyweight_objection, rival, holdouts,
-# outcome, outcome_date: a small made-up reference class with both outcomes.
+# outcome, outcome_date: a small made-up reference class with both outcomes; fixed
+# meetings for some (MEETINGS).
 CAMPAIGNS = [
     ("alpha_1994", "nato", "1994-09-01", "yes", "no", "no", "3", "confirmed", "1994-09-29"),
     ("beta_1995", "nato", "1995-10-25", "no", "yes", "no", "4", "dropped", "1995-11-20"),
@@ -99,6 +114,15 @@ CAMPAIGNS = [
     ("iota_2004", "eu", "2004-06-20", "yes", "no", "no", "2", "confirmed", "2004-06-29"),
     ("kappa_2020", "wto", "2020-10-28", "no", "yes", "no", "1", "confirmed", "2021-03-01"),
 ]
+
+
+MEETINGS = {
+    "gamma_1995": "defence_ministers=1995-11-29;foreign_ministers=1995-12-05",
+    "zeta_2009": "summit=2009-04-03",
+    "eta_1994": "council=1994-06-24",
+    "iota_2004": "council=2004-06-29",
+    "kappa_2020": "general_council=2020-11-09",
+}
 
 
 def write_dataset(folder: Path) -> Path:
@@ -158,7 +182,7 @@ def write_dataset(folder: Path) -> Path:
                 front_runner=f"Candidate {row[0]}",
                 largest_members="US;GB",
                 holdout_reasons="synthetic",
-                fixed_meetings="",
+                fixed_meetings=MEETINGS.get(row[0], ""),
                 outcome=row[7],
                 outcome_date=row[8],
                 source="synthetic",

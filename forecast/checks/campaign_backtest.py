@@ -1,10 +1,14 @@
 """Leave-one-out validation of the campaign level on the reference class.
 
 Each past campaign is forecast as of the day its front-runner emerged by the campaign
-level fitted to the other campaigns only: P(confirmed at all) and P(confirmed within
-30, 60 and 120 days). Scores are set beside two baselines that need no model: the base
-rate of the other campaigns, and independent holdouts (each holdout consents with the
-per-ally model's prior mean, so ``P(confirmed) = pi ** holdouts``).
+level fitted to the other campaigns only: P(confirmed at all), P(confirmed within 30,
+60 and 120 days) and, for a campaign with a fixed meeting after its emergence,
+P(confirmed by the end of that first meeting). Scores are set beside two baselines that
+need no model: the base rate of the other campaigns, and independent holdouts (each
+holdout consents with the per-ally model's prior mean, so ``P(confirmed) = pi **
+holdouts``). The endgame's day is checked for calibration too: where each campaign's
+outcome falls in its forecast distribution (PIT), and how often it falls within the
+central 50% and 90% intervals.
 """
 
 from __future__ import annotations
@@ -24,25 +28,52 @@ from forecast.model.confirmation import ConfirmationModel
 logger = logging.getLogger(__name__)
 
 HORIZONS_DAYS: tuple[int, ...] = (30, 60, 120)
-QUESTIONS: tuple[str, ...] = ("confirmed", *(f"within_{d}" for d in HORIZONS_DAYS))
+FIRST_MEETING = "by_first_meeting"
+QUESTIONS: tuple[str, ...] = (
+    "confirmed",
+    *(f"within_{d}" for d in HORIZONS_DAYS),
+    FIRST_MEETING,
+)
+# The timing questions: the ones a focal-point endgame is for.
+TIMING_QUESTIONS: tuple[str, ...] = QUESTIONS[1:]
+# A meeting's first two days: the question "by the first meeting" counts its second day.
+MEETING_DAYS = 2.0
 # Sampler settings per left-out fit (a small model: 4 parameters and the organisations).
 BACKTEST_SAMPLER: dict[str, Any] = {"chains": 2, "tune": 500, "draws": 500, "target_accept": 0.99}
 
 
+def first_meeting_end(campaign: Campaign) -> float | None:
+    """The end of the first fixed meeting after emergence (its second day), on the
+    endgame's clock; None without one."""
+    days = campaign.meeting_days
+    return days[0] + MEETING_DAYS - 1.0 if days else None
+
+
 def outcomes(campaign: Campaign) -> dict[str, float]:
-    """What happened, per question (1 yes, 0 no)."""
+    """What happened, per question (1 yes, 0 no); a campaign without a fixed meeting has
+    no "by the first meeting" question."""
     out = {"confirmed": float(campaign.confirmed)}
     for days in HORIZONS_DAYS:
         out[f"within_{days}"] = float(campaign.confirmed and campaign.days <= days)
+    end = first_meeting_end(campaign)
+    if end is not None:
+        out[FIRST_MEETING] = float(campaign.confirmed and campaign.days <= end)
     return out
 
 
 def base_rates(others: Sequence[Campaign]) -> dict[str, float]:
     """Per question, the share of the other campaigns where it happened, with one success
     and one failure added (Laplace): a share of 0 or 1 would make the log score infinite."""
-    n = len(others)
-    counts = {q: sum(outcomes(c)[q] for c in others) for q in QUESTIONS}
-    return {q: (counts[q] + 1.0) / (n + 2.0) for q in QUESTIONS}
+    rates = {}
+    for q in QUESTIONS:
+        seen = [outcomes(c)[q] for c in others if q in outcomes(c)]
+        rates[q] = (sum(seen) + 1.0) / (len(seen) + 2.0)
+    return rates
+
+
+def fold_base_rates(campaigns: Sequence[Campaign], k: int) -> dict[str, float]:
+    """The base rates campaign ``k`` is scored against: those of the other campaigns."""
+    return base_rates([c for j, c in enumerate(campaigns) if j != k])
 
 
 def independent_holdouts(
@@ -71,6 +102,8 @@ def fold_data(
     return {
         "reference_weight": weight,
         "campaign_x": values["reference_x"][k],
+        "campaign_z": values["reference_z"][k],
+        "campaign_dates": values["reference_dates"][k],
         "campaign_org": np.asarray(orgs.index(campaigns[k].organisation), dtype="int64"),
         "campaign_elapsed": np.asarray(0.0),
         "campaign_open": np.asarray(0.0),
@@ -107,18 +140,34 @@ def backtest_campaigns(
         idata = sampling.sample(fold, sampler, seed + k)
         post = idata.posterior
         p = post["p_success"].values.reshape(-1)
-        loc = post["endgame_location"].values.reshape(-1)
-        shape = post["endgame_shape"].values.reshape(-1)
+        endgame_draws = [
+            post[name].values.reshape(-1)
+            for name in ("endgame_location", "endgame_shape", "endgame_focal")
+        ]
+        dates = campaign.meeting_days
+
+        def within(days: float, p=p, endgame_draws=endgame_draws, dates=dates) -> float:
+            return float(campaign_level.p_within(cfg, p, *endgame_draws, dates, days).mean())
+
         forecasts = {"confirmed": float(p.mean())}
         for days in HORIZONS_DAYS:
-            forecasts[f"within_{days}"] = float(campaign_level.p_within(p, loc, shape, days).mean())
-        others = [c for j, c in enumerate(campaigns) if j != k]
+            forecasts[f"within_{days}"] = within(days)
+        if first_meeting_end(campaign) is not None:
+            forecasts[FIRST_MEETING] = within(first_meeting_end(campaign))
+        ones = np.ones_like(p)
         rows.append(
             {
                 "id": campaign.id,
                 "forecasts": forecasts,
                 "outcomes": outcomes(campaign),
-                "base_rate": base_rates(others),
+                # Where the outcome's day falls in the endgame's forecast distribution:
+                # the middle of the week it is read as (as the campaign level reads it).
+                "pit": float(
+                    campaign_level.p_within(
+                        cfg, ones, *endgame_draws, dates, _reading_middle(cfg, campaign)
+                    ).mean()
+                ),
+                "base_rate": fold_base_rates(campaigns, k),
                 "independent_holdouts": independent_holdouts(campaign, model_config),
                 "divergences": int(idata.sample_stats["diverging"].sum()),
             }
@@ -127,22 +176,46 @@ def backtest_campaigns(
     return summarise(rows)
 
 
+def _reading_middle(cfg: Mapping[str, Any], campaign: Campaign) -> float:
+    """The middle of the days a past campaign's outcome is read as (its last week)."""
+    return 0.5 * (max(campaign.days - cfg["reference_window_days"], 0.5) + campaign.days)
+
+
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Brier and log scores of the model and of the base rate, overall and per question."""
 
     def pairs(key: str, questions: Sequence[str]) -> list[tuple[float, float]]:
-        return [(r[key][q], r["outcomes"][q]) for r in rows for q in questions]
+        return [
+            (r[key][q], r["outcomes"][q]) for r in rows for q in questions if q in r["outcomes"]
+        ]
 
     model, base = brier_log(pairs("forecasts", QUESTIONS)), brier_log(pairs("base_rate", QUESTIONS))
+    timing_model = brier_log(pairs("forecasts", TIMING_QUESTIONS))
+    timing_base = brier_log(pairs("base_rate", TIMING_QUESTIONS))
     independent = brier_log([(r["independent_holdouts"], r["outcomes"]["confirmed"]) for r in rows])
+    pit = np.array([r["pit"] for r in rows])
     return {
         "campaigns": rows,
         "brier": model["brier"],
         "log": model["log"],
         "base_rate_brier": base["brier"],
         "base_rate_log": base["log"],
+        "timing": {
+            "questions": list(TIMING_QUESTIONS),
+            "brier": timing_model["brier"],
+            "log": timing_model["log"],
+            "base_rate_brier": timing_base["brier"],
+            "base_rate_log": timing_base["log"],
+        },
         "by_question": {q: _question_scores(pairs, q) for q in QUESTIONS},
         "independent_holdouts": {"question": "confirmed", **independent},
+        "endgame_calibration": {
+            "pit": pit.tolist(),
+            "coverage_50": float(np.mean((pit >= 0.25) & (pit <= 0.75))),
+            "coverage_90": float(np.mean((pit >= 0.05) & (pit <= 0.95))),
+            # PIT counts in quarters: a calibrated forecast puts a quarter in each.
+            "pit_quarters": np.histogram(pit, bins=4, range=(0.0, 1.0))[0].tolist(),
+        },
     }
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import arviz as az
+import msgspec
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -16,20 +17,32 @@ from forecast.data.reference import CAMPAIGN_COVARIATES, Campaign
 from forecast.model import campaign_level, sampling
 from forecast.model.compiled import compile_for_nutpie
 from forecast.model.confirmation import ConfirmationModel
+from forecast.posterior import endgame
 from forecast.posterior.predict import INTERVAL_PROB
 
 logger = logging.getLogger(__name__)
 
 # Recovery checks the parameters that every campaign informs; the organisation shifts
 # have a fixed pooling sd and each organisation holds few campaigns.
-CHECKED: tuple[str, ...] = ("success_intercept", "endgame_mu", "endgame_shape_typical")
+CHECKED: tuple[str, ...] = (
+    "success_intercept",
+    "endgame_mu",
+    "endgame_shape_typical",
+    "focal_intercept",
+)
 # True values sit this many prior sds from the prior mean, so that covering them takes
 # data, not a prior centred on them.
 TRUTH_OFFSETS_IN_PRIOR_SD: dict[str, float] = {
     "success_intercept": -0.8,
     "endgame_mu": 0.8,
     "endgame_shape_typical": -0.8,
+    "focal_intercept": 0.8,
 }
+# Simulated campaigns hold 0 to 3 holdouts and 0 to 2 fixed meetings, on days 3 to 60
+# after emergence (the reference class: 0 to 2 holdouts, meetings on days 2 to 60).
+MAX_SIMULATED_HOLDOUTS = 3
+MAX_SIMULATED_MEETINGS = 2
+SIMULATED_MEETING_DAYS = (3, 60)
 RECOVERY_SAMPLER: dict[str, Any] = {"chains": 2, "tune": 500, "draws": 500, "target_accept": 0.95}
 SIMULATED_ORGS: tuple[str, ...] = ("org_a", "org_b", "org_c")
 _EMERGED = dt.date(2000, 1, 1)
@@ -42,6 +55,7 @@ def prior_moments(model_config: Mapping[str, Any] | None = None) -> dict[str, tu
         "success_intercept": (cfg["success_intercept_mu"], cfg["success_intercept_sd"]),
         "endgame_mu": (float(np.log(cfg["endgame_mu_days"])), cfg["endgame_mu_sd"]),
         "endgame_shape_typical": (cfg["endgame_shape_mu"], cfg["endgame_shape_sd"]),
+        "focal_intercept": (cfg["focal_intercept_mu"], cfg["focal_intercept_sd"]),
     }
 
 
@@ -56,7 +70,8 @@ def default_truth(model_config: Mapping[str, Any] | None = None) -> dict[str, fl
 def campaign_parameters(
     draws: xr.Dataset, campaigns: Sequence[Campaign], orgs: Sequence[str]
 ) -> dict[str, np.ndarray]:
-    """Per draw and campaign: P(success), endgame location and spread, shape (draw, campaign).
+    """Per draw and campaign: P(success), the endgame's location, spread and P(a fixed date
+    binds), shape (draw, campaign).
 
     ``draws`` is a posterior or prior group (chain and draw dims) of the campaign level.
     """
@@ -72,23 +87,46 @@ def campaign_parameters(
         + flat("success_coef") @ x.T
         + flat("org_success")[:, org]
     )
+    z = np.array(
+        [campaign_level.endgame_covariates(c.holdouts, c.rival_candidacy) for c in campaigns]
+    )
+    focal_logit = (
+        flat("focal_intercept")[:, None]
+        + flat("org_focal")[:, org]
+        + flat("focal_holdouts")[:, None] * z[None, :, 0]
+    )
     return {
         "p_success": 1.0 / (1.0 + np.exp(-logit)),
-        "location": flat("endgame_mu")[:, None] + flat("org_effect")[:, org],
+        "location": (
+            flat("endgame_mu")[:, None] + flat("org_effect")[:, org] + flat("endgame_coef") @ z.T
+        ),
         "shape": flat("org_shape")[:, org],
+        "focal": 1.0 / (1.0 + np.exp(-focal_logit)),
     }
 
 
 def simulate_outcomes(
-    parameters: Mapping[str, np.ndarray], rng: np.random.Generator
+    parameters: Mapping[str, np.ndarray],
+    campaigns: Sequence[Campaign],
+    rng: np.random.Generator,
+    model_config: Mapping[str, Any] | None = None,
 ) -> dict[str, np.ndarray]:
-    """One simulated outcome per draw and campaign: confirmed (0/1) and days to the end."""
+    """One simulated outcome per draw and campaign: confirmed (0/1) and days to the end
+    (the endgame's day, with each campaign's fixed meetings as focal points)."""
+    window = campaign_level.focal_window(ConfirmationModel.config(model_config))
     shape = parameters["p_success"].shape
     confirmed = rng.uniform(size=shape) < parameters["p_success"]
-    days = np.ceil(
-        np.exp(parameters["location"] + parameters["shape"] * rng.standard_normal(shape))
-    )
-    return {"confirmed": confirmed.astype(float), "days": days}
+    days = np.empty(shape)
+    for k, campaign in enumerate(campaigns):
+        days[:, k] = endgame.sample(
+            parameters["location"][:, k],
+            parameters["shape"][:, k],
+            parameters["focal"][:, k],
+            np.asarray(campaign.meeting_days, dtype=float),
+            *window,
+            rng,
+        )
+    return {"confirmed": confirmed.astype(float), "days": np.ceil(days)}
 
 
 def predictive_summary(
@@ -102,7 +140,7 @@ def predictive_summary(
     """
     orgs = list(idata_group["org_effect"].coords["organisation"].values)
     params = campaign_parameters(idata_group, campaigns, orgs)
-    sim = simulate_outcomes(params, np.random.default_rng(seed))
+    sim = simulate_outcomes(params, campaigns, np.random.default_rng(seed))
     observed_days = np.array([c.days for c in campaigns])
     observed_confirmed = np.array([float(c.confirmed) for c in campaigns])
     stats = {
@@ -137,9 +175,10 @@ def simulate_campaigns(
 ) -> list[Campaign]:
     """Campaigns drawn from the campaign level with the given parameters.
 
-    Covariates are drawn 0/1 with probability 0.3 each, organisations evenly from
-    ``SIMULATED_ORGS`` with shifts drawn from their pooling sds; parameters not in
-    ``truth`` (the covariate effects) take their prior means.
+    Covariates are drawn 0/1 with probability 0.3 each, holdouts and fixed meetings
+    evenly (``MAX_SIMULATED_*``), organisations evenly from ``SIMULATED_ORGS`` with shifts
+    drawn from their pooling sds; parameters not in ``truth`` (the covariate effects)
+    take their prior means.
     """
     cfg = ConfirmationModel.config(model_config)
     org_index = rng.integers(len(SIMULATED_ORGS), size=n)
@@ -148,39 +187,72 @@ def simulate_campaigns(
     org_shape = truth["endgame_shape_typical"] * np.exp(
         cfg["org_shape_sd"] * rng.standard_normal(len(SIMULATED_ORGS))
     )
+    org_focal = cfg["org_focal_scale"] * rng.standard_normal(len(SIMULATED_ORGS))
     x = (rng.uniform(size=(n, len(CAMPAIGN_COVARIATES))) < 0.3).astype(float)
+    holdouts = rng.integers(MAX_SIMULATED_HOLDOUTS + 1, size=n)
+    meetings = [
+        tuple(
+            _EMERGED + dt.timedelta(days=int(d) - 1)
+            for d in np.sort(rng.integers(*SIMULATED_MEETING_DAYS, size=count))
+        )
+        for count in rng.integers(MAX_SIMULATED_MEETINGS + 1, size=n)
+    ]
     coef = np.array([cfg["success_coef_mu"][f] for f in CAMPAIGN_COVARIATES])
     logit = truth["success_intercept"] + x @ coef + org_success[org_index]
+    z = np.array(
+        [campaign_level.endgame_covariates(h, r) for h, r in zip(holdouts, x[:, 2], strict=True)]
+    )
+    endgame_coef = np.array([cfg["endgame_coef_mu"][k] for k in campaign_level.ENDGAME_COVARIATES])
+    focal_logit = (
+        truth["focal_intercept"] + org_focal[org_index] + cfg["focal_holdouts_mu"] * z[:, 0]
+    )
     params = {
         "p_success": 1.0 / (1.0 + np.exp(-logit)),
-        "location": truth["endgame_mu"] + org_effect[org_index],
+        "location": truth["endgame_mu"] + org_effect[org_index] + z @ endgame_coef,
         "shape": org_shape[org_index],
+        "focal": 1.0 / (1.0 + np.exp(-focal_logit)),
     }
-    sim = simulate_outcomes({k: v[None, :] for k, v in params.items()}, rng)
+    skeletons = [
+        _simulated(k, SIMULATED_ORGS[org_index[k]], x[k], int(holdouts[k]), meetings[k])
+        for k in range(n)
+    ]
+    sim = simulate_outcomes({k: v[None, :] for k, v in params.items()}, skeletons, rng, cfg)
     campaigns = []
-    for k in range(n):
+    for k, skeleton in enumerate(skeletons):
         days = int(max(sim["days"][0, k], 1))
         campaigns.append(
-            Campaign(
-                id=f"sim_{k:03d}",
-                organisation=SIMULATED_ORGS[org_index[k]],
-                post="simulated",
-                front_runner=f"candidate {k}",
-                emerged=_EMERGED,
-                largest_members=("AA",),
-                all_largest_backed=bool(x[k, 0]),
-                heavyweight_objection=bool(x[k, 1]),
-                rival_candidacy=bool(x[k, 2]),
-                holdouts=1,
-                holdout_reasons="simulated",
-                fixed_meetings="",
+            msgspec.structs.replace(
+                skeleton,
                 outcome="confirmed" if sim["confirmed"][0, k] else "dropped",
                 outcome_date=_EMERGED + dt.timedelta(days=days - 1),
-                source="simulated",
-                notes="",
             )
         )
     return campaigns
+
+
+def _simulated(
+    k: int, organisation: str, x: np.ndarray, holdouts: int, meetings: tuple[dt.date, ...]
+) -> Campaign:
+    """A simulated campaign before its outcome is drawn (outcome fields are placeholders)."""
+    return Campaign(
+        id=f"sim_{k:03d}",
+        organisation=organisation,
+        post="simulated",
+        front_runner=f"candidate {k}",
+        emerged=_EMERGED,
+        largest_members=("AA",),
+        all_largest_backed=bool(x[0]),
+        heavyweight_objection=bool(x[1]),
+        rival_candidacy=bool(x[2]),
+        holdouts=holdouts,
+        holdout_reasons="simulated",
+        fixed_meetings=";".join(f"meeting_{j}={m.isoformat()}" for j, m in enumerate(meetings)),
+        meetings=meetings,
+        outcome="confirmed",
+        outcome_date=_EMERGED,
+        source="simulated",
+        notes="",
+    )
 
 
 def run_campaign_recovery(

@@ -61,6 +61,19 @@ class Deadline(msgspec.Struct, frozen=True, kw_only=True):
     source: str
 
 
+class CalendarDate(msgspec.Struct, frozen=True, kw_only=True):
+    """A fixed date of the calendar known on the opening day: a meeting (its first day)
+    or a hard date such as the incumbent's term end. The endgame gives mass to the days at
+    and just before it (``forecast.posterior.endgame``). ``announced`` is the day its
+    ``source`` made it public, on or before the question's opening day."""
+
+    key: str
+    label: str
+    date: dt.date
+    announced: dt.date
+    source: str
+
+
 class Appointment(msgspec.Struct, frozen=True, kw_only=True):
     """A past appointment: the day consensus became public and the day it was formalised."""
 
@@ -92,6 +105,8 @@ class Question(msgspec.Struct, frozen=True, kw_only=True):
     largest_members_source: str
     deadlines: tuple[Deadline, ...]
     appointments: tuple[Appointment, ...]
+    # Fixed meetings and hard dates known on the opening day (none: no focal points).
+    calendar: tuple[CalendarDate, ...] = ()
 
 
 class Dataset(msgspec.Struct, frozen=True, kw_only=True):
@@ -425,6 +440,7 @@ def _load_question(path: Path, problems: list[Problem]) -> Question | None:
     keys = [d.key for d in question.deadlines]
     if not keys or len(set(keys)) != len(keys):
         problems.append(Problem("deadlines", "need at least one, with unique keys", "", path.name))
+    _check_calendar(question, problems, path.name)
     if not question.appointments:
         problems.append(
             Problem(
@@ -441,6 +457,33 @@ def _load_question(path: Path, problems: list[Problem]) -> Question | None:
             )
         )
     return question
+
+
+def _check_calendar(question: Question, problems: list[Problem], file: str) -> None:
+    """Calendar dates have unique keys and were public on the opening day (no hindsight)."""
+    keys = [c.key for c in question.calendar]
+    if len(set(keys)) != len(keys):
+        problems.append(Problem("calendar", "keys must be unique", "one entry per key", file))
+    for entry in question.calendar:
+        if entry.announced > question.opened:
+            problems.append(
+                Problem(
+                    f"calendar.{entry.key}.announced",
+                    f"{entry.announced} is after the opening date: a date announced later "
+                    "is evidence, not part of the question",
+                    f"on or before {question.opened}",
+                    file,
+                )
+            )
+        if entry.date < question.emerged:
+            problems.append(
+                Problem(
+                    f"calendar.{entry.key}.date",
+                    f"{entry.date} is before the front-runner emerged",
+                    f"on or after {question.emerged}",
+                    file,
+                )
+            )
 
 
 def _check_campaign_roles(

@@ -56,12 +56,17 @@ class CampaignState(msgspec.Struct, frozen=True, kw_only=True):
     front-runner emerged, counted from the campaign start (the endgame's clock starts
     there); ``elapsed`` the days from emergence to the end of the cut-off; ``withdrawn``
     whether the sponsor has withdrawn the candidate by then (the campaign is over).
+    ``holdouts`` counts the members holding out at the cut-off, as the reference class
+    counts them at emergence (``holdouts``); ``calendar_days`` are the question's fixed
+    dates on the endgame's clock (days from emergence to the end of each date).
     """
 
     covariates: tuple[float, ...]
     emerged_offset: float
     elapsed: float
     withdrawn: bool
+    holdouts: int = 0
+    calendar_days: tuple[float, ...] = ()
 
 
 class ModelInputs(msgspec.Struct, frozen=True, kw_only=True):
@@ -210,7 +215,18 @@ def _campaign_state(
         emerged_offset=float((question.emerged - question.campaign_start).days),
         elapsed=float((as_of - question.emerged).days + 1),
         withdrawn=bool(history.items(question.sponsor, "withdrawal", as_of)),
+        holdouts=holdout_count(members),
+        calendar_days=tuple(float((c.date - question.emerged).days + 1) for c in question.calendar),
     )
+
+
+def holdout_count(members: pd.DataFrame) -> int:
+    """Members holding out at the cut-off, counted as ``campaigns.csv`` counts them:
+    reported undecided or opposed, with a reason on record. A member with no report of
+    support that has an open grievance (its own or its bloc's), a standing rival
+    candidacy or an open objection. Silence alone is not holding out (data/README.md)."""
+    reason = (members["grievance"] > 0) | (members["rival"] > 0) | (members["objection"] > 0)
+    return int(((members["event"] == 0) & reason).sum())
 
 
 class _History:

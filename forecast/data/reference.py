@@ -61,6 +61,8 @@ class Campaign(msgspec.Struct, frozen=True, kw_only=True):
     outcome_date: dt.date
     source: str
     notes: str
+    # The dates of ``fixed_meetings`` (first days), in order.
+    meetings: tuple[dt.date, ...] = ()
 
     @property
     def confirmed(self) -> bool:
@@ -69,7 +71,38 @@ class Campaign(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def days(self) -> float:
         """Days from emergence to the end of the outcome's day (a same-day outcome is 1)."""
-        return float((self.outcome_date - self.emerged).days + 1)
+        return self.day(self.outcome_date)
+
+    def day(self, date: dt.date) -> float:
+        """Days from emergence to the end of ``date``, the endgame's clock."""
+        return float((date - self.emerged).days + 1)
+
+    @property
+    def meeting_days(self) -> tuple[float, ...]:
+        """The fixed meetings after the emergence day, on the endgame's clock."""
+        return tuple(self.day(m) for m in self.meetings if m > self.emerged)
+
+
+def parse_meetings(text: str, problems: list[Problem]) -> tuple[dt.date, ...]:
+    """``name=YYYY-MM-DD;name=YYYY-MM-DD`` (empty for none) as sorted dates."""
+    dates = []
+    for part in (p.strip() for p in text.split(";")):
+        if not part:
+            continue
+        name, sep, day = part.partition("=")
+        if not sep or not _SLUG.match(name.strip()):
+            problems.append(
+                Problem(
+                    "fixed_meetings",
+                    f"{part!r} is not name=date",
+                    "name=YYYY-MM-DD entries separated by ';', e.g. nato_summit=2009-04-03",
+                )
+            )
+            continue
+        date = parse_date(day, "fixed_meetings", problems)
+        if date is not None:
+            dates.append(date)
+    return tuple(sorted(dates))
 
 
 def _check_dates(emerged: dt.date | None, ended: dt.date | None, problems: list) -> None:
@@ -112,6 +145,7 @@ def parse_campaign(row: dict[str, str], problems: list[Problem]) -> Campaign | N
     emerged = parse_date(row["emerged"], "emerged", problems)
     ended = parse_date(row["outcome_date"], "outcome_date", problems)
     _check_dates(emerged, ended, problems)
+    meetings = parse_meetings(row["fixed_meetings"], problems)
     text = {}
     for field in ("post", "front_runner", "largest_members", "source"):
         text[field] = row[field].strip()
@@ -129,6 +163,7 @@ def parse_campaign(row: dict[str, str], problems: list[Problem]) -> Campaign | N
         holdouts=int(holdouts_text),
         holdout_reasons=row["holdout_reasons"].strip(),
         fixed_meetings=row["fixed_meetings"].strip(),
+        meetings=meetings,
         outcome=outcome,
         outcome_date=ended,
         source=text["source"],

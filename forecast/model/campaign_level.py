@@ -6,14 +6,21 @@ days from the front-runner's emergence until the holdouts give way together or t
 is dropped, and an outcome: with probability ``p_k`` the endgame brings every remaining
 member in, otherwise the candidate is withdrawn.
 
-    logit p_k    = success_intercept + success_coef . x_k
-    log E_k      ~ Normal(endgame_mu + org_effect[org_k], endgame_sd)
+    logit p_k    = success_intercept + org_success[org_k] + success_coef . x_k
+    E_k          = the first of a diffuse day and a binding fixed date:
+    log E_c      ~ Normal(endgame_mu + org_effect[org_k] + endgame_coef . z_k, org_shape[org_k])
+    logit q_k    = focal_intercept + org_focal[org_k] + focal_holdouts * log1p(holdouts_k)
 
 ``x_k`` are the campaign's covariates on the day its front-runner emerged (all the
-largest members backing, a largest member objecting, a member's rival candidacy). The
-organisation effect is partially pooled (non-centred). Past campaigns enter with their
-outcome and its day; the current campaign, still open at the cut-off, contributes
-``P(E > elapsed)`` (time passing without an endgame is evidence too).
+largest members backing, a largest member objecting, a member's rival candidacy); ``z_k``
+the endgame's (the size of the holdout group, ``log1p(holdouts)``, and a rival
+candidacy). Each fixed date of the campaign's calendar (a meeting, the incumbent's term
+end) binds with probability ``q_k`` and then settles it in the days at and just before
+it (``forecast.posterior.endgame``, which computes the same survival in numpy).
+Organisation effects are partially pooled (non-centred, fixed sds). Past campaigns enter
+with their outcome and its day; the current campaign, still open at the cut-off,
+contributes ``P(E > elapsed)`` (time passing without an endgame is evidence too, and a
+fixed date that passed without a deal tells about ``q``).
 
 No parameter here is shared with the per-ally model (forecast/model/confirmation.py), and no
 observation involves both: the joint posterior is the product of the two, so each is
@@ -34,11 +41,11 @@ from typing import Any
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
-from scipy import special
 
 from forecast.data.inputs import ModelInputs
 from forecast.data.reference import CAMPAIGN_COVARIATES, Campaign
 from forecast.model.compiled import compile_for_nutpie
+from forecast.posterior import endgame
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +63,22 @@ CONFIG_KEYS: tuple[str, ...] = (
     "org_success_scale",
     "org_shape_sd",
     "reference_window_days",
+    "endgame_coef_mu",
+    "endgame_coef_sd",
+    "focal_intercept_mu",
+    "focal_intercept_sd",
+    "focal_holdouts_mu",
+    "focal_holdouts_sd",
+    "org_focal_scale",
+    "focal_lead_days",
+    "focal_tail_days",
 )
+# The endgame's covariates: the size of the holdout group (log1p of the count: the
+# reference class holds 0 to 2, a forecast may hold ten) and a member's rival candidacy.
+ENDGAME_COVARIATES: tuple[str, ...] = ("holdouts", "rival_candidacy")
+# Fixed dates per campaign in the compiled model (unused slots hold ``NO_DATE``).
+CALENDAR_SLOTS = 8
+NO_DATE = 1e6
 # Compiled campaign-level models of this process, by configuration and reference class.
 _COMPILED: dict[str, Any] = {}
 _COMPILED_LOCK = threading.Lock()
@@ -68,12 +90,31 @@ def organisations(campaigns: Sequence[Campaign], current: str) -> list[str]:
     return names if current in names else [*names, current]
 
 
+def calendar_slots(days: Sequence[float]) -> np.ndarray:
+    """Fixed dates (days from emergence) in the compiled model's ``CALENDAR_SLOTS``."""
+    if len(days) > CALENDAR_SLOTS:
+        raise ValueError(f"{len(days)} fixed dates; at most {CALENDAR_SLOTS} are modelled")
+    return np.array([*days, *[NO_DATE] * (CALENDAR_SLOTS - len(days))], dtype=float)
+
+
+def endgame_covariates(holdouts: float, rival: float) -> np.ndarray:
+    """The endgame's covariates, in ``ENDGAME_COVARIATES`` order."""
+    return np.array([np.log1p(holdouts), rival], dtype=float)
+
+
 def reference_values(campaigns: Sequence[Campaign], orgs: Sequence[str]) -> dict[str, np.ndarray]:
-    """Arrays of the reference class for ``pm.Data``: covariates, organisation, days, outcome.
+    """Arrays of the reference class for ``pm.Data``: covariates, organisation, days, outcome,
+    the endgame's covariates and the fixed dates after each emergence.
 
     ``reference_weight`` is 1 for every campaign; a backtest sets a left-out one to 0.
     """
     return {
+        "reference_z": np.array(
+            [endgame_covariates(c.holdouts, float(c.rival_candidacy)) for c in campaigns]
+        ).reshape(len(campaigns), len(ENDGAME_COVARIATES)),
+        "reference_dates": np.array([calendar_slots(c.meeting_days) for c in campaigns]).reshape(
+            len(campaigns), CALENDAR_SLOTS
+        ),
         "reference_x": np.array(
             [[float(getattr(c, f)) for f in CAMPAIGN_COVARIATES] for c in campaigns], dtype=float
         ).reshape(len(campaigns), len(CAMPAIGN_COVARIATES)),
@@ -88,9 +129,12 @@ def data_values(inputs: ModelInputs, orgs: Sequence[str]) -> dict[str, np.ndarra
     """The campaign level's ``pm.Data`` at a cut-off: the reference class and the current
     campaign (its covariates, days elapsed, whether the candidate stands, organisation)."""
     campaign = inputs.campaign
+    rival = campaign.covariates[CAMPAIGN_COVARIATES.index("rival_candidacy")]
     return {
         **reference_values(inputs.reference, orgs),
         "campaign_x": np.asarray(campaign.covariates, dtype=float),
+        "campaign_z": endgame_covariates(campaign.holdouts, rival),
+        "campaign_dates": calendar_slots(campaign.calendar_days),
         "campaign_elapsed": np.asarray(campaign.elapsed, dtype=float),
         "campaign_open": np.asarray(float(not campaign.withdrawn)),
         "campaign_org": np.asarray(list(orgs).index(inputs.organisation), "int64"),
@@ -110,10 +154,12 @@ def add_campaign_level(
     cfg
         The model config (``success_*``, ``endgame_*``, ``org_scale`` priors).
     reference
-        ``pm.Data`` of ``reference_values`` (dims ``campaign``, ``campaign_covariate``).
+        ``pm.Data`` of ``reference_values`` (dims ``campaign``, ``campaign_covariate``,
+        ``endgame_covariate``, ``calendar_slot``).
     current
-        ``pm.Data`` of the current campaign: ``campaign_x`` (its covariates at the
-        cut-off), ``campaign_elapsed`` (days from emergence to the end of the cut-off)
+        ``pm.Data`` of the current campaign: ``campaign_x`` and ``campaign_z`` (its
+        covariates at the cut-off), ``campaign_dates`` (its calendar, days from
+        emergence), ``campaign_elapsed`` (days from emergence to the end of the cut-off)
         and ``campaign_open`` (1 while the candidate stands).
     current_org
         Index of the current campaign's organisation in the ``organisation`` coordinate
@@ -122,11 +168,12 @@ def add_campaign_level(
     Returns
     -------
     dict
-        The current campaign's ``p_success``, ``endgame_location`` and ``endgame_shape``.
+        The current campaign's ``p_success``, ``endgame_location``, ``endgame_shape``
+        and ``endgame_focal``.
     """
     params = _priors(cfg)
     _reference_class(cfg, params, reference)
-    return _current_campaign(params, current, current_org)
+    return _current_campaign(cfg, params, current, current_org)
 
 
 def _priors(cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -164,6 +211,22 @@ def _priors(cfg: Mapping[str, Any]) -> dict[str, Any]:
         cfg["org_success_scale"] * pm.Normal("org_success_z", 0.0, 1.0, dims="organisation"),
         dims="organisation",
     )
+    # A larger holdout group and a rival candidacy lengthen the diffuse endgame.
+    endgame_coef = pm.Normal(
+        "endgame_coef",
+        mu=np.array([cfg["endgame_coef_mu"][k] for k in ENDGAME_COVARIATES]),
+        sigma=np.array([cfg["endgame_coef_sd"][k] for k in ENDGAME_COVARIATES]),
+        dims="endgame_covariate",
+    )
+    # Focal points: log-odds that a fixed date binds (settles the campaign in the days
+    # at and just before it), lower with more holdouts to satisfy at one meeting.
+    focal0 = pm.Normal("focal_intercept", cfg["focal_intercept_mu"], cfg["focal_intercept_sd"])
+    focal_holdouts = pm.Normal("focal_holdouts", cfg["focal_holdouts_mu"], cfg["focal_holdouts_sd"])
+    org_focal = pm.Deterministic(
+        "org_focal",
+        cfg["org_focal_scale"] * pm.Normal("org_focal_z", 0.0, 1.0, dims="organisation"),
+        dims="organisation",
+    )
     return {
         "a0": a0,
         "coef": coef,
@@ -171,7 +234,38 @@ def _priors(cfg: Mapping[str, Any]) -> dict[str, Any]:
         "org_shape": org_shape,
         "org_effect": org_effect,
         "org_success": org_success,
+        "endgame_coef": endgame_coef,
+        "focal0": focal0,
+        "focal_holdouts": focal_holdouts,
+        "org_focal": org_focal,
     }
+
+
+def log_survival(
+    cfg: Mapping[str, Any], day: Any, location: Any, shape: Any, focal: Any, dates: Any
+) -> Any:
+    """``log P(E > day)`` in PyTensor, as ``forecast.posterior.endgame.log_survival``.
+
+    ``day``, ``location``, ``shape`` and ``focal`` broadcast (one per campaign or a
+    scalar); ``dates`` has the calendar slots on its last axis.
+    """
+    lead, tail = cfg["focal_lead_days"], cfg["focal_tail_days"]
+    diffuse = pm.logccdf(pm.LogNormal.dist(mu=location, sigma=shape), day)
+    passed = pt.clip((day[..., None] - (dates - lead)) / (lead + tail), 0.0, 1.0)
+    return diffuse + pt.sum(pt.log1p(-focal[..., None] * passed), axis=-1)
+
+
+def _location(params: Mapping[str, Any], org: Any, z: Any) -> Any:
+    """The diffuse endgame's log-scale location, per campaign."""
+    return params["endgame_mu"] + params["org_effect"][org] + pt.dot(z, params["endgame_coef"])
+
+
+def _focal(params: Mapping[str, Any], org: Any, z: Any) -> Any:
+    """P(a fixed date binds), per campaign: its organisation and holdout group."""
+    holdouts = z[..., ENDGAME_COVARIATES.index("holdouts")]
+    return pm.math.sigmoid(
+        params["focal0"] + params["org_focal"][org] + params["focal_holdouts"] * holdouts
+    )
 
 
 def _reference_class(
@@ -184,21 +278,27 @@ def _reference_class(
         params["a0"] + params["org_success"][org] + pt.dot(reference["reference_x"], params["coef"])
     )
     outcome = pm.logp(pm.Bernoulli.dist(logit_p=logit_ref), reference["reference_confirmed"])
-    location_ref = params["endgame_mu"] + params["org_effect"][org]
+    z = reference["reference_z"]
+    location_ref = _location(params, org, z)
+    shape_ref = params["org_shape"][org]
+    focal_ref = _focal(params, org, z)
+    dates = reference["reference_dates"]
     # A campaign's days are known to within about a week: the emergence dates are the
     # first reports, often approximate (data/README.md). Read as an interval, a
     # one-campaign organisation cannot pull its spread to zero (an unbounded density).
-    endgame_ref = pm.LogNormal.dist(mu=location_ref, sigma=params["org_shape"][org])
     ended = reference["reference_days"]
-    days = pm.math.logdiffexp(
-        pm.logcdf(endgame_ref, ended),
-        pm.logcdf(endgame_ref, pt.maximum(ended - cfg["reference_window_days"], 0.5)),
-    )
+    began = pt.maximum(ended - cfg["reference_window_days"], 0.5)
+    survived = log_survival(cfg, began, location_ref, shape_ref, focal_ref, dates)
+    ended_by = log_survival(cfg, ended, location_ref, shape_ref, focal_ref, dates)
+    days = survived + pt.log1mexp(ended_by - survived)
     pm.Potential("reference_class", pt.sum(weight * (outcome + days)))
 
 
 def _current_campaign(
-    params: Mapping[str, Any], current: Mapping[str, Any], current_org: Any
+    cfg: Mapping[str, Any],
+    params: Mapping[str, Any],
+    current: Mapping[str, Any],
+    current_org: Any,
 ) -> dict[str, Any]:
     """The current campaign's chance of success and endgame; still open at the cut-off,
     it contributes ``P(E > elapsed)``."""
@@ -210,19 +310,27 @@ def _current_campaign(
             + pt.dot(current["campaign_x"], params["coef"])
         ),
     )
+    z = current["campaign_z"]
     location = pm.Deterministic(
-        "endgame_location", params["endgame_mu"] + params["org_effect"][current_org]
+        "endgame_location",
+        _location(params, current_org, z),
     )
     endgame_shape = pm.Deterministic("endgame_shape", params["org_shape"][current_org])
+    focal = pm.Deterministic("endgame_focal", _focal(params, current_org, z))
     elapsed = current["campaign_elapsed"]
-    still_open = pm.logccdf(
-        pm.LogNormal.dist(mu=location, sigma=endgame_shape), pt.maximum(elapsed, 1e-3)
+    still_open = log_survival(
+        cfg, pt.maximum(elapsed, 1e-3), location, endgame_shape, focal, current["campaign_dates"]
     )
     pm.Potential(
         "campaign_still_open",
         current["campaign_open"] * pt.switch(elapsed > 0, still_open, 0.0),
     )
-    return {"p_success": p_success, "endgame_location": location, "endgame_shape": endgame_shape}
+    return {
+        "p_success": p_success,
+        "endgame_location": location,
+        "endgame_shape": endgame_shape,
+        "endgame_focal": focal,
+    }
 
 
 def reference_model(
@@ -236,18 +344,27 @@ def reference_model(
     coords = {
         "campaign": [c.id for c in campaigns],
         "campaign_covariate": list(CAMPAIGN_COVARIATES),
+        "endgame_covariate": list(ENDGAME_COVARIATES),
+        "calendar_slot": list(range(CALENDAR_SLOTS)),
         "organisation": list(orgs),
     }
     values = reference_values(campaigns, orgs)
+    second_dim = {"reference_x": "campaign_covariate", "reference_z": "endgame_covariate"}
     with pm.Model(coords=coords) as model:
         reference = {
-            name: pm.Data(name, value, dims=("campaign", "campaign_covariate")[: value.ndim])
+            name: pm.Data(
+                name, value, dims=("campaign", second_dim.get(name, "calendar_slot"))[: value.ndim]
+            )
             for name, value in values.items()
         }
         current = {
             "campaign_x": pm.Data(
                 "campaign_x", np.zeros(len(CAMPAIGN_COVARIATES)), dims="campaign_covariate"
             ),
+            "campaign_z": pm.Data(
+                "campaign_z", np.zeros(len(ENDGAME_COVARIATES)), dims="endgame_covariate"
+            ),
+            "campaign_dates": pm.Data("campaign_dates", calendar_slots(()), dims="calendar_slot"),
             "campaign_elapsed": pm.Data("campaign_elapsed", np.asarray(0.0)),
             "campaign_open": pm.Data("campaign_open", np.asarray(0.0)),
         }
@@ -280,11 +397,25 @@ def compiled_reference_model(
 
 
 def p_within(
-    p_success: np.ndarray, location: np.ndarray, shape: np.ndarray, days: float
+    cfg: Mapping[str, Any],
+    p_success: np.ndarray,
+    location: np.ndarray,
+    shape: np.ndarray,
+    focal: np.ndarray,
+    dates: Sequence[float],
+    days: float,
 ) -> np.ndarray:
     """P(confirmed within ``days`` of emergence) per draw, for a campaign with holdouts.
 
     The endgame path alone: with holdouts at emergence the campaign is settled at its
-    endgame, so ``p * F_E(days)``.
+    endgame, so ``p * F_E(days)`` (``dates``: its fixed dates, days from emergence).
     """
-    return p_success * special.ndtr((np.log(days) - location) / shape)
+    reached = endgame.cdf(
+        days, location, shape, focal, np.asarray(dates, float), *focal_window(cfg)
+    )
+    return p_success * reached
+
+
+def focal_window(cfg: Mapping[str, Any]) -> tuple[float, float]:
+    """Days of a fixed date's window before it and from it (``lead``, ``tail``)."""
+    return float(cfg["focal_lead_days"]), float(cfg["focal_tail_days"])

@@ -105,6 +105,34 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     # A past campaign's days from emergence to outcome are read as the week up to its
     # outcome day (emergence dates are first reports, often approximate).
     "reference_window_days": 7.0,
+    # The diffuse endgame's covariates (log-days per unit). The holdout group's size, as
+    # log1p(count): if each holdout gave way on its own after a log-normal time with the
+    # spread of past endgames (about 0.9), the last of h would come later by about
+    # 0.9 * z(0.5 ** (1 / h)): 0.5 log-days from one holdout to two, 1.35 from one to
+    # ten, about 0.8 per unit of log1p. Holdouts that bargain together give way sooner
+    # than that, so 0.5 +- 0.25: positive, and at most about the independent bound. A
+    # standing rival candidacy "would probably just prolong the process" (the seed
+    # article): 0.3 +- 0.3, from none to about a factor 1.8.
+    "endgame_coef_mu": {"holdouts": 0.5, "rival_candidacy": 0.3},
+    "endgame_coef_sd": {"holdouts": 0.25, "rival_candidacy": 0.3},
+    # Focal points: log-odds that a fixed date of the calendar (a meeting, the
+    # incumbent's term end) settles the campaign, if it has not been settled before.
+    # Centred on even odds with 0.12-0.88 plausible: accounts of past selections say
+    # deals are struck at meetings, but how often is for the reference class to say.
+    "focal_intercept_mu": 0.0,
+    "focal_intercept_sd": 1.0,
+    # More holdouts to satisfy at one meeting make it less likely to bind (per unit of
+    # log1p(holdouts)): from one holdout to ten lowers the log-odds by about 0.85.
+    "focal_holdouts_mu": -0.5,
+    "focal_holdouts_sd": 0.5,
+    # Organisations differ in how binding their meetings are: sd 0.5 logit, fixed.
+    "org_focal_scale": 0.5,
+    # A binding date settles the campaign on a day in the week up to its first day or in
+    # the three days after (multi-day meetings, and formal decisions recorded up to two
+    # days after a meeting opened). The tail was chosen among 1 and 3 days (and a lead of
+    # 3) by leave-one-out timing scores on the reference class (docs/model.md).
+    "focal_lead_days": 7.0,
+    "focal_tail_days": 3.0,
 }
 DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     "sampler": "nutpie",

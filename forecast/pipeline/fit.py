@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -17,6 +17,8 @@ from forecast import __version__
 from forecast.data.dataset import Dataset
 from forecast.data.inputs import ModelInputs, setup_frame, spending_scale
 from forecast.data.records import EvidenceItem
+from forecast.model import campaign_level
+from forecast.model.config import merged
 from forecast.model.confirmation import ConfirmationModel
 from forecast.model.gate import GateConfig, check, diagnose
 from forecast.model.sampling import write_posterior
@@ -68,8 +70,14 @@ class RunResult(msgspec.Struct, kw_only=True):
         return path
 
 
-def draws_from_idata(idata: az.InferenceData, inputs: ModelInputs, timing: str) -> PosteriorDraws:
-    """Stack chains and draws into the numpy bundle the derived quantities use."""
+def draws_from_idata(
+    idata: az.InferenceData,
+    inputs: ModelInputs,
+    timing: str,
+    model_config: Mapping[str, Any] | None = None,
+) -> PosteriorDraws:
+    """Stack chains and draws into the numpy bundle the derived quantities use
+    (``model_config`` gives the focal dates' window; the defaults if None)."""
     post = idata.posterior
     n_ally = len(inputs.frame)
 
@@ -96,6 +104,9 @@ def draws_from_idata(idata: az.InferenceData, inputs: ModelInputs, timing: str) 
         p_success=stacked("p_success"),
         endgame_location=stacked("endgame_location"),
         endgame_shape=stacked("endgame_shape"),
+        endgame_focal=stacked("endgame_focal"),
+        calendar_days=inputs.campaign.calendar_days,
+        focal_window=campaign_level.focal_window(merged(model_config)),
         emerged_offset=inputs.campaign.emerged_offset,
         withdrawn=inputs.campaign.withdrawn,
         chains=int(post.sizes["chain"]),
@@ -283,7 +294,7 @@ class Forecaster:
             fitted_at = time.perf_counter()
             sampled += model.sample_seconds
             idata = model.require_fit()
-            draws = draws_from_idata(idata, inputs, model.timing)
+            draws = draws_from_idata(idata, inputs, model.timing, model.model_config)
             diagnostics = diagnose(
                 idata,
                 self._derived(draws),

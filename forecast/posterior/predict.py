@@ -30,9 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import special
 
-from forecast.posterior import threads, timing
+from forecast.posterior import endgame, threads, timing
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +60,7 @@ PER_DRAW: tuple[str, ...] = (
     "p_success",
     "endgame_location",
     "endgame_shape",
+    "endgame_focal",
 )
 
 
@@ -86,14 +86,24 @@ class PosteriorDraws:
     campaign_start: dt.date
     as_of: dt.date
     # The campaign level (forecast/model/campaign_level.py): per draw, P(the endgame brings every
-    # holdout in) and the endgame's log-normal location and shape (days from emergence).
+    # holdout in), the diffuse endgame's log-normal location and shape (days from
+    # emergence) and P(a fixed date binds) (``forecast.posterior.endgame``).
     p_success: np.ndarray
     endgame_location: np.ndarray
     endgame_shape: np.ndarray
     emerged_offset: float
     withdrawn: bool
     chains: int = 1
+    # Focal points: per draw P(a fixed date binds) (None: no focal points), the fixed
+    # dates on the endgame's clock and each date's window (days before, days from).
+    endgame_focal: np.ndarray | None = None
+    calendar_days: tuple[float, ...] = ()
+    focal_window: tuple[float, float] = (7.0, 3.0)
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.endgame_focal is None:
+            object.__setattr__(self, "endgame_focal", np.zeros(self.p_endorse.shape[0]))
 
     @property
     def n_draws(self) -> int:
@@ -120,6 +130,8 @@ class PosteriorDraws:
             "chains": self.chains,
             "emerged_offset": self.emerged_offset,
             "withdrawn": self.withdrawn,
+            "calendar_days": list(self.calendar_days),
+            "focal_window": list(self.focal_window),
         }
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -138,6 +150,7 @@ class PosteriorDraws:
                 p_success=self.p_success,
                 endgame_location=self.endgame_location,
                 endgame_shape=self.endgame_shape,
+                endgame_focal=self.endgame_focal,
             )
         return path
 
@@ -156,6 +169,9 @@ class PosteriorDraws:
             chains=int(meta.get("chains", 1)),
             emerged_offset=float(meta["emerged_offset"]),
             withdrawn=bool(meta["withdrawn"]),
+            # Draws stored before focal points have none.
+            calendar_days=tuple(float(d) for d in meta.get("calendar_days", ())),
+            focal_window=tuple(meta.get("focal_window", (7.0, 3.0))),
             **arrays,
         )
 
@@ -329,17 +345,28 @@ def endgame_cdf(draws: PosteriorDraws, day: np.ndarray) -> np.ndarray:
     if draws.withdrawn:  # the campaign ended at the cut-off
         return np.where(day > draws.censor_day, 1.0, 0.0)
     extra = (slice(None),) + (None,) * (day.ndim - 1)
-    loc, scale = draws.endgame_location[extra], draws.endgame_shape[extra]
     start = _endgame_start(draws)[extra]
-    f_x = timing.cdf("lognormal", day - draws.emerged_offset, loc, scale)
+    f_x = endgame.cdf(day - draws.emerged_offset, *_endgame_parameters(draws, extra))
     value = np.clip((f_x - start) / (1.0 - start), 0.0, 1.0)
     return np.where(day > draws.censor_day, value, 0.0)
+
+
+def _endgame_parameters(draws: PosteriorDraws, extra: tuple = (slice(None),)) -> tuple:
+    """The endgame's per-draw parameters (indexed by ``extra`` to broadcast) and its
+    calendar, in the argument order of ``forecast.posterior.endgame``."""
+    return (
+        draws.endgame_location[extra],
+        draws.endgame_shape[extra],
+        draws.endgame_focal[extra],
+        np.asarray(draws.calendar_days, dtype=float),
+        *draws.focal_window,
+    )
 
 
 def _endgame_start(draws: PosteriorDraws) -> np.ndarray:
     """F_E at the cut-off per draw: the endgame had not come by then."""
     elapsed = np.full(draws.n_draws, draws.censor_day - draws.emerged_offset)
-    start = timing.cdf("lognormal", elapsed, draws.endgame_location, draws.endgame_shape)
+    start = endgame.cdf(elapsed, *_endgame_parameters(draws))
     return np.minimum(start, 1.0 - 1e-12)
 
 
@@ -356,11 +383,10 @@ def _endgame_grid(draws: PosteriorDraws, assume: Mapping[str, str]) -> dict[str,
     u = _grid_u((np.arange(ENDGAME_GRID) + 0.5) / ENDGAME_GRID)
     widths = np.diff(_grid_u(np.arange(ENDGAME_GRID + 1) / ENDGAME_GRID))
     start = _endgame_start(draws)[:, None]
-    z = special.ndtri(start + u[None, :] * (1.0 - start))
-    days = draws.emerged_offset + np.exp(
-        draws.endgame_location[:, None] + draws.endgame_shape[:, None] * z
+    quantile = endgame.quantile(
+        start + u[None, :] * (1.0 - start), *_endgame_parameters(draws, (slice(None), None))
     )
-    days = np.maximum(days, np.nextafter(draws.censor_day, np.inf))
+    days = np.maximum(draws.emerged_offset + quantile, np.nextafter(draws.censor_day, np.inf))
     members = draws.member > 0
     shape = (draws.n_draws, len(draws.codes), ENDGAME_GRID)
     own, integral = np.empty(shape), np.empty((*shape[:2], ENDGAME_GRID + 1))

@@ -122,3 +122,36 @@ def test_a_cut_off_before_the_campaign_start_is_refused_naming_as_of(shipped):
     with pytest.raises(ValidationError) as caught:
         setup_frame(shipped, shipped.evidence, dt.date(2023, 1, 1))
     assert caught.value.problems[0].field == "as_of"
+
+
+def inputs_at(dataset, as_of: dt.date, *extra: EvidenceItem):
+    return setup_frame(dataset, [*dataset.evidence, *extra], as_of)
+
+
+def test_the_holdouts_on_the_opening_day_are_the_ten_reported_undecided(shipped):
+    """The eastern-flank members without a report of support and Türkiye: members with a
+    reason on record (a grievance, a rival candidacy, an objection) and no endorsement."""
+    campaign = inputs_at(shipped, dt.date(2024, 2, 22)).campaign
+    assert campaign.holdouts == 10
+
+
+def test_an_endorsement_takes_a_member_out_of_the_holdouts(shipped):
+    day = dt.date(2024, 3, 1)
+    before = inputs_at(shipped, day).campaign.holdouts
+    after = inputs_at(shipped, day, item("HU", "endorsement", "2024-03-01")).campaign.holdouts
+    assert after == before - 1
+
+
+def test_silence_alone_is_not_holding_out():
+    # On the 2014 question's opening day 26 members had said nothing; only Italy, fielding
+    # its own candidate, had a reason on record to hold out.
+    question = load_dataset("examples/nato-2014")
+    campaign = inputs_at(question, question.question.opened).campaign
+    assert campaign.holdouts == 1  # Italy, fielding its own candidate
+
+
+def test_the_calendar_is_counted_on_the_endgames_clock(shipped):
+    campaign = inputs_at(shipped, dt.date(2024, 2, 22)).campaign
+    # Emerged 2024-02-22: the end of that day is day 1; 3 April is day 42.
+    assert campaign.calendar_days == (42.0, 139.0, 223.0)
+    assert campaign.elapsed == 1.0

@@ -113,3 +113,39 @@ def test_a_campaign_decided_on_or_after_the_opening_day_is_left_out(tmp_path):
     assert len(ids) == before + 1
     assert "early_2010" in ids
     assert "late_2030" not in ids
+
+
+def test_fixed_meetings_are_read_as_dates_and_only_those_after_emergence_count(tmp_path):
+    folder = write_dataset(tmp_path / "data")
+    meetings = "before=2009-12-30;council=2010-01-20;summit=2010-01-10"
+    append_campaign(folder, campaign_row(fixed_meetings=meetings))
+    campaign = load_dataset(folder).campaigns[-1]
+    assert campaign.meetings == (dt.date(2009, 12, 30), dt.date(2010, 1, 10), dt.date(2010, 1, 20))
+    # Emerged 2010-01-01 (the end of that day is day 1 of the endgame's clock).
+    assert campaign.meeting_days == (10.0, 20.0)
+
+
+@pytest.mark.parametrize("meetings", ["council 2010-01-20", "council=20 Jan 2010", "=2010-01-20"])
+def test_a_fixed_meeting_that_is_not_name_equals_date_is_refused(tmp_path, meetings):
+    folder = write_dataset(tmp_path / "data")
+    append_campaign(folder, campaign_row(fixed_meetings=meetings))
+    assert ("campaigns.csv", NEXT_CAMPAIGN_ROW, "fixed_meetings") in refused(folder)
+
+
+def test_every_shipped_calendar_date_was_announced_by_the_opening_day():
+    """No hindsight: the calendar holds only dates public on the opening day, each sourced."""
+    for folder in ("data", "examples/nato-2014"):
+        question = load_dataset(folder).question
+        assert question.calendar, folder
+        for entry in question.calendar:
+            assert entry.announced <= question.opened, (folder, entry.key)
+            assert entry.source, (folder, entry.key)
+
+
+def test_a_calendar_date_announced_after_the_opening_day_is_refused(tmp_path):
+    folder = write_dataset(tmp_path / "data")
+    toml = (folder / "question.toml").read_text()
+    (folder / "question.toml").write_text(
+        toml.replace("announced = 2024-01-15", "announced = 2024-03-01")
+    )
+    assert ("question.toml", None, "calendar.ministerial.announced") in refused(folder)

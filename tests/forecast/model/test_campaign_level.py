@@ -6,13 +6,18 @@ import datetime as dt
 
 import msgspec
 import numpy as np
+import pymc as pm
 import pytest
+from scipy import stats
 
 from forecast.checks.campaign_backtest import (
+    FIRST_MEETING,
     QUESTIONS,
     backtest_campaigns,
     base_rates,
+    fold_base_rates,
     fold_data,
+    independent_holdouts,
     outcomes,
     summarise,
 )
@@ -96,19 +101,27 @@ def test_scores_and_base_rates_are_computed_by_value():
             "base_rate": dict.fromkeys(QUESTIONS, 0.5),
             "outcomes": dict.fromkeys(QUESTIONS, 1.0),
             "independent_holdouts": 0.25,
+            "pit": 0.5,
         },
         {
             "forecasts": dict.fromkeys(QUESTIONS, 0.4),
             "base_rate": dict.fromkeys(QUESTIONS, 0.5),
-            "outcomes": dict.fromkeys(QUESTIONS, 0.0),
+            "outcomes": {q: 0.0 for q in QUESTIONS if q != FIRST_MEETING},  # no meeting
             "independent_holdouts": 0.5,
+            "pit": 0.97,
         },
     ]
     result = summarise(rows)
-    assert result["brier"] == pytest.approx((0.2**2 + 0.4**2) / 2)
-    assert result["log"] == pytest.approx(-(np.log(0.8) + np.log(0.6)) / 2)
+    # 5 questions of the first campaign at 0.2 off, 4 of the second at 0.4 off.
+    assert result["brier"] == pytest.approx((5 * 0.2**2 + 4 * 0.4**2) / 9)
+    assert result["log"] == pytest.approx(-(5 * np.log(0.8) + 4 * np.log(0.6)) / 9)
     assert result["base_rate_brier"] == pytest.approx(0.25)
+    assert result["timing"]["brier"] == pytest.approx((4 * 0.2**2 + 3 * 0.4**2) / 7)
+    assert result["by_question"][FIRST_MEETING]["brier"] == pytest.approx(0.2**2)
     assert result["independent_holdouts"]["brier"] == pytest.approx((0.75**2 + 0.5**2) / 2)
+    calibration = result["endgame_calibration"]
+    assert (calibration["coverage_50"], calibration["coverage_90"]) == (0.5, 0.5)
+    assert calibration["pit_quarters"] == [0, 0, 1, 1]
 
 
 def test_base_rates_count_the_other_campaigns_with_one_of_each_added(synthetic_dataset):
@@ -185,7 +198,7 @@ def test_a_campaign_confirmed_on_its_thirtieth_day_counts_within_30_days(synthet
     later = msgspec.structs.replace(on_day, outcome_date=on_day.outcome_date + dt.timedelta(1))
     assert outcomes(later)["within_30"] == 0.0
     dropped = msgspec.structs.replace(on_day, outcome="dropped")
-    assert outcomes(dropped) == dict.fromkeys(QUESTIONS, 0.0)
+    assert outcomes(dropped) == {q: 0.0 for q in QUESTIONS if q != FIRST_MEETING}
 
 
 def test_the_trace_read_from_nutpie_equals_nutpies_own_conversion(synthetic_dataset):
@@ -209,3 +222,133 @@ def test_the_trace_read_from_nutpie_equals_nutpies_own_conversion(synthetic_data
             ours.sample_stats[name].values, theirs.sample_stats[name].values
         )
     assert list(ours.posterior["org_effect"].organisation.values) == orgs
+
+
+def _by_hand_log_survival(cfg, day, location, shape, focal, dates):
+    """log P(E > day) written with scipy: the diffuse log-normal's survival and, per fixed
+    date, the factor (1 - focal * the part of its window passed)."""
+    lead, tail = cfg["focal_lead_days"], cfg["focal_tail_days"]
+    value = stats.lognorm(s=shape, scale=np.exp(location)).logsf(day)
+    for date in dates:
+        passed = min(max((day - (date - lead)) / (lead + tail), 0.0), 1.0)
+        value += np.log(1.0 - focal * passed)
+    return value
+
+
+def test_the_campaign_levels_log_density_matches_a_hand_computation(synthetic_dataset):
+    """At a point of the parameters: each past campaign's outcome and the week of its
+    outcome day (focal dates included), and the current campaign's P(E > elapsed) while
+    it is open, against scipy. Catches a flipped still-open term, a dropped focal factor
+    or a covariate left out of the endgame's location."""
+    cfg = ConfirmationModel.config()
+    campaigns = synthetic_dataset.campaigns
+    orgs = campaign_level.organisations(campaigns, "nato")
+    model = campaign_level.reference_model(cfg, campaigns, orgs)
+    current_dates = [12.0, 40.0]
+    with model:
+        pm.set_data(
+            {
+                "campaign_x": np.array([1.0, 0.0, 0.8]),
+                "campaign_z": campaign_level.endgame_covariates(6, 0.8),
+                "campaign_dates": campaign_level.calendar_slots(current_dates),
+                "campaign_elapsed": np.asarray(20.0),
+                "campaign_open": np.asarray(1.0),
+                "campaign_org": np.asarray(orgs.index("nato")),
+            }
+        )
+    point = model.initial_point()
+    rng = np.random.default_rng(4)
+    point = {k: v + 0.3 * rng.standard_normal(np.shape(v)) for k, v in point.items()}
+    names = [
+        "success_intercept", "success_coef", "endgame_mu", "org_effect", "org_shape",
+        "org_success", "endgame_coef", "focal_intercept", "focal_holdouts", "org_focal",
+    ]  # fmt: skip
+    evaluate = model.compile_fn(
+        [model[n] for n in names] + [model["reference_class"], model["campaign_still_open"]],
+        inputs=model.value_vars,
+        on_unused_input="ignore",
+        mode="FAST_COMPILE",
+    )
+    *values, reference_class, still_open = evaluate(point)
+    p = dict(zip(names, values, strict=True))
+
+    def parameters(org: int, holdouts: float, rival: float) -> tuple[float, float, float]:
+        z = campaign_level.endgame_covariates(holdouts, rival)
+        location = p["endgame_mu"] + p["org_effect"][org] + z @ p["endgame_coef"]
+        logit = p["focal_intercept"] + p["org_focal"][org] + p["focal_holdouts"] * z[0]
+        return location, p["org_shape"][org], 1.0 / (1.0 + np.exp(-logit))
+
+    expected = 0.0
+    for c in campaigns:
+        org = orgs.index(c.organisation)
+        x = np.array([float(getattr(c, f)) for f in CAMPAIGN_COVARIATES])
+        logit = p["success_intercept"] + p["org_success"][org] + x @ p["success_coef"]
+        expected += stats.bernoulli(1.0 / (1.0 + np.exp(-logit))).logpmf(int(c.confirmed))
+        location, shape, focal = parameters(org, c.holdouts, float(c.rival_candidacy))
+        began = max(c.days - cfg["reference_window_days"], 0.5)
+        survived = np.exp(_by_hand_log_survival(cfg, began, location, shape, focal, c.meeting_days))
+        ended = np.exp(_by_hand_log_survival(cfg, c.days, location, shape, focal, c.meeting_days))
+        expected += np.log(survived - ended)
+    assert any(c.meeting_days for c in campaigns)
+    assert float(reference_class) == pytest.approx(expected, rel=1e-7)
+    location, shape, focal = parameters(orgs.index("nato"), 6, 0.8)
+    by_hand = _by_hand_log_survival(cfg, 20.0, location, shape, focal, current_dates)
+    assert float(still_open) == pytest.approx(by_hand, rel=1e-7)
+    assert by_hand < -0.1  # the dates' factors are there: 20 days passed the first window
+
+
+def test_p_within_is_success_times_the_endgame_cdf_by_hand():
+    cfg = ConfirmationModel.config()
+    lead, tail = cfg["focal_lead_days"], cfg["focal_tail_days"]
+    dates = [10.0, 50.0]
+    # Day 12 is inside the first date's window: (12 - 3) / (lead + tail) of it has passed.
+    passed = (12.0 - (10.0 - lead)) / (lead + tail)
+    survival = stats.lognorm(s=0.5, scale=20.0).sf(12.0) * (1.0 - 0.4 * passed)
+    value = campaign_level.p_within(
+        cfg, np.array([0.5]), np.log([20.0]), np.array([0.5]), np.array([0.4]), dates, 12.0
+    )
+    assert value[0] == pytest.approx(0.5 * (1.0 - survival), rel=1e-12)
+    spread = campaign_level.p_within(
+        cfg, np.array([0.5]), np.log([20.0]), np.array([1.5]), np.array([0.0]), [], 12.0
+    )
+    assert spread[0] == pytest.approx(0.5 * stats.lognorm(s=1.5, scale=20.0).cdf(12.0), rel=1e-12)
+
+
+def test_the_independent_holdouts_baseline_multiplies_one_chance_per_holdout(synthetic_dataset):
+    two = next(c for c in synthetic_dataset.campaigns if c.holdouts == 2)
+    pi = 1.0 / (1.0 + np.exp(-ConfirmationModel.config()["intercept_mu"]))
+    assert independent_holdouts(two) == pytest.approx(pi**2, rel=1e-12)
+
+
+def test_a_fold_scores_against_the_base_rate_of_the_other_campaigns_only(synthetic_dataset):
+    campaigns = synthetic_dataset.campaigns
+    confirmed = [c for c in campaigns if c.confirmed]
+    k = campaigns.index(confirmed[0])
+    # 6 of the other 9 confirmed (7 of 10 with the left-out one), plus one of each.
+    assert fold_base_rates(campaigns, k)["confirmed"] == pytest.approx(7 / 11)
+
+
+def test_a_folds_likelihood_ignores_the_left_out_campaigns_days_and_outcome(synthetic_dataset):
+    cfg = ConfirmationModel.config()
+    campaigns = synthetic_dataset.campaigns
+    orgs = campaign_level.organisations(campaigns, campaigns[0].organisation)
+    values = campaign_level.reference_values(campaigns, orgs)
+    model = campaign_level.reference_model(cfg, campaigns, orgs)
+    logp = model.compile_logp(mode="FAST_COMPILE")
+    point = model.initial_point()
+
+    def fold_logp(k: int, changed: int) -> tuple[float, float]:
+        days = values["reference_days"].copy()
+        days[changed] += 9.0
+        with model:
+            pm.set_data(fold_data(campaigns, orgs, values, k))
+            before = float(logp(point))
+            pm.set_data({"reference_days": days})
+            after = float(logp(point))
+            pm.set_data({"reference_days": values["reference_days"]})
+        return before, after
+
+    before, after = fold_logp(2, changed=2)
+    assert after == before
+    before, after = fold_logp(2, changed=3)
+    assert after != pytest.approx(before, abs=1e-6)

@@ -226,9 +226,19 @@ def simulate(draws: PosteriorDraws, s: int, n: int, rng: np.random.Generator, wh
         own[:, i] = np.inf if outcome == "opposed" else np.minimum(own[:, i], c)
 
     mu_e, k_e, off = draws.endgame_location[s], draws.endgame_shape[s], draws.emerged_offset
-    end = open_at_cut_off(
-        lambda: off + np.exp(mu_e + k_e * rng.standard_normal(n)), lambda e: (e, e > c), n
-    )
+    lead, tail = draws.focal_window
+
+    def endgame_day():
+        # The diffuse day; each fixed date binds with its probability and then settles it
+        # on a day uniform in its window; the earliest wins.
+        day = np.exp(mu_e + k_e * rng.standard_normal(n))
+        for date in draws.calendar_days:
+            binds = rng.random(n) < draws.endgame_focal[s]
+            when = rng.uniform(date - lead, date + tail, n)
+            day = np.where(binds & (when < day), when, day)
+        return off + day
+
+    end = open_at_cut_off(endgame_day, lambda e: (e, e > c), n)
     p_s = 0.0 if "opposed" in what_if.values() else draws.p_success[s]
     succeeds = rng.random(n) < p_s
 
@@ -245,12 +255,35 @@ def assert_within_monte_carlo_error(got: np.ndarray, hits: np.ndarray) -> None:
     assert np.all(np.abs(got - p) <= MC_SIGMAS * standard_error), (got, p)
 
 
+# Fixed dates 15, 35 and 80 days after emergence (day 100): the first passed before the
+# cut-off (day 120), the others fall before the first deadline and between the others.
+FOCAL_POINTS = {
+    "calendar_days": (15.0, 35.0, 80.0),
+    "endgame_focal": np.array([0.5, 0.8, 0.3]),
+    "focal_window": (7.0, 3.0),
+}
+
+
 @pytest.mark.parametrize("timing", ["lognormal", "weibull"])
 @pytest.mark.parametrize(
     "what_if", [{}, {"AA": "endorsed"}, {"BB": "endorsed"}, {"BB": "opposed"}], ids=str
 )
 def test_predictions_match_a_monte_carlo_of_the_campaign(timing, what_if):
-    draws = two_allies(timing)
+    check_against_monte_carlo(two_allies(timing), what_if)
+
+
+@pytest.mark.parametrize("what_if", [{}, {"AA": "endorsed"}], ids=str)
+def test_predictions_with_focal_dates_match_a_monte_carlo_of_the_campaign(what_if):
+    check_against_monte_carlo(two_allies(**FOCAL_POINTS), what_if)
+
+
+def test_focal_dates_ahead_raise_the_chance_of_a_deal_before_them():
+    with_dates = predict.confirmed_by(two_allies(**FOCAL_POINTS), np.array(DEADLINES))
+    without = predict.confirmed_by(two_allies(), np.array(DEADLINES))
+    assert np.all(with_dates[:, 0] > without[:, 0] + 0.05)
+
+
+def check_against_monte_carlo(draws: PosteriorDraws, what_if: dict[str, str]) -> None:
     rng = np.random.default_rng(20240222)
     days = np.broadcast_to(np.array(DAYS), (draws.n_draws, len(DAYS)))
     confirmed_by = predict.confirmed_by(draws, np.array(DEADLINES), what_if)

@@ -1,0 +1,106 @@
+"""The endgame's day with focal points, checked by value against independent computations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from forecast.posterior import endgame
+
+LOCATION, SHAPE, FOCAL = np.log(30.0), 0.9, 0.6
+DATES = np.array([12.0, 40.0, 100.0])
+LEAD, TAIL = 7.0, 3.0
+
+
+def monte_carlo_days(n: int, seed: int = 0) -> np.ndarray:
+    """The generative story written out here, apart from the module: a diffuse log-normal
+    day, and per date a coin (P = FOCAL) and a day uniform in (date - LEAD, date + TAIL];
+    the earliest wins."""
+    rng = np.random.default_rng(seed)
+    days = stats.lognorm(s=SHAPE, scale=np.exp(LOCATION)).rvs(size=n, random_state=rng)
+    for date in DATES:
+        binds = rng.uniform(size=n) < FOCAL
+        when = rng.uniform(date - LEAD, date + TAIL, size=n)
+        days = np.where(binds & (when < days), when, days)
+    return days
+
+
+@pytest.fixture(scope="module")
+def simulated() -> np.ndarray:
+    return monte_carlo_days(400_000)
+
+
+@pytest.mark.parametrize("day", [3.0, 6.0, 9.0, 12.0, 13.0, 20.0, 36.0, 41.0, 70.0, 101.0, 300.0])
+def test_the_cdf_matches_a_monte_carlo_of_the_generative_story(simulated, day):
+    expected = (simulated <= day).mean()
+    value = endgame.cdf(day, LOCATION, SHAPE, FOCAL, DATES, LEAD, TAIL)
+    # Binomial standard error at 400,000 draws is at most 8e-4.
+    assert value == pytest.approx(expected, abs=3e-3)
+
+
+def test_a_binding_date_puts_its_mass_in_the_days_at_and_just_before_it():
+    # Early dates only: within the first date's window the CDF rises by about FOCAL.
+    before = endgame.cdf(DATES[0] - LEAD, LOCATION, SHAPE, FOCAL, DATES, LEAD, TAIL)
+    after = endgame.cdf(DATES[0] + TAIL, LOCATION, SHAPE, FOCAL, DATES, LEAD, TAIL)
+    diffuse = stats.lognorm(s=SHAPE, scale=np.exp(LOCATION))
+    # By hand: S = S_c(t) * (1 - FOCAL * fraction of the window passed).
+    assert before == pytest.approx(diffuse.cdf(DATES[0] - LEAD), rel=1e-12)
+    assert 1 - after == pytest.approx(diffuse.sf(DATES[0] + TAIL) * (1 - FOCAL), rel=1e-12)
+    halfway = DATES[0] - LEAD + (LEAD + TAIL) / 2
+    assert 1 - endgame.cdf(halfway, LOCATION, SHAPE, FOCAL, DATES, LEAD, TAIL) == pytest.approx(
+        diffuse.sf(halfway) * (1 - FOCAL / 2), rel=1e-12
+    )
+
+
+def test_without_dates_or_focal_mass_the_endgame_is_the_log_normal():
+    days = np.array([1.0, 10.0, 45.0, 400.0])
+    diffuse = stats.lognorm(s=SHAPE, scale=np.exp(LOCATION)).cdf(days)
+    no_dates = endgame.cdf(days, LOCATION, SHAPE, FOCAL, np.array([]), LEAD, TAIL)
+    no_mass = endgame.cdf(days, LOCATION, SHAPE, 0.0, DATES, LEAD, TAIL)
+    np.testing.assert_allclose(no_dates, diffuse, rtol=1e-12)
+    np.testing.assert_allclose(no_mass, diffuse, rtol=1e-12)
+
+
+def test_a_date_that_passes_without_a_deal_moves_the_chance_to_the_next_one():
+    """P(a deal by the next date's window end | none by this window's end) gains the next
+    date's focal mass: (1 - S(b)/S(a)) with S's factor (1 - FOCAL) for the next date."""
+
+    def survival(day: float, focal: float) -> float:
+        return 1.0 - endgame.cdf(day, LOCATION, SHAPE, focal, DATES, LEAD, TAIL)
+
+    a, b = DATES[0] + TAIL, DATES[1] + TAIL
+    with_focal = 1.0 - survival(b, FOCAL) / survival(a, FOCAL)
+    diffuse = stats.lognorm(s=SHAPE, scale=np.exp(LOCATION))
+    by_hand = 1.0 - diffuse.sf(b) / diffuse.sf(a) * (1.0 - FOCAL)
+    assert with_focal == pytest.approx(by_hand, rel=1e-12)
+    assert with_focal > 1.0 - survival(b, 0.0) / survival(a, 0.0) + 0.2
+
+
+def test_the_quantile_inverts_the_cdf():
+    u = np.linspace(0.001, 0.999, 41)
+    days = endgame.quantile(u, LOCATION, SHAPE, FOCAL, DATES, LEAD, TAIL)
+    np.testing.assert_allclose(
+        endgame.cdf(days, LOCATION, SHAPE, FOCAL, DATES, LEAD, TAIL), u, atol=1e-9
+    )
+    assert np.all(np.diff(days) > 0)
+
+
+def test_the_quantile_broadcasts_per_draw_parameters():
+    u = np.array([[0.2, 0.7], [0.2, 0.7]])
+    focal = np.array([[0.0], [0.9]])
+    days = endgame.quantile(u, LOCATION, SHAPE, focal, DATES, LEAD, TAIL)
+    np.testing.assert_allclose(
+        days[0], stats.lognorm(s=SHAPE, scale=np.exp(LOCATION)).ppf([0.2, 0.7]), rtol=1e-8
+    )
+    np.testing.assert_allclose(
+        endgame.cdf(days, LOCATION, SHAPE, focal, DATES, LEAD, TAIL), u, atol=1e-9
+    )
+
+
+def test_the_module_sampler_follows_the_same_story(simulated):
+    ours = endgame.sample(
+        np.full(400_000, LOCATION), SHAPE, FOCAL, DATES, LEAD, TAIL, np.random.default_rng(1)
+    )
+    for day in (6.0, 12.0, 41.0, 101.0):
+        assert (ours <= day).mean() == pytest.approx((simulated <= day).mean(), abs=4e-3)
