@@ -22,6 +22,7 @@ from service.allies.service import AllyService
 from service.common.db import connect
 from service.common.errors import EXCEPTION_HANDLERS
 from service.common.outages import WriteStatus
+from service.common.worker_status import WORKER_STATUS_FILE
 from service.evidence.routes import EvidenceController
 from service.evidence.service import EvidenceService
 from service.forecasts.changes import ChangeService
@@ -76,7 +77,11 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         allies=AllyService(dataset, forecasts, evidence),
         write_status=write_status,
         health=HealthService(
-            database, forecasts, bool(settings.api_token), write_status=write_status
+            database,
+            forecasts,
+            bool(settings.api_token),
+            write_status=write_status,
+            worker_status=settings.artifacts_dir / WORKER_STATUS_FILE,
         ),
     )
     if not settings.api_token:

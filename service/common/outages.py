@@ -48,6 +48,9 @@ class WriteStatus:
         """True unless the last write failed and a probe write still fails."""
         if self.reason is None:
             return True
+        # SQLite opens a file it cannot write read-only, and such a connection stays so:
+        # the pool's connections from the outage are dropped, the probe opens a new one.
+        self.database.engine.dispose()
         try:
             with self.database.sessions() as session:
                 session.execute(_PROBE)

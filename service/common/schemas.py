@@ -295,13 +295,25 @@ class PublishedRef(Struct, kw_only=True):
     published_at: dt.datetime
 
 
+class WorkerOut(Struct, kw_only=True):
+    """The worker's last report of its database writes (``service.common.worker_status``)."""
+
+    pid: int
+    writes_enabled: bool
+    writes_reason: str | None = None
+    reported_at: dt.datetime
+
+
 class HealthOut(Struct, kw_only=True):
     status: Literal["ok"]
     version: str
     database: str
+    # False when writes are refused or would not be published: no token configured, or
+    # the database cannot be written by this process or by the worker.
     writes_enabled: bool
-    # Why writes are refused (no token configured, or the database cannot be written).
     writes_reason: str | None = None
     forecast: PublishedRef | None
     queued: int
     running: int
+    # None when no worker is running (or it has not reported yet).
+    worker: WorkerOut | None = None

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecast.data.dataset import load_dataset
@@ -26,9 +27,11 @@ from forecast.pipeline.fit import Forecaster, RunResult
 from forecast.pipeline.store import TIMINGS_FILE, read_json, write_evidence
 from forecast.posterior.document import encode
 from service.common.db import connect
+from service.common.worker_status import WORKER_STATUS_FILE
 from service.runs import queue
 from service.runs.retention import prune_run_files
 from service.settings import CONFIG_ERROR, Settings, settings_for_process
+from service.worker.writes import WorkerWrites
 
 logger = logging.getLogger(__name__)
 
@@ -180,27 +183,41 @@ def serve(settings: Settings) -> int:
         logger.error("the worker cannot start: %s", exc)
         return CONFIG_ERROR
     database = connect(settings.database_url)
-    recovered = queue.recover(database.sessions)
-    if recovered:
-        logger.warning("recovered %d interrupted run(s): %s", len(recovered), ", ".join(recovered))
+    writes = WorkerWrites(database, settings.artifacts_dir / WORKER_STATUS_FILE)
+    _attempt(writes.ready, writes)  # runs left running by a worker that died
     logger.info("compiled the model in %.1f s", forecaster.compile())
     logger.info("worker ready (pid %d), polling every %.2f s", os.getpid(), settings.poll_seconds)
     archiver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive")
+
+    def work() -> bool:
+        """Whether a run was processed (else the worker waits a poll)."""
+        return (
+            writes.ready()
+            and queue.has_queued(database.reader)
+            and process_one(database.sessions, forecaster, settings, archiver.submit) is not None
+        )
+
     try:
         while not _Stop.requested:
-            idle = not queue.has_queued(database.reader)
-            if (
-                idle
-                or process_one(database.sessions, forecaster, settings, archiver.submit) is None
-            ):
+            if not _attempt(work, writes):
                 time.sleep(settings.poll_seconds)
     except Shutdown:
         pass
     finally:
         archiver.shutdown(wait=True)
+        writes.stopped()
         database.dispose()
     logger.info("worker stopped")
     return 0
+
+
+def _attempt(step: Callable[[], bool], writes: WorkerWrites) -> bool:
+    """``step()``; False when the database failed it (reported to ``writes``)."""
+    try:
+        return step()
+    except OperationalError as exc:  # files read-only, disk full, the server gone
+        writes.failed(exc)
+        return False
 
 
 def main() -> int:

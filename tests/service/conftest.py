@@ -317,6 +317,15 @@ def pg_settings(postgres: str, tmp_path: Path, data_dir: Path, dataset) -> Itera
     admin.dispose()
 
 
+def wait_until(check: Any, what: str, seconds: float = 60) -> None:
+    """Poll ``check()`` every 50 ms until it is true; fail naming ``what`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.05)
+
+
 def fit_next(settings: Settings, forecaster: Any) -> str:
     """Let the worker process the next queued run; its id (or None)."""
     from service.worker.loop import process_one

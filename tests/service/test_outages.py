@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from service.settings import Settings
-from tests.service.conftest import AUTH, endorsement
+from tests.service.conftest import AUTH, endorsement, wait_until
 
 
 @contextmanager
@@ -59,3 +60,50 @@ def test_writes_to_an_unwritable_database_get_503_and_health_says_so_until_they_
     assert (health["writes_enabled"], health["writes_reason"]) == (True, None)
     posted = client.post("/evidence", json=endorsement("EE", "2024-03-02"), headers=AUTH)
     assert posted.status_code == 201, posted.text
+
+
+@contextmanager
+def worker_thread(settings: Settings, forecaster, monkeypatch) -> Iterator[Callable[[], None]]:
+    """The worker's loop (``service.worker.loop.serve``) on the session's forecaster, in a
+    thread of the test process: the context gives the function that starts it."""
+    from service.worker import loop
+
+    forecaster.compile()  # before the worker starts: its own compile is then at once
+    monkeypatch.setattr(loop, "make_forecaster", lambda _settings: forecaster)
+    thread = threading.Thread(target=loop.serve, args=(settings,), daemon=True)
+    try:
+        yield thread.start
+    finally:
+        monkeypatch.setattr(loop._Stop, "requested", True)
+        if thread.is_alive():
+            thread.join(60)
+
+
+def test_the_workers_failed_writes_show_in_health_until_they_work_again(
+    client, forecaster, monkeypatch
+):
+    posted = client.post("/evidence", json=endorsement("DD", "2024-03-01"), headers=AUTH)
+    run_id = posted.json()["run_id"]  # queued, for the worker to claim (a write)
+    settings = client.app.state.settings
+    with worker_thread(settings, forecaster, monkeypatch) as start_worker:
+        with unwritable(settings):
+            start_worker()
+            wait_until(
+                lambda: not client.get("/health").json()["writes_enabled"],
+                "health reports the worker's failed writes",
+            )
+            health = client.get("/health").json()
+            assert "the worker cannot write to the database" in health["writes_reason"]
+            assert health["worker"]["writes_enabled"] is False
+            assert health["worker"]["writes_reason"]
+        wait_until(
+            lambda: client.get(f"/runs/{run_id}").json()["status"] == "succeeded",
+            "the worker publishes the queued run once its writes work",
+        )
+        health = client.get("/health").json()
+        assert (health["writes_enabled"], health["writes_reason"]) == (True, None)
+        assert (health["worker"]["writes_enabled"], health["worker"]["writes_reason"]) == (
+            True,
+            None,
+        )
+    assert client.get("/health").json()["worker"] is None  # the worker stopped
