@@ -75,7 +75,7 @@ from forecast.pipeline.store import (
     read_document,
     read_json,
 )
-from forecast.posterior import predict
+from forecast.posterior import endgame, predict
 from forecast.posterior.document import DRAWS_FILE
 from forecast.posterior.predict import PosteriorDraws
 
@@ -124,8 +124,12 @@ CAMPAIGN_PARAMETERS = [
     "success_coef",
     "endgame_mu",
     "endgame_shape_typical",
+    "endgame_coef",
+    "focal_intercept",
+    "focal_holdouts",
     "org_effect",
     "org_success",
+    "org_focal",
 ]
 
 
@@ -507,10 +511,15 @@ show(fig)
 # Whether the front-runner is confirmed at all, and when the holdouts give way, are
 # learned from the reference class (`data/campaigns.csv`): past appointments decided by
 # consensus in which a front-runner met holdouts. Below: the reference class, this
-# campaign's P(the endgame brings every holdout in) and the days from the front-runner's
-# emergence to the endgame, and each campaign-level parameter's prior beside its
-# posterior. The covariates' coefficients (`success_coef`) have small priors on purpose
-# (docs/model.md: on the reference class they did not predict the outcome); organisation
+# campaign's P(the endgame brings every holdout in), the endgame's median day and the
+# chance that a fixed date of its calendar binds (the focal points: a meeting or the
+# incumbent's term end settles the campaign in the days at and just before it), and each
+# campaign-level parameter's prior beside its posterior. The endgame's covariates
+# (`endgame_coef`: the holdout group's size, as log1p of the count, and a rival
+# candidacy) have priors argued in docs/model.md; this campaign's ten holdouts lie far
+# outside the reference class's zero to two. The success covariates' coefficients
+# (`success_coef`) have small priors on purpose (docs/model.md: on the reference class
+# they did not predict the outcome); organisation
 # shifts (`org_effect`, `org_success`) are partially pooled with fixed sds. Look for the
 # posterior of `endgame_mu` and `success_intercept` to have moved from its prior (the
 # reference class informs them), and for this campaign's numbers to be in line with the
@@ -529,20 +538,37 @@ display(
                 "heavyweight objection": c.heavyweight_objection,
                 "rival candidacy": c.rival_candidacy,
                 "holdouts": c.holdouts,
+                "fixed meetings (days after emergence)": ", ".join(
+                    f"{d:.0f}" for d in c.meeting_days
+                ),
             }
             for c in dataset.campaigns
         ]
     )
 )
-endgame_days = np.exp(draws.endgame_location)
+# This campaign's endgame: its median day (days from emergence, with the calendar's focal
+# points) and P(a fixed date binds), per draw.
+endgame_days = endgame.quantile(
+    np.full(draws.n_draws, 0.5),
+    draws.endgame_location,
+    draws.endgame_shape,
+    draws.endgame_focal,
+    np.asarray(draws.calendar_days),
+    *draws.focal_window,
+)
+campaign_numbers = {
+    "P(endgame brings every holdout in)": draws.p_success,
+    "median day of the endgame (days from emergence)": endgame_days,
+    "P(a fixed date of the calendar binds)": draws.endgame_focal,
+}
 display(
     pd.DataFrame(
         {
-            "posterior mean": [draws.p_success.mean(), np.median(endgame_days)],
-            "94% low": [np.quantile(draws.p_success, 0.03), np.quantile(endgame_days, 0.03)],
-            "94% high": [np.quantile(draws.p_success, 0.97), np.quantile(endgame_days, 0.97)],
+            "posterior mean": [v.mean() for v in campaign_numbers.values()],
+            "94% low": [np.quantile(v, 0.03) for v in campaign_numbers.values()],
+            "94% high": [np.quantile(v, 0.97) for v in campaign_numbers.values()],
         },
-        index=["P(endgame brings every holdout in)", "median days from emergence (typical)"],
+        index=list(campaign_numbers),
     )
 )
 az.plot_density(

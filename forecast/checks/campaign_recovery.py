@@ -134,8 +134,9 @@ def predictive_summary(
 ) -> pd.DataFrame:
     """Simulated reference classes beside the observed one (prior or posterior predictive).
 
-    Returns one row per statistic: the share confirmed, the median days to the outcome and
-    the share settled within 30 days; the observed value and where it falls among the
+    Returns one row per statistic: the share confirmed, the median days to the outcome,
+    the share settled within 30 days and the share settled at a fixed meeting (the week up
+    to it or the three days from it); the observed value and where it falls among the
     simulated ones (its quantile; near 0 or 1 means the model cannot produce it).
     """
     orgs = list(idata_group["org_effect"].coords["organisation"].values)
@@ -143,12 +144,17 @@ def predictive_summary(
     sim = simulate_outcomes(params, campaigns, np.random.default_rng(seed))
     observed_days = np.array([c.days for c in campaigns])
     observed_confirmed = np.array([float(c.confirmed) for c in campaigns])
+    at_meeting = _at_a_meeting(campaigns, sim["days"])
     stats = {
         "share confirmed": (sim["confirmed"].mean(axis=1), observed_confirmed.mean()),
         "median days to the outcome": (np.median(sim["days"], axis=1), np.median(observed_days)),
         "share settled within 30 days": (
             (sim["days"] <= 30).mean(axis=1),
             (observed_days <= 30).mean(),
+        ),
+        "share settled at a fixed meeting": (
+            at_meeting.mean(axis=1),
+            _at_a_meeting(campaigns, observed_days[None, :]).mean(),
         ),
     }
     rows = []
@@ -165,6 +171,16 @@ def predictive_summary(
             }
         )
     return pd.DataFrame(rows)
+
+
+def _at_a_meeting(campaigns: Sequence[Campaign], days: np.ndarray) -> np.ndarray:
+    """Per simulation and campaign: the outcome's day lies in the week up to one of its
+    fixed meetings or in the three days from it (0 for a campaign without one)."""
+    hits = np.zeros(days.shape, dtype=bool)
+    for k, campaign in enumerate(campaigns):
+        for meeting in campaign.meeting_days:
+            hits[:, k] |= (days[:, k] > meeting - 7.0) & (days[:, k] <= meeting + 3.0)
+    return hits
 
 
 def simulate_campaigns(

@@ -36,16 +36,30 @@ def sample(compiled: Any, settings: Mapping[str, Any], seed: int, *, blocking: b
     return read_trace(running, compiled.coords) if blocking else running
 
 
+# The campaign level samples at least at this target acceptance. With focal points, at
+# 0.9 a sporadic divergence (10 in 44,800 draws, at small endgame spreads) made 9 of 16
+# fits on the shipped data miss the gate; at 0.95, 1 of 32 fits over two cut-offs (0.97
+# was no better). The block is small: the smaller steps cost little beside the per-ally
+# block sampled at the same time.
+CAMPAIGN_MIN_TARGET_ACCEPT = 0.95
+
+
+def campaign_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The sampler settings of the campaign level: ``settings`` with its target floor."""
+    target = max(settings["target_accept"], CAMPAIGN_MIN_TARGET_ACCEPT)
+    return {**settings, "target_accept": target}
+
+
 def sample_blocks(
     allies: Any, campaign: Any, settings: Mapping[str, Any], seed: int
 ) -> az.InferenceData:
     """Both blocks, compiled for nutpie, sampled side by side and joined (``joined``).
 
-    The per-ally block samples in the background while the campaign level samples and
-    is read out here.
+    The per-ally block samples in the background while the campaign level samples (at
+    ``campaign_settings``) and is read out here.
     """
     running = sample(allies, settings, seed, blocking=False)
-    campaign_fit = sample(campaign, settings, seed)
+    campaign_fit = sample(campaign, campaign_settings(settings), seed)
     return joined(read_trace(running.wait(), allies.coords), campaign_fit)
 
 
@@ -54,14 +68,14 @@ def pm_sample_blocks(
 ) -> az.InferenceData:
     """Both blocks sampled with ``pm.sample`` one after the other, then joined."""
     blocks = []
-    for block in (allies, campaign):
+    for block, block_settings in ((allies, settings), (campaign, campaign_settings(settings))):
         with block:
             blocks.append(
                 pm.sample(
-                    draws=settings["draws"],
-                    tune=settings["tune"],
-                    chains=settings["chains"],
-                    target_accept=settings["target_accept"],
+                    draws=block_settings["draws"],
+                    tune=block_settings["tune"],
+                    chains=block_settings["chains"],
+                    target_accept=block_settings["target_accept"],
                     random_seed=seed,
                     progressbar=False,
                     compute_convergence_checks=False,
