@@ -321,8 +321,10 @@ def main() -> dict[str, float]:
         latencies = end_to_end(base, range(10, 10 + E2E_REPEATS))
         as_of = dt.date.fromisoformat(json.loads(body)["as_of"])
         fair = fair_share(base, as_of)
-        with Flood(base, as_of, 0):
+        with Flood(base, as_of, 0) as e2e_flood:
+            flood_started = time.perf_counter()
             flooded = end_to_end(base, range(20, 20 + E2E_FLOOD_REPEATS))
+            flood_seconds = time.perf_counter() - flood_started
     finally:
         for process in (service, bare):
             if process is not None:
@@ -340,6 +342,10 @@ def main() -> dict[str, float]:
         "end_to_end_median_seconds": statistics.median(latencies),
         "end_to_end_max_seconds": max(latencies),
         "end_to_end_flood_median_seconds": statistics.median(flooded),
+        # The flooding client's requests per second meanwhile (a 429 is paced by the
+        # service: a client at its share waits for a slot first).
+        "end_to_end_flood_rate": sum(e2e_flood.statuses.values()) / flood_seconds,
+        "end_to_end_flood_refused": e2e_flood.statuses[429],
         **flood,
         **fair,
     }
@@ -393,7 +399,9 @@ def _report(result: dict[str, float]) -> None:
     print(
         f"  the same during a what-if flood from another client, median of "
         f"{E2E_FLOOD_REPEATS}: {flooded:.2f} s ({flooded / median:.2f}x idle; "
-        f"target <= {TARGET_E2E_FLOOD_RATIO}x)"
+        f"target <= {TARGET_E2E_FLOOD_RATIO}x; the flood sent "
+        f"{result['end_to_end_flood_rate']:.0f} requests a second, "
+        f"{result['end_to_end_flood_refused']} 429 in all)"
     )
     print(
         f"Fair what-ifs: a steady user's new what-if every second for {FAIR_SECONDS} s while "

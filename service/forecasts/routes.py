@@ -86,8 +86,8 @@ class ForecastController(Controller):
             "Served from a cache with an `ETag`; `If-None-Match` gets 304. `by` dates run "
             f"from the campaign start to {BY_WINDOW_YEARS} years after the cut-off. A new "
             "what-if is computed once however many ask at once; a client (by address, or "
-            "by the bearer token) beyond its share of the what-if slots gets 429 with "
-            "`Retry-After`; when every what-if slot "
+            "by the bearer token) holding its share of the what-if slots waits up to a "
+            "second for one to free, then gets 429 with `Retry-After`; when every what-if slot "
             "is busy the answer is 503 with `Retry-After`."
         ),
         responses={

@@ -81,7 +81,7 @@ class ForecastService:
         Raises
         ------
         See ``stored_view``; ``Busy`` (503) when every what-if slot is taken, and
-        ``TooManyRequests`` (429) when ``client`` holds its share of them.
+        ``TooManyRequests`` (429) when ``client`` held its share of them for a second.
         """
         if not (as_of or by or assume):
             cached = self.cached_live()

@@ -7,8 +7,9 @@ A what-if costs 0.1-0.25 s of CPU, and its key space is as large as a client lik
 - at most ``workers + queue`` computations are admitted at once; a request beyond that
   gets 503 with ``Retry-After`` at once instead of waiting in an unbounded queue;
 - the slots are shared per client (``service.http.clients``): a client may hold at most
-  its share of them, so one client's flood leaves the others theirs; beyond its share a
-  client gets 429 with ``Retry-After``;
+  its share of them, so one client's flood leaves the others theirs; a client at its share
+  waits up to ``SHARE_WAIT_SECONDS`` for a slot to free, then gets 429 with
+  ``Retry-After``;
 - computations run in separate processes at a lower CPU priority than the API and the
   worker, so they never hold the API process's interpreter lock and never delay a
   publication; each dies with the API process (``die_with_parent``);
@@ -51,6 +52,12 @@ DRAWS_RUNS = 4
 # worker (nice 10 by default), so an anonymous what-if flood never delays a publication.
 WHAT_IF_NICE = 15
 RETRY_AFTER_SECONDS = 1
+# A client at its share waits this long for a slot before its 429: a page's burst of
+# what-ifs is answered a little later instead of refused, and a flooding client is paced
+# by its computations. Refused at once, a flood of 20 connections drew about 400 429s a
+# second, which took 0.8 of the API process's core at nice 0, ahead of the worker, and
+# made evidence -> published 2.5x slower (service/README.md).
+SHARE_WAIT_SECONDS = 1.0
 # A run whose draws cannot be used stays so until someone restores them.
 UNAVAILABLE_RETRY_AFTER_SECONDS = 60
 
@@ -96,6 +103,9 @@ class WhatIfs:
         # Requests that waited on each computation in flight, and computations started.
         self.joined: dict[Key, int] = {}
         self.started = 0
+        # Set (and replaced) whenever a computation ends: clients at their share wait on it.
+        self.share_wait = SHARE_WAIT_SECONDS
+        self.slot_freed = asyncio.Event()
         # What runs a computation, and where; tests replace them.
         self.compute: Callable[..., bytes] = compute
         self.executor: Executor | None = None
@@ -116,27 +126,27 @@ class WhatIfs:
         Busy
             Every computation slot is taken (503 with ``Retry-After``).
         TooManyRequests
-            ``client`` holds its share of the slots (429 with ``Retry-After``).
+            ``client`` held its share of the slots for ``share_wait`` seconds (429 with
+            ``Retry-After``).
         Unavailable
             The run's draws are missing or unreadable, or the what-if process died.
         """
         key = what_if_key(run_id, dates, assume)
-        if key in self.cache:
-            self.cache.move_to_end(key)
-            return self.cache[key]
-        future = self.in_flight.get(key)
-        if future is None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.share_wait
+        # Each pass answers from the cache, joins the computation in flight or starts one;
+        # a client at its share waits for a slot (another request may meanwhile have
+        # started or finished this key: looked at again).
+        while (future := self.in_flight.get(key)) is None:
+            if key in self.cache:
+                self.cache.move_to_end(key)
+                return self.cache[key]
             self._check_draws(run_id)
-            self._admit(client)
-            future = asyncio.get_running_loop().create_future()
-            self.in_flight[key] = future
-            self.joined[key] = 0
-            self.owners[key] = client
-            self.by_client[client] += 1
-            self.started += 1
-            task = asyncio.create_task(self._run(key, future, body, dates, assume))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            if self.by_client[client] < self.share(client):
+                future = self._start(key, client, body, dates, assume)
+                break
+            if not await self._wait_for_slot(deadline - loop.time()):
+                raise self._over_share(client)
         self.joined[key] += 1
         # shield: a client that disconnects does not cancel the others' computation.
         return await asyncio.shield(future)
@@ -148,16 +158,11 @@ class WhatIfs:
         spare = 1 if self.capacity > 1 else 0
         return max(1, (self.capacity - spare) // (others + 1))
 
-    def _admit(self, client: str) -> None:
-        """A client over its share is told so (429) before a full pool (503)."""
-        share = self.share(client)
-        if self.by_client[client] >= share:
-            raise TooManyRequests(
-                f"this client has {self.by_client[client]} what-ifs being computed, its share "
-                "of the slots; try again when one is answered",
-                [ProblemError("by", "cannot be computed now", f"at most {share} at once")],
-                retry_after=RETRY_AFTER_SECONDS,
-            )
+    def _start(
+        self, key: Key, client: str, body: bytes, dates: list, assume: dict
+    ) -> asyncio.Future:
+        """Start computing ``key`` for ``client`` (within its share), unless every slot is
+        taken (``Busy``)."""
         if len(self.in_flight) >= self.capacity:
             raise Busy(
                 f"{len(self.in_flight)} what-ifs are being computed (the limit); try again "
@@ -165,6 +170,35 @@ class WhatIfs:
                 [ProblemError("by", "cannot be computed now", "retry after 1 s")],
                 retry_after=RETRY_AFTER_SECONDS,
             )
+        future = asyncio.get_running_loop().create_future()
+        self.in_flight[key] = future
+        self.joined[key] = 0
+        self.owners[key] = client
+        self.by_client[client] += 1
+        self.started += 1
+        task = asyncio.create_task(self._run(key, future, body, dates, assume))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return future
+
+    async def _wait_for_slot(self, seconds: float) -> bool:
+        """Whether a computation ended within ``seconds``."""
+        if seconds <= 0:
+            return False
+        try:
+            await asyncio.wait_for(self.slot_freed.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    def _over_share(self, client: str) -> TooManyRequests:
+        share = self.share(client)
+        return TooManyRequests(
+            f"this client has {self.by_client[client]} what-ifs being computed, its share "
+            "of the slots; try again when one is answered",
+            [ProblemError("by", "cannot be computed now", f"at most {share} at once")],
+            retry_after=RETRY_AFTER_SECONDS,
+        )
 
     def _draws_signature(self, run_id: str) -> tuple[int, int] | None:
         try:
@@ -227,6 +261,8 @@ class WhatIfs:
             del self.joined[key]
             self.by_client[self.owners.pop(key)] -= 1
             self.by_client += Counter()  # drops clients with nothing in flight
+            freed, self.slot_freed = self.slot_freed, asyncio.Event()
+            freed.set()
         future.exception()  # retrieved: no "never retrieved" warning when nobody waits
 
     def _executor(self) -> Executor:

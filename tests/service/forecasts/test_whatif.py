@@ -179,6 +179,41 @@ def test_one_clients_what_if_flood_gets_429_and_leaves_another_client_its_share(
     assert steady_answer.status_code == 200, steady_answer.text
 
 
+def test_a_client_at_its_share_waits_for_a_slot_and_is_answered_when_one_frees(published):
+    settings = replace(published, what_if_workers=1, what_if_queue=1)  # a lone client: one
+    with TestClient(create_app(settings)) as client:
+        what_ifs = client.app.state.forecasts.what_ifs
+        held = Held()
+        what_ifs.compute = held
+        what_ifs.executor = ThreadPoolExecutor(max_workers=2)
+        what_ifs.share_wait = 60.0  # never runs out here: the slot frees first
+        asked: list[list] = []
+        get = what_ifs.get
+
+        async def counted(run_id, body, dates, *args, **kwargs):
+            asked.append(dates)
+            return await get(run_id, body, dates, *args, **kwargs)
+
+        what_ifs.get = counted
+
+        def ask(day: int):
+            return client.get("/forecast", params={"by": f"2024-03-{day:02d}"})
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            try:
+                first = pool.submit(ask, 1)
+                wait_until(lambda: len(what_ifs.in_flight) == 1, "the first what-if in flight")
+                second = pool.submit(ask, 2)
+                # Asked while the first is held: no slot can free before it is admitted or
+                # refused (the first's end reaches the event loop only after it yields).
+                wait_until(lambda: len(asked) == 2, "the second what-if asked")
+            finally:
+                held.release.set()
+            answers = [first.result(), second.result()]
+    assert [a.status_code for a in answers] == [200, 200], answers[1].text
+    assert what_ifs.started == 2
+
+
 def test_what_if_processes_run_at_a_lower_cpu_priority_than_the_worker(published_client):
     from service.settings import Settings
 
