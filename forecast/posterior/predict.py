@@ -529,11 +529,14 @@ def endorse_ever(draws: PosteriorDraws, assume: Mapping[str, str] | None = None)
 def confirmed_by(
     draws: PosteriorDraws, day: float | np.ndarray, assume: Mapping[str, str] | None = None
 ) -> np.ndarray:
-    """P(confirmed by the end of ``day``) per draw: every member consents ``lag`` days before.
+    """P(confirmed by the end of ``day``) per draw.
 
-    Consent comes when the last member decides on its own, or at the endgame if that is
-    earlier and the campaign succeeds: ``M(x) (1 - F_E(x)) + p_S F_E(x) + (1 - p_S)
-    int_c^x M dF_E`` with ``M`` the product of the members' ``G``.
+    The candidate is confirmed ``lag`` days after the last member decides on its own,
+    or at the endgame if that is earlier and the campaign succeeds (the reference class
+    dates an endgame by its formal decision, so no lag is added to it). With ``M`` the
+    product of the members' ``G``, ``y = day - lag`` and ``F_E`` the endgame's CDF:
+    ``p_S (1 - (1 - M(y)) (1 - F_E(day))) + (1 - p_S) (M(y) (1 - F_E(y)) + int_c^y M
+    dF_E)`` (the campaign succeeds, or it fails after every member had consented).
 
     ``day`` is a scalar (result shape (draw,)) or a 1-d array of k days (shape (draw, k)).
     """
@@ -556,8 +559,17 @@ def confirmed_by(
         u = endgame_cdf(draws, x)
         integral = _integral_to(_endgame_grid(draws, assume)["all"], u)
         p_s = success(draws, assume)[:, None]
-        value = own * (1.0 - u) + p_s * u + (1.0 - p_s) * integral
+        value = _consent(p_s, own, u, endgame_cdf(draws, np.broadcast_to(days, x.shape)), integral)
     return value[:, 0] if np.ndim(day) == 0 else value
+
+
+def _consent(
+    p_s: np.ndarray, own: np.ndarray, u: np.ndarray, u_day: np.ndarray, integral: np.ndarray
+) -> np.ndarray:
+    """P(confirmed by a day) from its parts: ``own`` = M(day - lag), ``u`` = F_E(day - lag),
+    ``u_day`` = F_E(day) and ``integral`` = int_c^(day - lag) M dF_E (``confirmed_by``)."""
+    succeeded = 1.0 - (1.0 - own) * (1.0 - u_day)
+    return p_s * succeeded + (1.0 - p_s) * (own * (1.0 - u) + integral)
 
 
 @_memoised
@@ -642,8 +654,8 @@ def pivotal(
 
         _by_blocks(block, draws.n_draws)
         p_s = success(draws, assume)[:, None, None]
-        u = u[:, None, :]
-        value = own * (1.0 - u) + p_s * u + (1.0 - p_s) * integral
+        u_day = endgame_cdf(draws, np.broadcast_to(days, x.shape))[:, None, :]
+        value = _consent(p_s, own, u[:, None, :], u_day, integral)
     if_endorses[:, open_, :] = value
     return if_endorses, if_refuses
 

@@ -87,6 +87,21 @@ def endgame(draws: PosteriorDraws, s: int):
     return (lambda e: rel.pdf(e - off) / still_open), (lambda e: rel.sf(e - off) / still_open)
 
 
+def confirmed_quad(draws: PosteriorDraws, s: int, day: float, m=None) -> float:
+    """P(confirmed by ``day``): with ``y = day - lag``, the campaign succeeds and the
+    members had all decided by ``y`` or the endgame came by ``day``; or it fails, and they
+    had all decided by ``y`` and before the endgame. ``m(x)``: every member decided by x
+    (``consent_by`` unless given)."""
+    density, survival = endgame(draws, s)
+    p_s, y = draws.p_success[s], day - draws.decision_lag[s]
+    m = m or (lambda x: consent_by(draws, s, x))
+    before, _ = integrate.quad(
+        lambda e: density(e) * m(e), draws.censor_day, y, epsabs=1e-12, epsrel=1e-10, limit=200
+    )
+    succeeded = 1.0 - (1.0 - m(y)) * survival(day)
+    return p_s * succeeded + (1.0 - p_s) * (before + m(y) * survival(y))
+
+
 def by_quad(draws: PosteriorDraws, s: int, x: float, g) -> float:
     """int_c^x f_E(e) [g(e) + p_S (1 - g(e))] de + g(x) S_E(x): decided before the
     endgame, or the endgame came by x and brought the holdouts in (or they were in)."""
@@ -121,10 +136,7 @@ def test_confirmation_by_each_deadline_matches_an_integral_over_the_open_endgame
     draws = two_allies(timing)
     got = predict.confirmed_by(draws, np.array(DEADLINES))
     for s in range(draws.n_draws):
-        lag = draws.decision_lag[s]
-        want = [
-            by_quad(draws, s, d - lag, lambda x, s=s: consent_by(draws, s, x)) for d in DEADLINES
-        ]
+        want = [confirmed_quad(draws, s, d) for d in DEADLINES]
         assert min(want) > 0.05
         assert got[s] == pytest.approx(want, rel=GRID_REL)
 
@@ -244,8 +256,14 @@ def simulate(draws: PosteriorDraws, s: int, n: int, rng: np.random.Generator, wh
 
     endorse = np.where(own < end[:, None], own, np.where(succeeds[:, None], end[:, None], np.inf))
     last = own[:, draws.member > 0].max(axis=1)
-    consent = np.where(last < end, last, np.where(succeeds, end, np.inf))
-    return endorse, consent + draws.decision_lag[s]
+    # Confirmed the lag after the last member's own decision, or at the endgame (its day
+    # is the formal decision's, as the reference class dates it) if that comes first and
+    # succeeds; a failed endgame leaves only members who had all decided before it.
+    lag = draws.decision_lag[s]
+    confirm = np.where(
+        succeeds, np.minimum(last + lag, end), np.where(last < end, last + lag, np.inf)
+    )
+    return endorse, confirm
 
 
 def assert_within_monte_carlo_error(got: np.ndarray, hits: np.ndarray) -> None:
@@ -339,9 +357,8 @@ def test_assuming_an_ally_endorsed_equals_observing_its_endorsement_at_the_cut_o
     )
     # AA is in: confirmation waits on BB alone, by the same integral.
     for s in range(draws.n_draws):
-        lag = draws.decision_lag[s]
         want = [
-            by_quad(draws, s, d - lag, lambda x, s=s: own_by(draws, s, 1, x)) for d in DEADLINES
+            confirmed_quad(draws, s, d, lambda x, s=s: own_by(draws, s, 1, x)) for d in DEADLINES
         ]
         assert assumed[s] == pytest.approx(want, rel=GRID_REL)
 
