@@ -251,7 +251,8 @@ def log_survival(
     """
     lead, tail = cfg["focal_lead_days"], cfg["focal_tail_days"]
     diffuse = pm.logccdf(pm.LogNormal.dist(mu=location, sigma=shape), day)
-    passed = pt.clip((day[..., None] - (dates - lead)) / (lead + tail), 0.0, 1.0)
+    starts = pt.maximum(dates - lead, 0.0)  # a window opens at emergence at the earliest
+    passed = pt.clip((day[..., None] - starts) / (dates + tail - starts), 0.0, 1.0)
     return diffuse + pt.sum(pt.log1p(-focal[..., None] * passed), axis=-1)
 
 

@@ -8,7 +8,8 @@ The endgame ``E`` comes at the first of two kinds of events:
 - a *focal* endgame at a fixed date of the calendar (a ministerial, a summit, the
   incumbent's term end): each date ``d_j`` binds with probability ``focal`` on its own,
   and a binding date settles the campaign on a day uniform in its window
-  ``(d_j - lead, d_j + tail]``, the days at and just before it.
+  ``(d_j - lead, d_j + tail]``, the days at and just before it (a window opens at
+  emergence at the earliest).
 
 So ``S(t) = P(E > t) = S_c(t) * prod_j (1 - focal * w_j(t))``, with ``w_j(t)`` the part
 of date ``j``'s window before ``t``. A date that passes without a deal has used up its
@@ -21,17 +22,22 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-# Bisection steps of the quantile in log-days: the bracket spans at most about 23 units of
-# log-days, so 36 halvings leave a relative error below 4e-10.
-_QUANTILE_STEPS = 36
-# The latest day the quantile searches (days from emergence): about 27,000 years.
-_LATEST_DAY = 1e7
+# Bisection steps of the quantile inside a focal window (at most ``lead + tail`` days):
+# 20 halvings of ten days leave an error below 1e-5 days (a day's probabilities change
+# over days, not seconds).
+_BISECTION_STEPS = 20
+
+
+def window_starts(dates: np.ndarray, lead: float) -> np.ndarray:
+    """Where each date's window opens: ``lead`` days before it, but not before emergence."""
+    return np.maximum(np.asarray(dates, dtype=float) - lead, 0.0)
 
 
 def window_fraction(day: np.ndarray, dates: np.ndarray, lead: float, tail: float) -> np.ndarray:
     """The part of each date's window before ``day``, shape ``day.shape + (dates,)``."""
     day = np.asarray(day, dtype=float)[..., None]
-    return np.clip((day - (dates - lead)) / (lead + tail), 0.0, 1.0)
+    starts = window_starts(dates, lead)
+    return np.clip((day - starts) / (dates + tail - starts), 0.0, 1.0)
 
 
 def log_survival(
@@ -80,25 +86,65 @@ def quantile(
 ) -> np.ndarray:
     """The day ``t`` with ``P(E <= t) = u``, for ``u`` in [0, 1) (broadcast shapes).
 
-    Closed form without dates; otherwise bisection in log-days (the CDF is continuous
-    and strictly increasing: the diffuse part's is, and each window's mass is spread).
+    The windows' edges cut the days into segments on which the same windows are open.
+    The segment holding ``t`` is found from ``S`` at the edges; on a segment with no
+    window open ``S`` is the diffuse survival times a constant, inverted in closed form;
+    inside a window (at most ``lead + tail`` days) ``t`` is found by bisection.
     """
     u = np.asarray(u, dtype=float)
-    location, shape, focal = (np.broadcast_to(a, u.shape) for a in (location, shape, focal))
-    diffuse = np.exp(location + shape * special.ndtri(u))
+    location, shape, focal = (
+        np.broadcast_to(np.asarray(a, dtype=float), u.shape) for a in (location, shape, focal)
+    )
     dates = np.asarray(dates, dtype=float)
-    if dates.size == 0:
-        return diffuse
-    # E <= E_c, so F(E_c's quantile) >= u: the day lies at or before ``diffuse``.
-    high = np.log(np.clip(diffuse, 1e-9, _LATEST_DAY))
-    low = np.full(u.shape, np.log(1e-9))
     target = np.log1p(-u)  # log S at the day sought
-    for _ in range(_QUANTILE_STEPS):
+    if dates.size == 0:
+        return np.exp(location - shape * special.ndtri(np.exp(target)))
+    starts, ends = window_starts(dates, lead), dates + tail
+    edges = np.unique(np.concatenate([starts, ends]))
+    edges = edges[edges > 0.0]
+    at_edges = log_survival(
+        edges, location[..., None], shape[..., None], focal[..., None], dates, lead, tail
+    )  # (..., edges)
+    # The segment: after the last edge where S is still above the target (0 before any).
+    index = (at_edges >= target[..., None]).sum(axis=-1)
+    bounds = np.concatenate([[0.0], edges, [np.inf]])
+    low, high = bounds[index], bounds[index + 1]
+    # Windows open on the segment (each is open on all of it or on none of it).
+    open_ = (starts <= low[..., None]) & (ends >= high[..., None])
+    passed = (ends <= low[..., None]).sum(axis=-1)
+    inside = open_.any(axis=-1)
+    # No window open: log S_c(t) = target - passed * log(1 - focal), in closed form.
+    diffuse = np.minimum(target - passed * np.log1p(-focal), 0.0)
+    day = np.exp(location - shape * special.ndtri(np.exp(diffuse)))
+    if inside.any():
+        day[inside] = _bisect(
+            target[inside],
+            low[inside],
+            np.minimum(high[inside], day[inside]),
+            (location[inside], shape[inside], focal[inside]),
+            dates,
+            lead,
+            tail,
+        )
+    return day
+
+
+def _bisect(
+    target: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    parameters: tuple[np.ndarray, np.ndarray, np.ndarray],
+    dates: np.ndarray,
+    lead: float,
+    tail: float,
+) -> np.ndarray:
+    """The day in [low, high] where log S falls to ``target`` (1-d arrays)."""
+    for _ in range(_BISECTION_STEPS):
         middle = 0.5 * (low + high)
-        above = log_survival(np.exp(middle), location, shape, focal, dates, lead, tail) <= target
+        above = log_survival(middle, *parameters, dates, lead, tail) <= target
         high = np.where(above, middle, high)
         low = np.where(above, low, middle)
-    return np.exp(high)
+    return high
 
 
 def sample(
@@ -117,8 +163,9 @@ def sample(
         np.asarray(location, float), np.asarray(shape, float), np.asarray(focal, float)
     )
     day = np.exp(location + shape * rng.standard_normal(location.shape))
-    for date in np.asarray(dates, dtype=float):
+    dates = np.asarray(dates, dtype=float)
+    for date, start in zip(dates, window_starts(dates, lead), strict=True):
         binds = rng.random(location.shape) < focal
-        when = date - lead + (lead + tail) * (1.0 - rng.random(location.shape))
+        when = start + (date + tail - start) * (1.0 - rng.random(location.shape))
         day = np.where(binds, np.minimum(day, when), day)
     return day

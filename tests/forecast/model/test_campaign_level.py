@@ -230,7 +230,8 @@ def _by_hand_log_survival(cfg, day, location, shape, focal, dates):
     lead, tail = cfg["focal_lead_days"], cfg["focal_tail_days"]
     value = stats.lognorm(s=shape, scale=np.exp(location)).logsf(day)
     for date in dates:
-        passed = min(max((day - (date - lead)) / (lead + tail), 0.0), 1.0)
+        start = max(date - lead, 0.0)  # not before emergence
+        passed = min(max((day - start) / (date + tail - start), 0.0), 1.0)
         value += np.log(1.0 - focal * passed)
     return value
 

@@ -80,10 +80,27 @@ def test_a_date_that_passes_without_a_deal_moves_the_chance_to_the_next_one():
 def test_the_quantile_inverts_the_cdf():
     u = np.linspace(0.001, 0.999, 41)
     days = endgame.quantile(u, LOCATION, SHAPE, FOCAL, DATES, LEAD, TAIL)
+    # Exact between windows; within a window to 1e-5 days (density below 0.1 a day).
     np.testing.assert_allclose(
-        endgame.cdf(days, LOCATION, SHAPE, FOCAL, DATES, LEAD, TAIL), u, atol=1e-9
+        endgame.cdf(days, LOCATION, SHAPE, FOCAL, DATES, LEAD, TAIL), u, atol=1e-6
     )
     assert np.all(np.diff(days) > 0)
+
+
+def test_a_window_opens_at_emergence_at_the_earliest():
+    """A date three days after emergence: its window is (0, 3 + TAIL], not (-4, ...]: no
+    mass before emergence, and all of it by the window's end."""
+    dates = np.array([3.0])
+    assert endgame.cdf(0.0, LOCATION, SHAPE, FOCAL, dates, LEAD, TAIL) == 0.0
+    diffuse = stats.lognorm(s=SHAPE, scale=np.exp(LOCATION))
+    half = (3.0 + TAIL) / 2
+    assert 1 - endgame.cdf(half, LOCATION, SHAPE, FOCAL, dates, LEAD, TAIL) == pytest.approx(
+        diffuse.sf(half) * (1 - FOCAL / 2), rel=1e-12
+    )
+    u = np.array([0.01, 0.3, 0.6])
+    days = endgame.quantile(u, LOCATION, SHAPE, FOCAL, dates, LEAD, TAIL)
+    reached = endgame.cdf(days, LOCATION, SHAPE, FOCAL, dates, LEAD, TAIL)
+    np.testing.assert_allclose(reached, u, atol=1e-6)
 
 
 def test_the_quantile_broadcasts_per_draw_parameters():
@@ -94,7 +111,7 @@ def test_the_quantile_broadcasts_per_draw_parameters():
         days[0], stats.lognorm(s=SHAPE, scale=np.exp(LOCATION)).ppf([0.2, 0.7]), rtol=1e-8
     )
     np.testing.assert_allclose(
-        endgame.cdf(days, LOCATION, SHAPE, focal, DATES, LEAD, TAIL), u, atol=1e-9
+        endgame.cdf(days, LOCATION, SHAPE, focal, DATES, LEAD, TAIL), u, atol=1e-6
     )
 
 
