@@ -144,7 +144,8 @@ def _solve(
     location, shape, focal = parameters
     starts = window_starts(dates, lead)
     lengths = dates + tail - starts
-    day = 0.5 * (low + high)
+    # From the upper end: the diffuse-only day bounds the answer and is often near it.
+    day = high.copy()
     for _ in range(_SOLVER_STEPS):
         excess = log_survival(day, location, shape, focal, dates, lead, tail) - target
         low = np.where(excess > 0.0, day, low)  # log S falls with the day

@@ -445,8 +445,14 @@ def test_confirmation_rises_with_the_deadline_towards_ever_confirmed(draws, days
     assert np.all(np.diff(p, axis=1) >= -GRID_BOUND)
     assert np.all(p <= ever[:, None] + GRID_BOUND)
     assert predict.confirmed_by(draws, 1e9) == pytest.approx(ever, abs=1e-9)
-    # AA is silent: nothing is confirmed before the cut-off plus the decision lag.
-    assert np.all(p[days[None, :] - draws.decision_lag[:, None] <= CUT_OFF] == 0.0)
+    # AA is silent: nothing is confirmed by the cut-off, and after it only an endgame can
+    # confirm before the cut-off plus the decision lag.
+    assert np.all(p[:, days <= CUT_OFF] == 0.0)
+    early = days[None, :] - draws.decision_lag[:, None] <= CUT_OFF
+    only_endgame = draws.p_success[:, None] * predict.endgame_cdf(
+        draws, np.broadcast_to(days, p.shape)
+    )
+    np.testing.assert_allclose(p[early], only_endgame[early], atol=1e-12)
 
 
 def test_confirmation_never_falls_with_the_deadline_when_the_endgame_is_overdue():
