@@ -107,3 +107,23 @@ def test_the_workers_failed_writes_show_in_health_until_they_work_again(
             None,
         )
     assert client.get("/health").json()["worker"] is None  # the worker stopped
+
+
+def test_the_workers_report_is_written_in_place_when_no_new_file_can_be_made(tmp_path):
+    from service.common.worker_status import read_report, report_now, write_report
+
+    path = tmp_path / "status" / "worker-status.json"
+    assert write_report(path, report_now())
+    if shutil.which("chattr") is None:
+        pytest.skip("chattr is not available to make the folder immutable")
+    made = subprocess.run(["chattr", "+i", str(path.parent)], capture_output=True, check=False)
+    if made.returncode != 0:
+        pytest.skip(f"chattr +i failed here: {made.stderr.decode().strip()}")
+    try:  # no file can be created or renamed in the folder, as on a full disk
+        assert write_report(path, report_now("disk I/O error", 1.0))
+    finally:
+        subprocess.run(["chattr", "-i", str(path.parent)], check=True)
+    report = read_report(path)
+    assert report is not None
+    assert (report.writes_reason, report.failing_since) == ("disk I/O error", 1.0)
+    assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
