@@ -599,7 +599,7 @@ checks = {
     "posterior": predictive_summary(idata.posterior, dataset.campaigns, seed=SEED),
 }
 display(pd.concat(checks, names=["draws from"]).round(3))
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
+fig, axes = plt.subplots(1, len(checks["posterior"]), figsize=(16, 3.5))
 for ax, (_, row) in zip(axes, checks["posterior"].iterrows(), strict=True):
     for k, (label, table) in enumerate(checks.items()):
         found = table.set_index("statistic").loc[row["statistic"]]

@@ -193,17 +193,19 @@ def simulate_campaigns(
 
     Covariates are drawn 0/1 with probability 0.3 each, holdouts and fixed meetings
     evenly (``MAX_SIMULATED_*``), organisations evenly from ``SIMULATED_ORGS`` with shifts
-    drawn from their pooling sds; parameters not in ``truth`` (the covariate effects)
+    drawn from their pooling sds (centred); parameters not in ``truth`` (the covariate effects)
     take their prior means.
     """
     cfg = ConfirmationModel.config(model_config)
     org_index = rng.integers(len(SIMULATED_ORGS), size=n)
-    org_effect = cfg["org_scale"] * rng.standard_normal(len(SIMULATED_ORGS))
-    org_success = cfg["org_success_scale"] * rng.standard_normal(len(SIMULATED_ORGS))
+    # Organisation shifts are centred: with three organisations their mean would otherwise
+    # move the population values the check compares with (sd 0.58 for the endgame's).
+    org_effect = cfg["org_scale"] * _centred(rng, len(SIMULATED_ORGS))
+    org_success = cfg["org_success_scale"] * _centred(rng, len(SIMULATED_ORGS))
     org_shape = truth["endgame_shape_typical"] * np.exp(
-        cfg["org_shape_sd"] * rng.standard_normal(len(SIMULATED_ORGS))
+        cfg["org_shape_sd"] * _centred(rng, len(SIMULATED_ORGS))
     )
-    org_focal = cfg["org_focal_scale"] * rng.standard_normal(len(SIMULATED_ORGS))
+    org_focal = cfg["org_focal_scale"] * _centred(rng, len(SIMULATED_ORGS))
     x = (rng.uniform(size=(n, len(CAMPAIGN_COVARIATES))) < 0.3).astype(float)
     holdouts = rng.integers(MAX_SIMULATED_HOLDOUTS + 1, size=n)
     meetings = [
@@ -244,6 +246,12 @@ def simulate_campaigns(
             )
         )
     return campaigns
+
+
+def _centred(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` standard normal draws less their mean."""
+    draws = rng.standard_normal(n)
+    return draws - draws.mean()
 
 
 def _simulated(

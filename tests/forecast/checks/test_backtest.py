@@ -156,11 +156,15 @@ def test_the_campaign_backtest_command_prints_the_contracts_json_and_a_table(
     assert [row["id"] for row in rows] == [c.id for c in synthetic_dataset.campaigns]
     questions = ("confirmed", "within_30", "within_60", "within_120")
     for row in rows:
-        assert set(row["forecasts"]) == set(row["outcomes"]) == set(questions)
-    # The scores are the means over campaigns and questions, recomputed here.
-    p = np.array([[row["forecasts"][q] for q in questions] for row in rows])
-    y = np.array([[row["outcomes"][q] for q in questions] for row in rows])
-    base = np.array([[row["base_rate"][q] for q in questions] for row in rows])
+        # "by the first fixed meeting" only for a campaign with a meeting after emergence.
+        meeting = {"by_first_meeting"} if "by_first_meeting" in row["outcomes"] else set()
+        asked = set(questions) | meeting
+        assert set(row["forecasts"]) == set(row["outcomes"]) == asked
+    # The scores are the means over every question asked of every campaign, recomputed.
+    asked = [(row, q) for row in rows for q in row["outcomes"]]
+    p = np.array([row["forecasts"][q] for row, q in asked])
+    y = np.array([row["outcomes"][q] for row, q in asked])
+    base = np.array([row["base_rate"][q] for row, q in asked])
     assert result["brier"] == pytest.approx(np.mean((p - y) ** 2), rel=1e-12)
     log = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     assert result["log"] == pytest.approx(log, rel=1e-12)

@@ -33,7 +33,7 @@ from forecast.model import campaign_level, sampling
 from forecast.model.confirmation import ConfirmationModel
 
 SEEDS = (1, 2, 3)
-N_CAMPAIGNS = 80
+N_CAMPAIGNS = 160  # with focal points, 80 left the endgame's location near its prior
 MIN_CONTRACTION = 0.3
 
 
@@ -295,7 +295,9 @@ def test_the_campaign_levels_log_density_matches_a_hand_computation(synthetic_da
     location, shape, focal = parameters(orgs.index("nato"), 6, 0.8)
     by_hand = _by_hand_log_survival(cfg, 20.0, location, shape, focal, current_dates)
     assert float(still_open) == pytest.approx(by_hand, rel=1e-7)
-    assert by_hand < -0.1  # the dates' factors are there: 20 days passed the first window
+    # The dates' factors are there: by day 20 the first window (5, 15] has passed.
+    diffuse_only = _by_hand_log_survival(cfg, 20.0, location, shape, 0.0, current_dates)
+    assert by_hand == pytest.approx(diffuse_only + np.log1p(-focal), rel=1e-12)
 
 
 def test_p_within_is_success_times_the_endgame_cdf_by_hand():

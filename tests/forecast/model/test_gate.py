@@ -201,6 +201,7 @@ def test_a_real_fit_sends_every_parameter_and_every_reported_quantity_to_the_gat
         "d_griev", "d_rival", "d_obj", "bloc_delay_z", "timing_shape",
         "decision_lag", "success_intercept", "success_coef", "endgame_mu",
         "endgame_shape_typical", "org_shape_z", "org_z", "org_success_z",
+        "endgame_coef", "focal_intercept", "focal_holdouts", "org_focal_z",
     }  # fmt: skip
     reported = {
         "p_confirmed_april_ministerial", "p_confirmed_june", "p_confirmed_ever",
