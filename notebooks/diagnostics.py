@@ -665,9 +665,13 @@ show(fig)
 #
 # Each past campaign is forecast as of its front-runner's emergence by the campaign
 # level fitted to the other campaigns only (`backtest_campaigns`, also
-# `python -m forecast backtest --campaigns`): P(confirmed at all) and P(confirmed within
-# 30, 60 and 120 days), scored against what happened (Brier and log scores: lower is
-# better) beside the base rate of the other campaigns. The last line is the model before
+# `python -m forecast backtest --campaigns`): P(confirmed at all), P(confirmed within
+# 30, 60 and 120 days) and, for campaigns with a fixed meeting, P(confirmed by the end of
+# the first one), scored against what happened (Brier and log scores: lower is better)
+# beside the base rate of the other campaigns; "timing" is the last four questions
+# together. Then where each outcome's day fell in its forecast distribution of the
+# endgame's day (coverage of the 50% and 90% intervals, PIT by quarter: a calibrated
+# forecast puts about a quarter in each). The printed line after is the model before
 # the campaign level in its simplest form: every holdout consents on its own with the
 # per-ally prior mean, so P(confirmed) = pi^holdouts.
 
@@ -676,17 +680,25 @@ loo = backtest_campaigns(dataset.campaigns, seed=SEED, sampler_config=BACKTEST_S
 display(
     pd.DataFrame(
         [
+            # "by_first_meeting" is asked only of campaigns with a fixed meeting.
             {"campaign": row["id"]}
-            | {f"P {q}": round(row["forecasts"][q], 2) for q in QUESTIONS}
-            | {f"{q}?": int(row["outcomes"][q]) for q in QUESTIONS}
+            | {f"P {q}": round(row["forecasts"].get(q, np.nan), 2) for q in QUESTIONS}
+            | {f"{q}?": row["outcomes"].get(q, np.nan) for q in QUESTIONS}
             for row in loo["campaigns"]
         ]
     )
 )
 scores = pd.DataFrame(loo["by_question"]).T
+timing = loo["timing"]
+scores.loc["timing"] = [timing[k] for k in ("brier", "log", "base_rate_brier", "base_rate_log")]
 scores.loc["all"] = [loo["brier"], loo["log"], loo["base_rate_brier"], loo["base_rate_log"]]
 display(scores.round(4))
 print("independent holdouts (P(confirmed) = pi^holdouts):", loo["independent_holdouts"])
+calibration = loo["endgame_calibration"]
+print(
+    f"endgame day: {calibration['coverage_50']:.0%} of outcomes in the central 50% interval, "
+    f"{calibration['coverage_90']:.0%} in the 90%; PIT by quarter {calibration['pit_quarters']}"
+)
 
 # %% [markdown]
 # ## Parameter recovery
