@@ -298,7 +298,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"{folder}: ok. {question.candidate}: {len(dataset.allies)} members, "
         f"{len(dataset.evidence)} evidence items, {len(dataset.grievances)} grievances, "
         f"{len(dataset.campaigns)} past campaigns decided before {question.opened}, "
-        f"deadlines {', '.join(d.key for d in question.deadlines)}"
+        f"deadlines {', '.join(d.key for d in question.deadlines)}, "
+        f"{len(question.calendar)} fixed dates in the calendar"
     )
     return 0
 
