@@ -130,21 +130,25 @@ def simulate_outcomes(
 
 
 def predictive_summary(
-    idata_group: xr.Dataset, campaigns: Sequence[Campaign], seed: int = 0
+    idata_group: xr.Dataset,
+    campaigns: Sequence[Campaign],
+    seed: int = 0,
+    model_config: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Simulated reference classes beside the observed one (prior or posterior predictive).
 
     Returns one row per statistic: the share confirmed, the median days to the outcome,
-    the share settled within 30 days and the share settled at a fixed meeting (the week up
-    to it or the three days from it); the observed value and where it falls among the
+    the share settled within 30 days and the share settled at a fixed meeting (in its focal
+    window, ``model_config``'s); the observed value and where it falls among the
     simulated ones (its quantile; near 0 or 1 means the model cannot produce it).
     """
     orgs = list(idata_group["org_effect"].coords["organisation"].values)
     params = campaign_parameters(idata_group, campaigns, orgs)
-    sim = simulate_outcomes(params, campaigns, np.random.default_rng(seed))
+    sim = simulate_outcomes(params, campaigns, np.random.default_rng(seed), model_config)
     observed_days = np.array([c.days for c in campaigns])
     observed_confirmed = np.array([float(c.confirmed) for c in campaigns])
-    at_meeting = _at_a_meeting(campaigns, sim["days"])
+    window = campaign_level.focal_window(ConfirmationModel.config(model_config))
+    at_meeting = _at_a_meeting(campaigns, sim["days"], window)
     stats = {
         "share confirmed": (sim["confirmed"].mean(axis=1), observed_confirmed.mean()),
         "median days to the outcome": (np.median(sim["days"], axis=1), np.median(observed_days)),
@@ -154,7 +158,7 @@ def predictive_summary(
         ),
         "share settled at a fixed meeting": (
             at_meeting.mean(axis=1),
-            _at_a_meeting(campaigns, observed_days[None, :]).mean(),
+            _at_a_meeting(campaigns, observed_days[None, :], window).mean(),
         ),
     }
     rows = []
@@ -173,13 +177,16 @@ def predictive_summary(
     return pd.DataFrame(rows)
 
 
-def _at_a_meeting(campaigns: Sequence[Campaign], days: np.ndarray) -> np.ndarray:
-    """Per simulation and campaign: the outcome's day lies in the week up to one of its
-    fixed meetings or in the three days from it (0 for a campaign without one)."""
+def _at_a_meeting(
+    campaigns: Sequence[Campaign], days: np.ndarray, window: tuple[float, float]
+) -> np.ndarray:
+    """Per simulation and campaign: the outcome's day lies in one of its fixed meetings'
+    focal windows (``window``: days before it, days from it; False without a meeting)."""
+    lead, tail = window
     hits = np.zeros(days.shape, dtype=bool)
     for k, campaign in enumerate(campaigns):
         for meeting in campaign.meeting_days:
-            hits[:, k] |= (days[:, k] > meeting - 7.0) & (days[:, k] <= meeting + 3.0)
+            hits[:, k] |= (days[:, k] > meeting - lead) & (days[:, k] <= meeting + tail)
     return hits
 
 

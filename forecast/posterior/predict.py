@@ -51,6 +51,10 @@ HOLDOUT_GRID = 60
 ENDGAME_GRID = 24
 # Draws per block of the endgame grid's computation (``_by_blocks``).
 GRID_BLOCK = 256
+# A focal date's window (days before it, days from it) for draws that do not give one:
+# the model config's default (``focal_lead_days``, ``focal_tail_days``). Draws stored
+# before focal points have no focal mass, so their window changes nothing.
+STORED_FOCAL_WINDOW: tuple[float, float] = (7.0, 3.0)
 # Per-draw arrays of PosteriorDraws (thinning keeps rows of these).
 PER_DRAW: tuple[str, ...] = (
     "p_endorse",
@@ -98,7 +102,7 @@ class PosteriorDraws:
     # dates on the endgame's clock and each date's window (days before, days from).
     endgame_focal: np.ndarray | None = None
     calendar_days: tuple[float, ...] = ()
-    focal_window: tuple[float, float] = (7.0, 3.0)
+    focal_window: tuple[float, float] = STORED_FOCAL_WINDOW
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -171,7 +175,7 @@ class PosteriorDraws:
             withdrawn=bool(meta["withdrawn"]),
             # Draws stored before focal points have none.
             calendar_days=tuple(float(d) for d in meta.get("calendar_days", ())),
-            focal_window=tuple(meta.get("focal_window", (7.0, 3.0))),
+            focal_window=tuple(meta.get("focal_window", STORED_FOCAL_WINDOW)),
             **arrays,
         )
 
