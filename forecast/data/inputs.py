@@ -12,7 +12,7 @@ import pandas as pd
 
 from forecast.data.dataset import Dataset
 from forecast.data.records import EvidenceItem, Problem, ValidationError
-from forecast.data.reference import CAMPAIGN_COVARIATES, Campaign
+from forecast.data.reference import CAMPAIGN_COVARIATES, Campaign, endgame_day
 
 logger = logging.getLogger(__name__)
 
@@ -213,10 +213,10 @@ def _campaign_state(
     return CampaignState(
         covariates=tuple(covariates[k] for k in CAMPAIGN_COVARIATES),
         emerged_offset=float((question.emerged - question.campaign_start).days),
-        elapsed=float((as_of - question.emerged).days + 1),
+        elapsed=endgame_day(question.emerged, as_of),
         withdrawn=bool(history.items(question.sponsor, "withdrawal", as_of)),
         holdouts=holdout_count(members),
-        calendar_days=tuple(float((c.date - question.emerged).days + 1) for c in question.calendar),
+        calendar_days=tuple(endgame_day(question.emerged, c.date) for c in question.calendar),
     )
 
 

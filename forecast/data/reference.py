@@ -75,12 +75,18 @@ class Campaign(msgspec.Struct, frozen=True, kw_only=True):
 
     def day(self, date: dt.date) -> float:
         """Days from emergence to the end of ``date``, the endgame's clock."""
-        return float((date - self.emerged).days + 1)
+        return endgame_day(self.emerged, date)
 
     @property
     def meeting_days(self) -> tuple[float, ...]:
         """The fixed meetings after the emergence day, on the endgame's clock."""
         return tuple(self.day(m) for m in self.meetings if m > self.emerged)
+
+
+def endgame_day(emerged: dt.date, date: dt.date) -> float:
+    """The endgame's clock: days from a front-runner's emergence to the end of ``date``
+    (the emergence day itself ends day 1)."""
+    return float((date - emerged).days + 1)
 
 
 def parse_meetings(text: str, problems: list[Problem]) -> tuple[dt.date, ...]:
