@@ -88,8 +88,12 @@ class ConfirmationModel:
         self.model: pm.Model | None = None
         self.campaign_model: pm.Model | None = None
         self._compiled = None
+        # The campaign level's last nutpie fit, reused by a rerun that changes none of
+        # its data (sampling.CampaignFits).
+        self.campaign_fits = sampling.CampaignFits()
         self.idata: az.InferenceData | None = None
         self.sample_seconds: float | None = None
+        self.campaign_reused = False
         self.compile_seconds: float | None = None
         # The settings of the last fit (the configured ones with that fit's overrides).
         self.fit_sampler_config: dict[str, Any] = {**self.sampler_config}
@@ -206,11 +210,13 @@ class ConfirmationModel:
         if sampler == "nutpie":
             allies, campaign = self._nutpie_model()  # compiled on the first fit
             started = time.perf_counter()
-            idata = sampling.sample_blocks(allies, campaign, cfg, random_seed)
+            idata = sampling.sample_blocks(allies, campaign, cfg, random_seed, self.campaign_fits)
         else:
             started = time.perf_counter()
             idata = sampling.pm_sample_blocks(self.model, self.campaign_model, cfg, random_seed)
         self.sample_seconds = time.perf_counter() - started
+        # Whether the campaign level's draws are the last fit's (same data, settings, seed).
+        self.campaign_reused = sampler == "nutpie" and self.campaign_fits.reused
         idata.attrs.update(self._attrs(random_seed))
         self.idata = idata
         return idata

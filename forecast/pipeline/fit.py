@@ -304,6 +304,7 @@ class Forecaster:
                 parameters=model.parameter_names,
             )
             diagnostics["attempts"] = attempt
+            diagnostics["campaign_level_reused"] = model.campaign_reused
             diagnostics["reference_campaigns"] = len(inputs.reference)
             if missed is not None:
                 diagnostics["first_attempt_failures"] = missed

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from forecast.data.records import EvidenceItem
+from forecast.model import sampling
 from forecast.model.confirmation import ConfigMismatchError, ConfirmationModel, NotFittedError
 from forecast.pipeline.fit import draws_from_idata
 from forecast.pipeline.store import POSTERIOR_FILE
@@ -111,6 +112,42 @@ def test_time_passing_without_news_lowers_the_chance_by_a_fixed_deadline(synthet
 
 def test_the_same_seed_gives_the_same_numbers(synthetic_run, run):
     assert numbers(run()) == numbers(synthetic_run.document)
+
+
+# The campaign level's sampled quantities (forecast/model/campaign_level.py).
+CAMPAIGN_DRAWS = ("p_success", "endgame_location", "endgame_shape", "endgame_focal")
+
+
+def test_a_rerun_on_evidence_the_campaign_level_does_not_read_reuses_its_fit_exactly(
+    synthetic_forecaster, synthetic_dataset, tmp_path
+):
+    forecaster, base, seed = synthetic_forecaster, synthetic_dataset.evidence, SYNTHETIC_SEED + 7
+
+    def fit(*extra: EvidenceItem, name: str):
+        result = forecaster.run(
+            [*base, *extra], SYNTHETIC_AS_OF, seed=seed, run_id=name, run_dir=tmp_path / name
+        )
+        post = forecaster.model.idata.posterior
+        return result, {v: post[v].values.copy() for v in CAMPAIGN_DRAWS}
+
+    fit(name="before")
+    # CC's reported support made official: CC was no holdout before and is none after.
+    official = news("CC", "endorsement")
+    reused, reused_draws = fit(official, name="reused")
+    assert reused.diagnostics["campaign_level_reused"]
+    forecaster.model.campaign_fits = sampling.CampaignFits()  # forget the last fit
+    fresh, fresh_draws = fit(official, name="fresh")
+    assert not fresh.diagnostics["campaign_level_reused"]
+    assert all(np.array_equal(reused_draws[v], fresh_draws[v]) for v in CAMPAIGN_DRAWS)
+    assert numbers(reused.document) == numbers(fresh.document)
+    # Gated exactly as a fresh fit: the same diagnostics, bar timings and the flag.
+    varying = {"sample_seconds", "campaign_level_reused"}
+    assert {k: v for k, v in reused.diagnostics.items() if k not in varying} == {
+        k: v for k, v in fresh.diagnostics.items() if k not in varying
+    }
+    # DD (an eastern member with a grievance) is a holdout: its endorsement is new data.
+    holdout, _ = fit(news("DD", "endorsement"), name="holdout")
+    assert not holdout.diagnostics["campaign_level_reused"]
 
 
 def test_another_seed_gives_other_draws_but_a_similar_forecast(
