@@ -1,4 +1,4 @@
-"""Command line: ``python -m forecast fit | show | backtest | check`` (design section 6).
+"""Command line: ``python -m forecast fit | show | backtest | check | checks`` (design section 6).
 
 Every command reads the question directory given by ``--data DIR`` (also ``--data-dir``,
 before or after the command; ``FORECAST_DATA_DIR``; default ``data/``)."""
@@ -25,6 +25,7 @@ from forecast.data.records import EvidenceItem, ValidationError, validate_eviden
 from forecast.pipeline.store import (
     DEFAULT_RUNS_DIR,
     latest_published,
+    load_run,
     new_run_id,
     read_document,
     write_evidence,
@@ -304,6 +305,45 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_names(text: str) -> list[str]:
+    from forecast.checks.stored import CHECKS
+
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [name for name in names if name not in CHECKS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown check(s) {', '.join(unknown) or repr(text)}; valid: {', '.join(CHECKS)}"
+        )
+    return names
+
+
+def cmd_checks(args: argparse.Namespace) -> int:
+    """Run the expensive checks and store each result for the notebook to read."""
+    progress = Progress()
+    progress("loading the data")
+    dataset = load_dataset(args.data_dir)
+    progress("loading PyMC")
+    from forecast.checks import stored
+
+    # The timing forms are compared at the run the notebook shows: the latest published
+    # one, else (as the notebook then fits) the question's opening date and shipped evidence.
+    run_dir = latest_published(args.runs_dir, archived=True)
+    if run_dir is None:
+        as_of, evidence = dataset.question.opened, list(dataset.evidence)
+    else:
+        run = load_run(run_dir.name, run_dir.parent, shipped=dataset.evidence)
+        as_of, evidence = dt.date.fromisoformat(run.inputs["as_of"]), list(run.evidence)
+    folder = stored.checks_dir(args.checks_dir)
+    for name in args.only or list(stored.CHECKS):
+        settings = stored.settings_for(name, args.quick, as_of=as_of, evidence=evidence)
+        progress(f"{name}: running with {settings}")
+        result = stored.compute(name, dataset, args.data_dir, settings, evidence)
+        path = stored.write_result(result, folder)
+        progress(f"{name}: stored in {path} ({result.seconds:.0f} s)")
+        print(f"{name}: {path} ({result.describe()})")
+    return 0
+
+
 def _data_option(p: argparse.ArgumentParser, **defaults: Any) -> None:
     p.add_argument("--data", "--data-dir", dest="data_dir", type=Path, metavar="DIR", **defaults)
 
@@ -361,6 +401,24 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("directory", type=Path, nargs="?", help="default: --data or data/")
     _data_option(check, default=argparse.SUPPRESS, help="the question directory")
     check.set_defaults(func=cmd_check)
+    checks = sub.add_parser(
+        "checks",
+        help="run the expensive checks (recoveries, leave-one-out) and store their results",
+    )
+    _data_option(checks, default=argparse.SUPPRESS, help="the question directory")
+    checks.add_argument(
+        "--only", type=_check_names, metavar="NAME,...", help="these checks only (default: all)"
+    )
+    checks.add_argument(
+        "--quick", action="store_true", help="small settings: runs end to end, not for judging"
+    )
+    checks.add_argument(
+        "--checks-dir",
+        type=Path,
+        default=None,
+        help="where results are stored (FORECAST_CHECKS_DIR; default var/checks/)",
+    )
+    checks.set_defaults(func=cmd_checks)
     return root
 
 
