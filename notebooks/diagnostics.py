@@ -26,17 +26,33 @@
 # question's opening date, with the shipped evidence.
 #
 # Everything here calls the package's public functions (`forecast.pipeline.fit`,
-# `forecast.model.gate`, `forecast.posterior.predict`, `forecast.checks.ally_recovery`,
-# `forecast.checks.timing_forms`); the notebook only plots.
+# `forecast.model.gate`, `forecast.posterior.predict`, `forecast.checks.stored`); the
+# notebook only plots.
+#
+# **Stored checks.** The expensive checks (the per-ally and the campaign-level parameter
+# recoveries, the campaign leave-one-out backtest, the timing-form comparison) take
+# minutes each, so they are computed once by
+#
+#     python -m forecast checks [--data DIR] [--only NAME,...] [--quick]
+#
+# and stored as JSON in `var/checks/` (or the folder named by `FORECAST_CHECKS_DIR`), one
+# file per check, with when it was made, the package version, the model config's hash, a
+# hash of the data files it read and its settings. Each section below prints which result
+# it shows: "stored by `python -m forecast checks`, made on ..." or, when nothing is
+# stored or the stored result is stale (another version, model config, data or
+# settings; the timing forms also another cut-off or evidence than this run's),
+# "computed now" with the reason. Rerun the command after changing the model or the data.
 #
 # **Quick mode.** With `FORECAST_NOTEBOOK_QUICK=1` every fit uses small sampler settings
 # (2 chains of 300 draws after 300 tuning steps) so that the notebook runs in a couple of
 # minutes (the test suite does this). 600 draws cannot reach the gate's ESS >= 400, so a
 # fit made in quick mode is gated with **relaxed thresholds** (R-hat <= 1.05, bulk and
 # tail ESS >= 100; still no divergences) and is written to a scratch folder, never to
-# the runs folder: a quick fit can never be published. Quick mode also leaves the
-# per-ally recovery and the timing-form comparison (each a compilation of its own) to
-# the test suite, which runs both. Judge a real forecast only from a full run.
+# the runs folder: a quick fit can never be published. Without a current stored result,
+# quick mode computes the campaign checks with small settings and leaves the per-ally
+# recovery and the timing-form comparison (each a compilation of its own) to the test
+# suite, which runs both; it shows stored results made with full or quick settings. Judge
+# a real forecast only from a full run and results stored with full settings.
 
 # %%
 import datetime as dt
@@ -53,10 +69,9 @@ import pandas as pd
 import xarray as xr
 from IPython.display import Image, display
 
-from forecast.checks.ally_recovery import run_recovery
-from forecast.checks.campaign_backtest import QUESTIONS, backtest_campaigns
-from forecast.checks.campaign_recovery import predictive_summary, run_campaign_recovery
-from forecast.checks.timing_forms import compare_timing_forms
+from forecast.checks import stored as stored_checks
+from forecast.checks.campaign_backtest import QUESTIONS
+from forecast.checks.campaign_recovery import predictive_summary
 from forecast.data.dataset import load_dataset
 from forecast.data.inputs import setup_frame
 from forecast.model.confirmation import ConfirmationModel
@@ -85,6 +100,8 @@ az.style.use("arviz-whitegrid")
 
 QUICK = os.environ.get("FORECAST_NOTEBOOK_QUICK", "").lower() in {"1", "true", "yes"}
 RUNS_DIR = Path(os.environ.get("FORECAST_RUNS_DIR") or DEFAULT_RUNS_DIR)
+CHECKS_DIR = stored_checks.checks_dir()  # FORECAST_CHECKS_DIR, else var/checks/
+DATA_DIR = os.environ.get("FORECAST_DATA_DIR")  # None: the shipped data/
 # The service's default seed: the same inputs give the same forecast.
 SEED = 20240222
 INTERVAL_TAILS = ((1 - predict.INTERVAL_PROB) / 2, 1 - (1 - predict.INTERVAL_PROB) / 2)
@@ -92,16 +109,10 @@ if QUICK:
     SAMPLER_CONFIG = {"chains": 2, "tune": 300, "draws": 300}
     GATE = GateConfig(r_hat_max=1.05, ess_bulk_min=100.0, ess_tail_min=100.0)
     PRIOR_DRAWS = 500
-    RECOVERY_SEEDS, RECOVERY_ALLIES = (1,), 40
-    CAMPAIGN_RECOVERY_SEEDS, RECOVERY_CAMPAIGNS = (1,), 60
-    BACKTEST_SAMPLER = {"tune": 300, "draws": 300}
 else:
     SAMPLER_CONFIG = None  # the model's defaults, as the CLI and the service use them
     GATE = GateConfig()
     PRIOR_DRAWS = 2000
-    RECOVERY_SEEDS, RECOVERY_ALLIES = (1, 2, 3), 120
-    CAMPAIGN_RECOVERY_SEEDS, RECOVERY_CAMPAIGNS = (1, 2, 3), 80
-    BACKTEST_SAMPLER = None  # forecast.checks.campaign_backtest.BACKTEST_SAMPLER
 
 # The model's main coefficients; `SCALARS` are those without a bloc dimension.
 SCALARS = [
@@ -141,7 +152,7 @@ def show(fig: plt.Figure) -> None:
     display(Image(buffer.getvalue()))
 
 
-print(f"quick mode: {QUICK}; runs folder: {RUNS_DIR}")
+print(f"quick mode: {QUICK}; runs folder: {RUNS_DIR}; stored checks: {CHECKS_DIR}")
 
 # %% [markdown]
 # ## The run
@@ -152,7 +163,7 @@ print(f"quick mode: {QUICK}; runs folder: {RUNS_DIR}")
 # same, since this notebook is where one finds out why.
 
 # %%
-dataset = load_dataset(os.environ.get("FORECAST_DATA_DIR"))  # the question directory
+dataset = load_dataset(DATA_DIR)  # the question directory
 run_dir = latest_published(RUNS_DIR, archived=True)
 if run_dir is None:
     run_id = new_run_id()
@@ -633,7 +644,11 @@ show(fig)
 # their nominal rate.
 
 # %%
-campaign_recovery = run_campaign_recovery(CAMPAIGN_RECOVERY_SEEDS, RECOVERY_CAMPAIGNS)
+found, line = stored_checks.current_or_compute(
+    "campaign_recovery", dataset, DATA_DIR, quick=QUICK, folder=CHECKS_DIR
+)
+print(line)
+campaign_recovery = pd.DataFrame(found.result)
 display(campaign_recovery.round(3))
 fig, ax = plt.subplots(figsize=(8, 0.35 * len(campaign_recovery) + 1.5))
 rows = np.arange(len(campaign_recovery))
@@ -676,7 +691,11 @@ show(fig)
 # per-ally prior mean, so P(confirmed) = pi^holdouts.
 
 # %%
-loo = backtest_campaigns(dataset.campaigns, seed=SEED, sampler_config=BACKTEST_SAMPLER)
+found, line = stored_checks.current_or_compute(
+    "campaign_backtest", dataset, DATA_DIR, quick=QUICK, folder=CHECKS_DIR
+)
+print(line)
+loo = found.result
 display(
     pd.DataFrame(
         [
@@ -713,11 +732,15 @@ print(
 # it checks that recovery runs, not coverage.)
 
 # %%
-# In quick mode these refits (a compilation of their own) are left to the test suite
-# (tests/forecast/checks/test_ally_recovery.py); the full notebook runs them.
+# Without a current stored result, quick mode leaves these refits (a compilation of their
+# own) to the test suite (tests/forecast/checks/test_ally_recovery.py).
+found, line = stored_checks.current_or_compute(
+    "ally_recovery", dataset, DATA_DIR, quick=QUICK, folder=CHECKS_DIR, run_now=not QUICK
+)
+print(line)
 recovery = (
-    run_recovery(RECOVERY_SEEDS, n_allies=RECOVERY_ALLIES, sampler_config=SAMPLER_CONFIG)
-    if not QUICK
+    pd.DataFrame(found.result)
+    if found
     else pd.DataFrame(columns=["parameter", "true", "mean", "lower", "upper", "covered"])
 )
 display(recovery)
@@ -753,12 +776,21 @@ show(fig)
 # compared at all.
 
 # %%
-if QUICK:  # two more compilations; tests/forecast/checks/test_timing_forms.py runs the comparison
-    print("quick mode: the timing forms are compared by the test suite, not here")
-else:
-    comparison = compare_timing_forms(
-        dataset, evidence, as_of, seed=SEED, sampler_config=SAMPLER_CONFIG
-    )
+# Compared at this run's cut-off and evidence. Without a current stored result, quick mode
+# leaves the two compilations to tests/forecast/checks/test_timing_forms.py.
+found, line = stored_checks.current_or_compute(
+    "timing_forms",
+    dataset,
+    DATA_DIR,
+    quick=QUICK,
+    folder=CHECKS_DIR,
+    as_of=as_of,
+    evidence=evidence,
+    run_now=not QUICK,
+)
+print(line)
+if found is not None:
+    comparison = pd.DataFrame(found.result).set_index("form")
     display(comparison)
     az.plot_compare(comparison, insample_dev=False, plot_ic_diff=True, legend=True, figsize=(8, 3))
     show(plt.gcf())

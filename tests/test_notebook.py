@@ -34,6 +34,16 @@ def figures(notebook: nbformat.NotebookNode) -> int:
     )
 
 
+def printed_text(notebook: nbformat.NotebookNode) -> str:
+    return "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.get("name") == "stdout"
+    )
+
+
 def test_notebook_matches_its_jupytext_source_and_stores_no_outputs():
     stored = nbformat.read(NOTEBOOK, as_version=4)
     assert cells(stored) == cells(jupytext.read(SOURCE))
@@ -54,6 +64,9 @@ def test_notebook_runs_top_to_bottom_in_quick_mode(tmp_path):
         **os.environ,
         "FORECAST_NOTEBOOK_QUICK": "1",
         "FORECAST_RUNS_DIR": str(tmp_path / "runs"),
+        # An empty checks folder: every expensive check is computed (or left) in quick mode,
+        # whatever the developer's var/checks/ holds.
+        "FORECAST_CHECKS_DIR": str(tmp_path / "checks"),
         "MPLBACKEND": "Agg",
         # A quick-mode fit goes to a scratch folder (never the runs folder): keep it here.
         "TMPDIR": str(tmp_path),
@@ -68,3 +81,11 @@ def test_notebook_runs_top_to_bottom_in_quick_mode(tmp_path):
     client.execute(env=env)  # a failing cell raises CellExecutionError
     assert manager.kernel_spec.argv[0] == sys.executable
     assert figures(notebook) >= MIN_FIGURES
+    # Each expensive section says which result it shows: none was stored, so computed now
+    # (the campaign checks) or left to the test suite (the per-ally ones).
+    printed = printed_text(notebook)
+    nothing = f"nothing stored in {tmp_path / 'checks'}"
+    for name in ("campaign_recovery", "campaign_backtest"):
+        assert f"{name}: computed now with quick settings" in printed
+    for name in ("ally_recovery", "timing_forms"):
+        assert f"{name}: not computed here ({nothing}" in printed
