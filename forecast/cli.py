@@ -339,8 +339,7 @@ def cmd_checks(args: argparse.Namespace) -> int:
         progress(f"{name}: running with {settings}")
         result = stored.compute(name, dataset, args.data_dir, settings, evidence)
         path = stored.write_result(result, folder)
-        progress(f"{name}: stored in {path} ({result.seconds:.0f} s)")
-        print(f"{name}: {path} ({result.describe()})")
+        print(f"{name}: stored in {path}, {result.describe()}")
     return 0
 
 
