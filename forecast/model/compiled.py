@@ -15,7 +15,9 @@ everything they depend on:
 - PyTensor's own cache key of the wrapped graph (the model's structure and config),
 - the versions of numba, llvmlite, PyTensor, nutpie and this module (``CALLBACK_VERSION``).
 
-A second process with the same model loads the callbacks instead of compiling them. An
+A second process with the same model loads the callbacks instead of compiling them, and
+the PyTensor functions they wrap from the model's snapshot (``forecast.model.snapshot``:
+no graph rewriting, about 10 s of every start before). An
 entry that cannot be loaded (corrupt, truncated, from another build), the callbacks' or
 PyTensor's, is deleted, logged and rebuilt (``_load_or_discard``). A graph that PyTensor
 cannot cache gets nutpie's own, uncached callbacks.
@@ -43,6 +45,8 @@ import numpy as np
 import pymc as pm
 from numba.core import caching
 
+from forecast.model import snapshot
+
 logger = logging.getLogger(__name__)
 
 # Bumped whenever the generated callbacks change.
@@ -56,30 +60,11 @@ def compile_for_nutpie(model: pm.Model) -> Any:
     loaded from the on-disk cache when an entry for this model exists (and written there
     otherwise). ``with_data`` and sampling work as on nutpie's own compiled model."""
     from nutpie import compile_pymc as nutpie_pymc
-    from pymc.initial_point import make_initial_point_fn
 
     if os.environ.get("FORECAST_COMPILE_CACHE", "on") == "off":
         return nutpie_pymc.compile_pymc_model(model, freeze_model=False)
 
-    # nutpie's defaults for numba: support-point initial values, every free variable
-    # jittered.
-    initial_point_fn = nutpie_pymc._wrap_with_lock(
-        make_initial_point_fn(
-            model=model,
-            default_strategy="support_point",
-            jitter_rvs=set(model.free_RVs),
-            return_transformed=True,
-        )
-    )
-    n_dim, n_expanded, logp_pt, expand_pt, initial_point_fn, shape_info = (
-        nutpie_pymc._make_functions(
-            model,
-            mode="NUMBA",
-            compute_grad=True,
-            join_expanded=True,
-            pymc_initial_point_fn=initial_point_fn,
-        )
-    )
+    n_dim, n_expanded, logp_pt, expand_pt, initial_point_fn, shape_info = _functions(model)
     shared_data, shared_vars = {}, {}
     for var in [*logp_pt.get_shared(), *expand_pt.get_shared()]:
         if var.name in shared_data and shared_vars[var.name] is not var:
@@ -118,6 +103,30 @@ def compile_for_nutpie(model: pm.Model) -> Any:
         logp_func=logp_pt,
         expand_func=expand_pt,
     )
+
+
+def _functions(model: pm.Model) -> snapshot.Functions:
+    """The PyTensor functions nutpie wraps: unpickled from the model's snapshot if there
+    is one (no graph rewriting), else compiled as nutpie compiles them and stored."""
+    from nutpie import compile_pymc as nutpie_pymc
+
+    key = snapshot.model_key(model)
+    functions = snapshot.load(model, key)
+    if functions is None:
+        # nutpie's defaults for numba: support-point initial values, every free
+        # variable jittered.
+        initial = snapshot.InitialValues.of(model)
+        functions = snapshot.Functions(
+            *nutpie_pymc._make_functions(
+                model,
+                mode="NUMBA",
+                compute_grad=True,
+                join_expanded=True,
+                pymc_initial_point_fn=initial.seeded(),
+            )
+        )
+        snapshot.save(key, functions, initial)
+    return functions
 
 
 # The C signatures nutpie calls: (dim, x, gradient out, logp out, user data) and

@@ -1,5 +1,6 @@
-"""The compile cache: nutpie's callbacks loaded across processes, keyed, never trusted
-blindly; and the cacheable ``erfcx`` it needs."""
+"""The compile cache: nutpie's callbacks and the model's rewritten functions (its
+snapshot) loaded across processes, keyed, never trusted blindly; and the cacheable
+``erfcx`` it needs."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pymc as pm
 import pytest
 import scipy.special
 
-from forecast.model import compiled
+from forecast.model import compiled, snapshot
 from forecast.model.numba_ops import ASYMPTOTIC_FROM, erfcx
 
 
@@ -24,14 +25,18 @@ def cache_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("compile-cache")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(numba_cache, "NUMBA_CACHE_PATH", path)
+        patch.setattr(snapshot, "directory", lambda: path / "snapshots")
         yield path
 
 
-def small_model(prior_sd: float = 1.0) -> pm.Model:
+X = (0.5, -1.0, 2.0)
+
+
+def small_model(prior_sd: float = 1.0, x: tuple[float, ...] = X) -> pm.Model:
     """A model with data, a normal log-CDF (hence ``erfcx``) and a positive parameter."""
     with pm.Model() as model:
-        x = pm.Data("x", np.array([0.5, -1.0, 2.0]))
-        censored = pm.Data("censored", np.array([1.0, 0.0, 1.0]))
+        x = pm.Data("x", np.array(x))
+        censored = pm.Data("censored", (np.arange(len(x.get_value())) % 2 == 0).astype(float))
         mu = pm.Normal("mu", 0.0, prior_sd)
         sigma = pm.HalfNormal("sigma", 1.0)
         pm.Normal("y", mu, sigma, observed=x)
@@ -138,5 +143,75 @@ def test_a_corrupt_entry_is_discarded_and_rebuilt(cache_dir, caplog):
     reference = compiled.compile_for_nutpie(small_model())  # the rebuilt entry loads
     point = np.array([0.1, 0.4])
     assert logp_and_grad(model, point)[0] == pytest.approx(
+        logp_and_grad(reference, point)[0], rel=1e-12
+    )
+
+
+def test_a_second_process_loads_the_model_s_snapshot_and_samples_the_same_draws(cache_dir, caplog):
+    import nutpie
+
+    caplog.set_level(logging.INFO, logger=snapshot.__name__)
+    first = compiled.compile_for_nutpie(small_model(prior_sd=3.0))
+    assert "compile snapshot: stored" in caplog.text
+    caplog.clear()
+    second = compiled.compile_for_nutpie(small_model(prior_sd=3.0))
+    assert "compile snapshot: loaded" in caplog.text
+    point = np.array([0.2, -0.7])
+    expected = logp_and_grad(first, point)
+    logp, grad = logp_and_grad(second, point)
+    assert logp == pytest.approx(expected[0], rel=1e-12)
+    np.testing.assert_allclose(grad, expected[1], rtol=1e-12)
+    # The seeded, jittered start of each chain, and so the draws, are the same.
+    for seed in (0, 1, 7):
+        np.testing.assert_array_equal(
+            first.initial_point_func(seed), second.initial_point_func(seed)
+        )
+    assert not np.array_equal(second.initial_point_func(0), second.initial_point_func(1))
+    settings = {"draws": 50, "tune": 50, "chains": 2, "seed": 3, "progress_bar": False}
+    draws = [nutpie.sample(m, **settings).posterior["mu"].values for m in (first, second)]
+    np.testing.assert_array_equal(*draws)
+
+
+def test_a_loaded_snapshot_computes_on_the_new_model_s_data(cache_dir):
+    import nutpie
+
+    compiled.compile_for_nutpie(small_model(prior_sd=4.0))  # stored with X
+    moved = (5.0, 6.0, -7.0)
+    loaded = compiled.compile_for_nutpie(small_model(prior_sd=4.0, x=moved))
+    reference = nutpie.compile_pymc_model(small_model(prior_sd=4.0, x=moved), freeze_model=False)
+    point = np.array([0.3, 0.1])
+    assert logp_and_grad(loaded, point)[0] == pytest.approx(
+        logp_and_grad(reference, point)[0], rel=1e-12
+    )
+
+
+def test_the_snapshot_key_follows_the_model_its_data_shapes_and_the_libraries(monkeypatch):
+    key = snapshot.model_key(small_model())
+    assert snapshot.model_key(small_model()) == key  # the same model, built again
+    assert snapshot.model_key(small_model(x=(1.0, 2.0, 3.0))) == key  # other values
+    assert snapshot.model_key(small_model(x=(1.0, 2.0))) != key  # another shape
+    assert snapshot.model_key(small_model(prior_sd=2.0)) != key  # another prior
+    real_version = snapshot.metadata.version
+    monkeypatch.setattr(
+        snapshot.metadata,
+        "version",
+        lambda name: "0.0" if name == "pytensor" else real_version(name),
+    )
+    assert snapshot.model_key(small_model()) != key
+
+
+def test_a_corrupt_snapshot_is_discarded_and_rebuilt(cache_dir, caplog):
+    model = small_model(prior_sd=5.0)
+    compiled.compile_for_nutpie(model)
+    path = snapshot.directory() / f"{snapshot.model_key(model)}.pkl"
+    path.write_bytes(path.read_bytes()[:1000])  # truncated
+    caplog.set_level(logging.INFO, logger=snapshot.__name__)
+    rebuilt = compiled.compile_for_nutpie(small_model(prior_sd=5.0))
+    assert "could not be loaded" in caplog.text
+    assert "compile snapshot: stored" in caplog.text
+    assert path.stat().st_size > 1000
+    reference = compiled.compile_for_nutpie(small_model(prior_sd=5.0))  # loads the new one
+    point = np.array([-0.4, 0.2])
+    assert logp_and_grad(rebuilt, point)[0] == pytest.approx(
         logp_and_grad(reference, point)[0], rel=1e-12
     )
