@@ -333,8 +333,22 @@ def cmd_checks(args: argparse.Namespace) -> int:
     else:
         run = load_run(run_dir.name, run_dir.parent, shipped=dataset.evidence)
         as_of, evidence = dt.date.fromisoformat(run.inputs["as_of"]), list(run.evidence)
+    names = args.only or list(stored.CHECKS)
+    if run_dir is not None and any(name in stored.AT_A_CUT_OFF for name in names):
+        from forecast.data.inputs import setup_frame
+
+        try:  # before minutes of other checks: a run of another question fails here
+            setup_frame(dataset, evidence, as_of)
+        except ValidationError as exc:
+            print(
+                f"the latest published run {run_dir} (as of {as_of}) does not fit this "
+                f"question directory: {exc}; give the runs folder of this question "
+                "(--runs-dir, FORECAST_RUNS_DIR), or name the other checks with --only",
+                file=sys.stderr,
+            )
+            return 2
     folder = stored.checks_dir(args.checks_dir)
-    for name in args.only or list(stored.CHECKS):
+    for name in names:
         settings = stored.settings_for(name, args.quick, as_of=as_of, evidence=evidence)
         progress(f"{name}: running with {settings}")
         result = stored.compute(name, dataset, args.data_dir, settings, evidence)

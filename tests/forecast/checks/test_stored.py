@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -174,6 +175,25 @@ def test_the_checks_command_stores_each_named_check(tmp_path, data_dir, fake_che
     assert written == sorted(stored.CHECKS)
     assert stored.read_result(BACKTEST, tmp_path / "all").settings["sampler"]["draws"] == 300
     assert "campaign_recovery: " in capsys.readouterr().out
+
+
+def test_the_checks_command_refuses_a_published_run_of_another_question_at_once(
+    tmp_path, data_dir, fake_checks, capsys
+):
+    run_dir = tmp_path / "runs" / "run_other"
+    run_dir.mkdir(parents=True)
+    for name, payload in {
+        "inputs.json": {"as_of": "2014-03-27", "evidence_ids": []},
+        "diagnostics.json": {"passed": True},
+        "forecast.json": {"published_at": "2026-12-02T07:11:20+00:00"},
+    }.items():
+        (run_dir / name).write_text(json.dumps(payload))
+    (run_dir / "posterior.nc").write_bytes(b"")
+    argv = ["--data", str(data_dir), "--runs-dir", str(tmp_path / "runs"), "checks"]
+    assert main([*argv, "--checks-dir", str(tmp_path / "out")]) == 2
+    assert fake_checks == [] and not (tmp_path / "out").exists()
+    assert "run_other (as of 2014-03-27) does not fit" in capsys.readouterr().err
+    assert main([*argv, "--only", BACKTEST, "--checks-dir", str(tmp_path / "out")]) == 0
 
 
 def test_the_checks_command_refuses_an_unknown_check(capsys):
