@@ -26,7 +26,7 @@ import pandas as pd
 from forecast import __version__
 from forecast.data.dataset import DEFAULT_DATA_DIR, Dataset
 from forecast.data.records import EvidenceItem
-from forecast.model.config import validated
+from forecast.model.config import config_hash
 
 logger = logging.getLogger(__name__)
 
@@ -157,14 +157,6 @@ class StoredResult:
 def checks_dir(path: Path | str | None = None) -> Path:
     """``path``, else ``FORECAST_CHECKS_DIR``, else ``var/checks/``."""
     return Path(path or os.environ.get(CHECKS_DIR_ENV) or DEFAULT_CHECKS_DIR)
-
-
-def config_hash(model_config: Mapping[str, Any] | None = None) -> str:
-    """The model config's fingerprint, as ``ConfirmationModel.config_hash`` computes it."""
-    # Same payload as the model's property, which needs a built model to be read.
-    config, _ = validated(model_config, None)
-    payload = json.dumps({"model": config, "version": __version__}, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 def data_hash(data_dir: Path | str | None, files: Sequence[str]) -> str:

@@ -6,9 +6,12 @@ docs/model.md gives the sources and the variants tried.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
+from forecast import __version__
 from forecast.posterior.timing import TIMING_FORMS
 
 # The samplers a fit can use: nutpie (compiled once) or PyMC's own ``pm.sample``.
@@ -176,3 +179,11 @@ def validated(
             f"sampler {sampler['sampler']!r} is not known; valid: {', '.join(SAMPLERS)}"
         )
     return model, sampler
+
+
+def config_hash(model_config: Mapping[str, Any] | None = None) -> str:
+    """Fingerprint of a model configuration (merged over the defaults) and the package
+    version: what a stored fit or check was made with."""
+    model, _ = validated(model_config, None)
+    payload = json.dumps({"model": model, "version": __version__}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -24,6 +23,7 @@ from forecast.model.config import (
     DEFAULT_MODEL_CONFIG,
     DEFAULT_SAMPLER_CONFIG,
     SAMPLERS,
+    config_hash,
     merged,
     validated,
 )
@@ -105,8 +105,7 @@ class ConfirmationModel:
     @property
     def config_hash(self) -> str:
         """Fingerprint of the model configuration and package version."""
-        payload = json.dumps({"model": self.model_config, "version": __version__}, sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        return config_hash(self.model_config)
 
     def _data_values(self, inputs: ModelInputs) -> dict[str, np.ndarray]:
         """The per-ally ``pm.Data`` for a cut-off, on the allies and blocs built for."""

@@ -12,7 +12,7 @@ import pytest
 
 from forecast.checks import stored
 from forecast.cli import main
-from forecast.model.config import DEFAULT_MODEL_CONFIG
+from forecast.model.config import DEFAULT_MODEL_CONFIG, config_hash
 from tests.conftest import SYNTHETIC_AS_OF
 
 BACKTEST = "campaign_backtest"
@@ -43,7 +43,7 @@ def made(data_dir: Path, name: str = BACKTEST, **changes) -> stored.StoredResult
         name=name,
         made_at="2026-12-02T09:10:00+00:00",
         package_version=stored.__version__,
-        config_hash=stored.config_hash(),
+        config_hash=config_hash(),
         data_hash=stored.data_hash(data_dir, stored.CHECKS[name].files),
         data_dir=str(data_dir),
         settings=changes.pop("settings", None) or stored.settings_for(name),
@@ -79,8 +79,8 @@ def test_a_result_made_on_other_data_is_stale(data_dir):
 
 
 def test_a_result_made_under_another_model_config_is_stale(data_dir):
-    other = stored.config_hash({"intercept_mu": DEFAULT_MODEL_CONFIG["intercept_mu"] + 1.0})
-    assert other != stored.config_hash()
+    other = config_hash({"intercept_mu": DEFAULT_MODEL_CONFIG["intercept_mu"] + 1.0})
+    assert other != config_hash()
     written = made(data_dir, config_hash=other)
     reason = stored.stale_reason(written, data_dir, [written.settings])
     assert reason is not None and "model config hash" in reason
@@ -141,7 +141,7 @@ def test_a_stale_or_corrupt_stored_result_is_computed_now_and_said_so(
 ):
     stored.write_result(made(data_dir, config_hash="0" * 16), tmp_path)
     found, line = stored.current_or_compute(BACKTEST, synthetic_dataset, data_dir, folder=tmp_path)
-    assert fake_checks == [BACKTEST] and found.config_hash == stored.config_hash()
+    assert fake_checks == [BACKTEST] and found.config_hash == config_hash()
     assert "computed now" in line and "stale" in line
     (tmp_path / f"{BACKTEST}.json").write_text("{")
     found, line = stored.current_or_compute(
