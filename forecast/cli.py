@@ -183,10 +183,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    run_dir = latest_published(args.runs_dir)
+    question = load_dataset(args.data_dir).question.question
+    run_dir = latest_published(args.runs_dir, question=question)
     if run_dir is None:
         print(
-            f"no published forecast in {args.runs_dir}; run `python -m forecast fit`",
+            f"no published forecast of {question!r} in {args.runs_dir}; "
+            "run `python -m forecast fit`",
             file=sys.stderr,
         )
         return 1
@@ -327,7 +329,7 @@ def cmd_checks(args: argparse.Namespace) -> int:
 
     # The timing forms are compared at the run the notebook shows: the latest published
     # one, else (as the notebook then fits) the question's opening date and shipped evidence.
-    run_dir = latest_published(args.runs_dir, archived=True)
+    run_dir = latest_published(args.runs_dir, archived=True, question=dataset.question.question)
     if run_dir is None:
         as_of, evidence = dataset.question.opened, list(dataset.evidence)
     else:

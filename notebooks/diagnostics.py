@@ -16,8 +16,9 @@
 # %% [markdown]
 # # Is the forecast sound? Diagnostics of a stored run
 #
-# This notebook reads the latest **published** run (`forecast.pipeline.store.latest_published()`,
-# in `var/runs/` or in the folder named by the environment variable `FORECAST_RUNS_DIR`)
+# This notebook reads the question's latest **published** run
+# (`forecast.pipeline.store.latest_published()`, in `var/runs/` or in the folder named by
+# the environment variable `FORECAST_RUNS_DIR`, which may hold other questions' runs too)
 # and checks it the way a reviewer would: did the sampler converge, does the model
 # reproduce what was observed, what did the data teach the priors, what does the
 # forecast say per ally and over time, can the model recover known parameters, and is
@@ -164,7 +165,8 @@ print(f"quick mode: {QUICK}; runs folder: {RUNS_DIR}; stored checks: {CHECKS_DIR
 
 # %%
 dataset = load_dataset(DATA_DIR)  # the question directory
-run_dir = latest_published(RUNS_DIR, archived=True)
+# The latest forecast of this question (the runs folder may hold other questions' runs).
+run_dir = latest_published(RUNS_DIR, archived=True, question=dataset.question.question)
 if run_dir is None:
     run_id = new_run_id()
     target = Path(tempfile.mkdtemp(prefix="forecast-notebook-")) if QUICK else RUNS_DIR

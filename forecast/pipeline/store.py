@@ -49,11 +49,15 @@ def read_document(run_dir: Path | str) -> dict[str, Any]:
     return read_json(Path(run_dir) / DOCUMENT_FILE)
 
 
-def latest_published(root: Path | str = DEFAULT_RUNS_DIR, archived: bool = False) -> Path | None:
+def latest_published(
+    root: Path | str = DEFAULT_RUNS_DIR, archived: bool = False, question: str | None = None
+) -> Path | None:
     """The run folder whose passed forecast was published last, or None.
 
     ``archived``: only runs whose posterior netCDF is written (the service writes it just
     after publishing; a reader of the posterior skips a run in that moment).
+    ``question``: only forecasts of this question (``question.toml``'s ``question``): one
+    runs folder may hold runs of several data directories.
     """
     best: tuple[str, Path] | None = None
     for path in Path(root).glob(f"*/{DOCUMENT_FILE}"):
@@ -62,7 +66,10 @@ def latest_published(root: Path | str = DEFAULT_RUNS_DIR, archived: bool = False
             continue
         if archived and not (path.parent / POSTERIOR_FILE).exists():
             continue
-        key = (read_json(path).get("published_at", ""), path.parent)
+        document = read_json(path)
+        if question is not None and document.get("question") != question:
+            continue
+        key = (document.get("published_at", ""), path.parent)
         if best is None or key > best:
             best = key
     return best[1] if best else None

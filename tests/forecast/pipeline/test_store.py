@@ -12,9 +12,9 @@ from forecast.pipeline.store import (
 from tests.conftest import SYNTHETIC_AS_OF, SYNTHETIC_SEED
 
 
-def _run(root, name, published_at, passed=True, archived=False):
+def _run(root, name, published_at, passed=True, archived=False, question="Q?"):
     folder = root / name
-    write_json(folder / DOCUMENT_FILE, {"published_at": published_at})
+    write_json(folder / DOCUMENT_FILE, {"published_at": published_at, "question": question})
     write_json(folder / DIAGNOSTICS_FILE, {"passed": passed})
     if archived:
         (folder / POSTERIOR_FILE).write_bytes(b"")
@@ -28,6 +28,14 @@ def test_latest_published_skips_failed_runs_and_optionally_unarchived_ones(tmp_p
     assert latest_published(tmp_path) == newer
     assert latest_published(tmp_path, archived=True) == old
     assert latest_published(tmp_path / "none") is None
+
+
+def test_latest_published_of_a_question_skips_other_questions_runs(tmp_path):
+    ours = _run(tmp_path, "a", "2024-02-22T10:00:00+00:00")
+    theirs = _run(tmp_path, "b", "2024-02-22T11:00:00+00:00", question="Another?")
+    assert latest_published(tmp_path) == theirs
+    assert latest_published(tmp_path, question="Q?") == ours
+    assert latest_published(tmp_path, question="Unknown?") is None
 
 
 def test_a_deferred_archive_is_written_by_archive_and_only_then(
