@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -44,6 +45,7 @@ import pytensor.tensor as pt
 
 from forecast.data.inputs import ModelInputs
 from forecast.data.reference import CAMPAIGN_COVARIATES, Campaign
+from forecast.model import precompile
 from forecast.model.compiled import compile_for_nutpie
 from forecast.posterior import endgame
 
@@ -374,12 +376,9 @@ def reference_model(
     return model
 
 
-def compiled_reference_model(
-    cfg: Mapping[str, Any], campaigns: Sequence[Campaign], orgs: Sequence[str]
-) -> Any:
-    """``reference_model`` compiled for nutpie, once per process for each configuration
-    and reference class. Its ``pm.Data`` change with ``with_data``."""
-    key = json.dumps(
+def _process_key(cfg: Mapping[str, Any], campaigns: Sequence[Campaign], orgs: Sequence[str]) -> str:
+    """What ``compiled_reference_model`` keeps a compiled model of this process by."""
+    return json.dumps(
         {
             "config": {k: cfg[k] for k in CONFIG_KEYS},
             # The reference class's values are the compiled model's default data.
@@ -388,6 +387,31 @@ def compiled_reference_model(
         },
         sort_keys=True,
     )
+
+
+def compile_in_background(
+    cfg: Mapping[str, Any], campaigns: Sequence[Campaign], orgs: Sequence[str]
+) -> subprocess.Popen | None:
+    """Start compiling ``compiled_reference_model`` in a child process
+    (``forecast.model.precompile``) unless this process holds it already: a caller that
+    compiles the per-ally block meanwhile then loads this one from the on-disk caches.
+    For a caller that found the caches cold (``precompile.wait`` before compiling it)."""
+    if _process_key(cfg, campaigns, orgs) in _COMPILED:
+        return None
+    return precompile.start(
+        compiled_reference_model,
+        {k: cfg[k] for k in CONFIG_KEYS},
+        list(campaigns),
+        list(orgs),
+    )
+
+
+def compiled_reference_model(
+    cfg: Mapping[str, Any], campaigns: Sequence[Campaign], orgs: Sequence[str]
+) -> Any:
+    """``reference_model`` compiled for nutpie, once per process for each configuration
+    and reference class. Its ``pm.Data`` change with ``with_data``."""
+    key = _process_key(cfg, campaigns, orgs)
     with _COMPILED_LOCK:
         if key not in _COMPILED:
             started = time.perf_counter()

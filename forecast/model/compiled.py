@@ -55,16 +55,19 @@ _LIBRARIES = ("numba", "llvmlite", "pytensor", "nutpie", "pymc", "numpy")
 _LOCK = threading.Lock()
 
 
-def compile_for_nutpie(model: pm.Model) -> Any:
+def compile_for_nutpie(model: pm.Model, key: str | None = None) -> Any:
     """``nutpie.compile_pymc_model(model, freeze_model=False)``, with both C callbacks
     loaded from the on-disk cache when an entry for this model exists (and written there
-    otherwise). ``with_data`` and sampling work as on nutpie's own compiled model."""
+    otherwise). ``with_data`` and sampling work as on nutpie's own compiled model.
+    ``key``: the model's ``snapshot.model_key``, if the caller has computed it."""
     from nutpie import compile_pymc as nutpie_pymc
 
-    if os.environ.get("FORECAST_COMPILE_CACHE", "on") == "off":
+    if not cache_enabled():
         return nutpie_pymc.compile_pymc_model(model, freeze_model=False)
 
-    n_dim, n_expanded, logp_pt, expand_pt, initial_point_fn, shape_info = _functions(model)
+    n_dim, n_expanded, logp_pt, expand_pt, initial_point_fn, shape_info = _functions(
+        model, key or snapshot.model_key(model)
+    )
     shared_data, shared_vars = {}, {}
     for var in [*logp_pt.get_shared(), *expand_pt.get_shared()]:
         if var.name in shared_data and shared_vars[var.name] is not var:
@@ -105,12 +108,16 @@ def compile_for_nutpie(model: pm.Model) -> Any:
     )
 
 
-def _functions(model: pm.Model) -> snapshot.Functions:
-    """The PyTensor functions nutpie wraps: unpickled from the model's snapshot if there
-    is one (no graph rewriting), else compiled as nutpie compiles them and stored."""
+def cache_enabled() -> bool:
+    """Whether compiled models are cached on disk (``FORECAST_COMPILE_CACHE`` not ``off``)."""
+    return os.environ.get("FORECAST_COMPILE_CACHE", "on") != "off"
+
+
+def _functions(model: pm.Model, key: str) -> snapshot.Functions:
+    """The PyTensor functions nutpie wraps: unpickled from the model's snapshot (``key``)
+    if there is one (no graph rewriting), else compiled as nutpie compiles them and stored."""
     from nutpie import compile_pymc as nutpie_pymc
 
-    key = snapshot.model_key(model)
     functions = snapshot.load(model, key)
     if functions is None:
         # nutpie's defaults for numba: support-point initial values, every free

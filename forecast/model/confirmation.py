@@ -17,8 +17,8 @@ import xarray as xr
 from forecast import __version__
 from forecast.data.inputs import ModelInputs
 from forecast.data.reference import CAMPAIGN_COVARIATES
-from forecast.model import ally_level, campaign_level, sampling
-from forecast.model.compiled import compile_for_nutpie
+from forecast.model import ally_level, campaign_level, precompile, sampling, snapshot
+from forecast.model.compiled import cache_enabled, compile_for_nutpie
 from forecast.model.config import (
     DEFAULT_MODEL_CONFIG,
     DEFAULT_SAMPLER_CONFIG,
@@ -29,6 +29,10 @@ from forecast.model.config import (
 )
 
 logger = logging.getLogger(__name__)
+
+# How long a first compile waits for the campaign level compiling in a child process
+# (about a minute on 2 cores with empty caches) before compiling it itself.
+PRECOMPILE_TIMEOUT_SECONDS = 600.0
 
 
 class NotFittedError(RuntimeError):
@@ -157,7 +161,16 @@ class ConfirmationModel:
         """Both blocks compiled for nutpie, with the current cut-off's data."""
         if self._compiled is None:
             started = time.perf_counter()
-            allies = compile_for_nutpie(self.model)
+            key = snapshot.model_key(self.model)
+            child = None
+            if cache_enabled() and not snapshot.stored(key):
+                # A machine that has not compiled this model: the campaign level compiles
+                # in a child process meanwhile, and loads from the caches below.
+                child = campaign_level.compile_in_background(
+                    self.model_config, self.inputs.reference, self.organisations
+                )
+            allies = compile_for_nutpie(self.model, key)
+            precompile.wait(child, timeout=PRECOMPILE_TIMEOUT_SECONDS)
             # The campaign level is compiled once per process (any dataset shares it).
             campaign = campaign_level.compiled_reference_model(
                 self.model_config, self.inputs.reference, self.organisations

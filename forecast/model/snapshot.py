@@ -111,6 +111,11 @@ def model_key(model: pm.Model) -> str:
     return digest.hexdigest()
 
 
+def stored(key: str) -> bool:
+    """Whether a snapshot of ``key`` is on disk (a machine that compiled the model before)."""
+    return (directory() / f"{key}.pkl").exists()
+
+
 def load(model: pm.Model, key: str) -> Functions | None:
     """The stored functions of ``key`` (the key of ``model``), holding ``model``'s
     current data; None if there are none or they cannot be read (such an entry is
