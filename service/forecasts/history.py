@@ -161,8 +161,8 @@ class History:
 # performance): the worker compiles the model when it starts, from the compile cache when
 # this machine has compiled it before.
 FIRST_FIT_HINT = (
-    "a worker compiles the model when it starts (about 15 s from the compile cache, "
-    "about 90 s the first time on a machine), then fits in a few seconds"
+    "a worker compiles the model when it starts (about 10 s from the compile cache, "
+    "about 60 s the first time on a machine), then fits in a few seconds"
 )
 
 
