@@ -13,7 +13,7 @@ import pymc as pm
 
 from forecast.data.dataset import load_dataset
 from forecast.data.records import EvidenceItem
-from forecast.pipeline.fit import Forecaster
+from forecast.pipeline.fit import Forecaster, RunResult
 from forecast.pipeline.store import POSTERIOR_FILE, new_run_id
 from forecast.posterior.document import DRAWS_FILE
 
@@ -60,42 +60,23 @@ def main() -> dict[str, float]:
         warm, sampling, refits, sizes = [], [], 0, []
         for k in range(REPEATS):
             item = _posted(k + 1)
-            run_id = new_run_id()
-            started = time.perf_counter()
-            # As the worker does: publish, then write the posterior's netCDF archive.
-            result = forecaster.run(
-                [*base, item],
-                item.date,
-                seed=k,
-                run_id=run_id,
-                run_dir=Path(tmp) / run_id,
-                archive=False,
-            )
-            warm.append(time.perf_counter() - started)
+            seconds, result = _timed_run(forecaster, [*base, item], item.date, k, Path(tmp))
+            warm.append(seconds)
             sampling.append(result.timings["sample_seconds"])
             refits += result.diagnostics["attempts"] - 1
-            result.archive()
-            sizes.append(_folder_bytes(Path(tmp) / run_id))
+            sizes.append(_folder_bytes(result.run_dir))
         # Evidence the campaign level does not read (a reported endorsement made official,
         # at the same cut-off, the service's fixed seed): its last fit is reused.
         reused, reused_sampling, reuses = [], [], 0
         extra: list[EvidenceItem] = []
         for code in SAME_DAY:
             extra.append(_official(code))
-            run_id = new_run_id()
-            started = time.perf_counter()
-            result = forecaster.run(
-                [*base, *extra],
-                OPENED,
-                seed=SERVICE_SEED,
-                run_id=run_id,
-                run_dir=Path(tmp) / run_id,
-                archive=False,
+            seconds, result = _timed_run(
+                forecaster, [*base, *extra], OPENED, SERVICE_SEED, Path(tmp)
             )
-            reused.append(time.perf_counter() - started)
+            reused.append(seconds)
             reused_sampling.append(result.timings["sample_seconds"])
             reuses += result.diagnostics["campaign_level_reused"]
-            result.archive()
         # The same model and data, sampled by pm.sample with its defaults: both blocks
         # (the per-ally model and the campaign level), one after the other.
         model = forecaster.model
@@ -146,6 +127,25 @@ def main() -> dict[str, float]:
         f"{result['bytes_per_run_without_draws'] / 1e3:.0f} kB once its draws are pruned"
     )
     return result
+
+
+def _timed_run(
+    forecaster: Forecaster,
+    evidence: list[EvidenceItem],
+    as_of: dt.date,
+    seed: int,
+    root: Path,
+) -> tuple[float, RunResult]:
+    """One rerun as the worker does it (published, then its netCDF archive written): the
+    seconds to publish, and the result."""
+    run_id = new_run_id()
+    started = time.perf_counter()
+    result = forecaster.run(
+        evidence, as_of, seed=seed, run_id=run_id, run_dir=root / run_id, archive=False
+    )
+    seconds = time.perf_counter() - started
+    result.archive()
+    return seconds, result
 
 
 def _folder_bytes(folder: Path) -> tuple[int, int]:
