@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import inspect
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -384,13 +386,8 @@ def _endgame_grid(draws: PosteriorDraws, assume: Mapping[str, str]) -> dict[str,
     key = ("endgame", tuple(sorted(assume.items())))
     if key in draws._cache:
         return draws._cache[key]
-    u = _grid_u((np.arange(ENDGAME_GRID) + 0.5) / ENDGAME_GRID)
     widths = np.diff(_grid_u(np.arange(ENDGAME_GRID + 1) / ENDGAME_GRID))
-    start = _endgame_start(draws)[:, None]
-    quantile = endgame.quantile(
-        start + u[None, :] * (1.0 - start), *_endgame_parameters(draws, (slice(None), None))
-    )
-    days = np.maximum(draws.emerged_offset + quantile, np.nextafter(draws.censor_day, np.inf))
+    days = _endgame_days(draws)
     members = draws.member > 0
     shape = (draws.n_draws, len(draws.codes), ENDGAME_GRID)
     own, integral = np.empty(shape), np.empty((*shape[:2], ENDGAME_GRID + 1))
@@ -412,6 +409,49 @@ def _endgame_grid(draws: PosteriorDraws, assume: Mapping[str, str]) -> dict[str,
     }
     draws._cache[key] = grid
     return grid
+
+
+# The last grids of endgame days computed in this process, by a digest of what each is
+# made of (``_endgame_days``): a fit's and its thinned draws' (``last_holdout``).
+_ENDGAME_DAYS: OrderedDict[str, np.ndarray] = OrderedDict()
+ENDGAME_DAYS_KEPT = 2
+
+
+def _endgame_days(draws: PosteriorDraws) -> np.ndarray:
+    """The endgame's day at the grid's cells, per draw, shape (draw, ``ENDGAME_GRID``).
+
+    It depends only on the campaign level's draws, the calendar and the cut-off, not on
+    what is assumed of the allies: every grid of one fit shares it, and so does the next
+    fit when it reused the campaign level's draws (``sampling.CampaignFits``). The
+    quantiles (Newton's method per draw and cell) are a good part of a rerun, so the last
+    grids are kept by a digest of their inputs; the same inputs give the same array.
+    """
+    parts = (
+        draws.endgame_location,
+        draws.endgame_shape,
+        draws.endgame_focal,
+        np.asarray(draws.calendar_days, dtype=float),
+        np.asarray([*draws.focal_window, draws.emerged_offset, draws.censor_day, ENDGAME_GRID]),
+    )
+    digest = hashlib.sha256()
+    for part in parts:
+        value = np.ascontiguousarray(part, dtype=float)
+        digest.update(repr(value.shape).encode())
+        digest.update(value.tobytes())
+    key = digest.hexdigest()
+    if key not in _ENDGAME_DAYS:
+        u = _grid_u((np.arange(ENDGAME_GRID) + 0.5) / ENDGAME_GRID)
+        start = _endgame_start(draws)[:, None]
+        quantile = endgame.quantile(
+            start + u[None, :] * (1.0 - start), *_endgame_parameters(draws, (slice(None), None))
+        )
+        days = np.maximum(draws.emerged_offset + quantile, np.nextafter(draws.censor_day, np.inf))
+        days.flags.writeable = False
+        _ENDGAME_DAYS[key] = days
+        while len(_ENDGAME_DAYS) > ENDGAME_DAYS_KEPT:
+            _ENDGAME_DAYS.popitem(last=False)
+    _ENDGAME_DAYS.move_to_end(key)
+    return _ENDGAME_DAYS[key]
 
 
 def _by_blocks(block: Callable[[slice], None], n: int) -> None:

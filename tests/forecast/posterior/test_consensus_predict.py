@@ -507,3 +507,32 @@ def test_an_assumed_endorsement_is_certain_when_the_endgame_is_long_overdue():
     assert predict.endorse_ever(draws, what_if)[:, 0] == pytest.approx(1.0, abs=1e-12)
     late = np.full(draws.n_draws, CUT_OFF + 400.0)
     assert predict.endorsed_by(draws, late, what_if)[:, 0] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_draws_sharing_the_campaign_levels_draws_share_one_endgame_grid(monkeypatch):
+    calls = []
+    quantile = predict.endgame.quantile
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return quantile(*args, **kwargs)
+
+    monkeypatch.setattr(predict.endgame, "quantile", counted)
+    predict._ENDGAME_DAYS.clear()
+    deadlines = np.array(DEADLINES)
+    predict.confirmed_by(two_allies(**FOCAL_POINTS), deadlines)
+    assert len(calls) == 1
+    # Another fit of the per-ally block beside the same campaign-level draws (a rerun that
+    # reused the campaign level): its grid of endgame days is the one already computed.
+    other_allies = {"p_endorse": np.array([[0.5, 0.9], [0.7, 0.6], [0.9, 0.4]])}
+    reused = predict.confirmed_by(two_allies(**FOCAL_POINTS, **other_allies), deadlines)
+    assert len(calls) == 1
+    predict._ENDGAME_DAYS.clear()
+    fresh = predict.confirmed_by(two_allies(**FOCAL_POINTS, **other_allies), deadlines)
+    assert len(calls) == 2
+    np.testing.assert_array_equal(reused, fresh)
+    # Another cut-off, or other endgame draws, is another grid.
+    predict.confirmed_by(two_allies(**FOCAL_POINTS, censor_day=CUT_OFF + 5.0), deadlines)
+    shifted = {"endgame_location": np.log(np.array([46.0, 30.0, 70.0]))}
+    predict.confirmed_by(two_allies(**FOCAL_POINTS, **shifted), deadlines)
+    assert len(calls) == 4
