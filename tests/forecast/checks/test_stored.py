@@ -12,6 +12,7 @@ import pytest
 
 from forecast.checks import stored
 from forecast.cli import main
+from forecast.data.dataset import load_dataset
 from forecast.model.config import DEFAULT_MODEL_CONFIG, config_hash
 from tests.conftest import SYNTHETIC_AS_OF
 
@@ -177,18 +178,31 @@ def test_the_checks_command_stores_each_named_check(tmp_path, data_dir, fake_che
     assert "campaign_recovery: " in capsys.readouterr().out
 
 
-def test_the_checks_command_refuses_a_published_run_of_another_question_at_once(
-    tmp_path, data_dir, fake_checks, capsys
-):
-    run_dir = tmp_path / "runs" / "run_other"
+def _published_run(runs: Path, question: str) -> None:
+    """A published run as of 2014-03-27 (before the synthetic question's campaign)."""
+    run_dir = runs / "run_other"
     run_dir.mkdir(parents=True)
     for name, payload in {
         "inputs.json": {"as_of": "2014-03-27", "evidence_ids": []},
         "diagnostics.json": {"passed": True},
-        "forecast.json": {"published_at": "2026-12-02T07:11:20+00:00"},
+        "forecast.json": {"published_at": "2026-12-02T07:11:20+00:00", "question": question},
     }.items():
         (run_dir / name).write_text(json.dumps(payload))
     (run_dir / "posterior.nc").write_bytes(b"")
+
+
+def test_the_checks_command_skips_another_questions_runs(tmp_path, data_dir, fake_checks):
+    _published_run(tmp_path / "runs", "Will another candidate be confirmed?")
+    argv = ["--data", str(data_dir), "--runs-dir", str(tmp_path / "runs"), "checks"]
+    assert main([*argv, "--checks-dir", str(tmp_path / "out")]) == 0
+    assert sorted(fake_checks) == sorted(stored.CHECKS)
+
+
+def test_the_checks_command_refuses_a_run_that_does_not_fit_the_data_at_once(
+    tmp_path, data_dir, fake_checks, capsys
+):
+    question = load_dataset(data_dir).question.question
+    _published_run(tmp_path / "runs", question)
     argv = ["--data", str(data_dir), "--runs-dir", str(tmp_path / "runs"), "checks"]
     assert main([*argv, "--checks-dir", str(tmp_path / "out")]) == 2
     assert fake_checks == [] and not (tmp_path / "out").exists()
