@@ -56,20 +56,16 @@ def sample_blocks(
     campaign: Any,
     settings: Mapping[str, Any],
     seed: int,
-    campaign_fits: CampaignFits | None = None,
+    campaign_fits: CampaignFits,
 ) -> az.InferenceData:
     """Both blocks, compiled for nutpie, sampled side by side and joined (``joined``).
 
     The per-ally block samples in the background while the campaign level samples (at
-    ``campaign_settings``) and is read out here; with ``campaign_fits``, a campaign-level
-    fit of the same data, settings and seed is taken from it instead of sampled again.
+    ``campaign_settings``) and is read out here, unless ``campaign_fits`` holds a
+    campaign-level fit of the same data, settings and seed.
     """
     running = sample(allies, settings, seed, blocking=False)
-    block_settings = campaign_settings(settings)
-    if campaign_fits is None:
-        campaign_fit = sample(campaign, block_settings, seed)
-    else:
-        campaign_fit = campaign_fits.fit(campaign, block_settings, seed)
+    campaign_fit = campaign_fits.fit(campaign, campaign_settings(settings), seed)
     return joined(read_trace(running.wait(), allies.coords), campaign_fit)
 
 
