@@ -393,9 +393,9 @@ def compile_in_background(
     cfg: Mapping[str, Any], campaigns: Sequence[Campaign], orgs: Sequence[str]
 ) -> subprocess.Popen | None:
     """Start compiling ``compiled_reference_model`` in a child process
-    (``forecast.model.precompile``) unless this process holds it already: a caller that
-    compiles the per-ally block meanwhile then loads this one from the on-disk caches.
-    For a caller that found the caches cold (``precompile.wait`` before compiling it)."""
+    (``forecast.model.precompile``) unless this process holds it already. For a caller
+    that found the caches cold: it compiles the per-ally block meanwhile, waits for the
+    child (``precompile.wait``), and then loads this one from the on-disk caches."""
     if _process_key(cfg, campaigns, orgs) in _COMPILED:
         return None
     return precompile.start(
