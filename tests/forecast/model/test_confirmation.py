@@ -13,7 +13,7 @@ import pytest
 from forecast.data.records import EvidenceItem
 from forecast.model import sampling
 from forecast.model.confirmation import ConfigMismatchError, ConfirmationModel, NotFittedError
-from forecast.pipeline.fit import draws_from_idata
+from forecast.pipeline.fit import Forecaster, draws_from_idata
 from forecast.pipeline.store import POSTERIOR_FILE
 from forecast.posterior import predict
 from tests.conftest import SYNTHETIC_AS_OF, SYNTHETIC_SEED
@@ -264,3 +264,14 @@ def test_prior_draws_cover_the_per_ally_block_and_the_campaign_level(
     assert {"intercept", "p_endorse", "timing_shape"} <= names
     assert {"success_intercept", "org_effect", "p_success", "endgame_location"} <= names
     assert prior.prior.sizes["draw"] == 50
+
+
+def test_the_campaign_levels_pymc_model_holds_the_current_cut_offs_data(synthetic_dataset):
+    forecaster = Forecaster(synthetic_dataset)
+    opening = forecaster.inputs(synthetic_dataset.evidence, SYNTHETIC_AS_OF)
+    later = forecaster.inputs(synthetic_dataset.evidence, dt.date(2024, 4, 15))
+    model = ConfirmationModel(opening)
+    model.build_model()
+    model.set_inputs(later)
+    elapsed = model.campaign_model["campaign_elapsed"].get_value()
+    assert elapsed == later.campaign.elapsed != opening.campaign.elapsed
