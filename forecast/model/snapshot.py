@@ -46,7 +46,7 @@ import pymc as pm
 logger = logging.getLogger(__name__)
 
 # Bumped whenever what is stored (or how it is rebuilt) changes.
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 _LIBRARIES = ("pymc", "pytensor", "nutpie", "numba", "llvmlite", "numpy")
 _FOLDER = "forecast-snapshots"
 
@@ -70,8 +70,7 @@ class _Stored(NamedTuple):
     logp: Any
     expand: Any
     initial_values: Any  # PyTensor function of no input: each free variable's start
-    initial_names: list[str]  # its outputs' names
-    joined: tuple[list[str], list[tuple[int, ...]]]  # free variables' names and shapes
+    initial_names: list[str]  # its outputs' names: the first of ``shape_info``'s
     shape_info: tuple
 
 
@@ -111,16 +110,20 @@ def model_key(model: pm.Model) -> str:
     return digest.hexdigest()
 
 
+def _path(key: str) -> Path:
+    return directory() / f"{key}.pkl"
+
+
 def stored(key: str) -> bool:
     """Whether a snapshot of ``key`` is on disk (a machine that compiled the model before)."""
-    return (directory() / f"{key}.pkl").exists()
+    return _path(key).exists()
 
 
 def load(model: pm.Model, key: str) -> Functions | None:
     """The stored functions of ``key`` (the key of ``model``), holding ``model``'s
     current data; None if there are none or they cannot be read (such an entry is
     deleted and logged)."""
-    path = directory() / f"{key}.pkl"
+    path = _path(key)
     if not path.exists():
         return None
     started = time.perf_counter()
@@ -146,9 +149,8 @@ def load(model: pm.Model, key: str) -> Functions | None:
 
 def save(key: str, functions: Functions, initial: InitialValues) -> Path:
     """Store compiled functions under ``key`` (written beside, then renamed)."""
-    names, _, shapes = functions.shape_info
-    n_free = len(initial.names)
-    if list(names[:n_free]) != initial.names:
+    names = functions.shape_info[0]
+    if list(names[: len(initial.names)]) != initial.names:
         raise ValueError("the traced variables do not start with the free variables")
     stored = _Stored(
         n_dim=functions.n_dim,
@@ -157,12 +159,11 @@ def save(key: str, functions: Functions, initial: InitialValues) -> Path:
         expand=functions.expand,
         initial_values=initial.function,
         initial_names=initial.names,
-        joined=(list(names[:n_free]), [tuple(s) for s in shapes[:n_free]]),
         shape_info=functions.shape_info,
     )
-    folder = directory()
+    path = _path(key)
+    folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{key}.pkl"
     with tempfile.NamedTemporaryFile(dir=folder, suffix=".partial", delete=False) as stream:
         pickle.dump(stored, stream, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(stream.name, path)
@@ -235,8 +236,9 @@ def _rebuilt(stored: _Stored) -> Functions:
     as ``nutpie.compile_pymc._make_functions`` flattens it)."""
     from nutpie import compile_pymc as nutpie_pymc
 
-    seeded = InitialValues(stored.initial_values, stored.initial_names).seeded()
-    names, shapes = stored.joined
+    names = stored.initial_names
+    shapes = [tuple(shape) for shape in stored.shape_info[2][: len(names)]]
+    seeded = InitialValues(stored.initial_values, names).seeded()
     flat = nutpie_pymc._rv_dict_to_flat_array_wrapper(seeded, names=names, shapes=shapes)
     return Functions(
         stored.n_dim, stored.n_expanded, stored.logp, stored.expand, flat, stored.shape_info
