@@ -16,21 +16,18 @@ Run as ``python -m forecast.model.precompile`` (by ``start``, never by hand).
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import pickle
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-logger = logging.getLogger(__name__)
+from forecast.processes import die_with_parent
 
-# Linux's prctl(2) option that signals a child when its parent dies.
-_PR_SET_PDEATHSIG = 1
+logger = logging.getLogger(__name__)
 
 
 def start(function: Callable[..., Any], *args: Any) -> subprocess.Popen | None:
@@ -72,18 +69,9 @@ def wait(child: subprocess.Popen | None, timeout: float) -> bool:
     return True
 
 
-def _die_with(parent: int) -> None:
-    """Be killed when ``parent`` dies (Linux); exit now if it already has."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:
-        sys.exit(1)
-
-
 def main() -> None:
     parent, function, args = pickle.load(sys.stdin.buffer)
-    _die_with(parent)
+    die_with_parent(parent)
     logging.basicConfig(level=logging.WARNING)
     function(*args)
 

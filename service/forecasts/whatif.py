@@ -38,8 +38,8 @@ import msgspec
 
 from forecast.posterior.document import DRAWS_FILE, encode, rerender
 from forecast.posterior.predict import PosteriorDraws
+from forecast.processes import die_with_parent
 from service.common.errors import Busy, TooManyRequests, Unavailable
-from service.common.processes import die_with_parent
 from service.common.schemas import ProblemError
 
 logger = logging.getLogger(__name__)

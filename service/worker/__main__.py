@@ -3,7 +3,7 @@
 import os
 import sys
 
-from service.common.processes import die_with_parent
+from forecast.processes import die_with_parent
 
 # Before the model's imports, which take seconds: a server killed meanwhile leaves no worker.
 if "FORECAST_PARENT_PID" in os.environ:

@@ -13,8 +13,9 @@ PR_SET_PDEATHSIG = 1
 def die_with_parent(parent_pid: int) -> None:
     """Have Linux kill this process (SIGKILL) when ``parent_pid``, its parent, dies.
 
-    Called first thing in each child the service starts (the worker, the what-if
-    processes), so that no orphan outlives a server killed by SIGKILL. If the parent died
+    Called first thing in each child process started here or by the service (the
+    worker, the what-if processes, a model compiled meanwhile: ``forecast.model.precompile``),
+    so that no orphan outlives a process killed by SIGKILL. If the parent died
     before the request took effect, this process exits at once. Elsewhere than Linux it
     does nothing.
     """
