@@ -1,4 +1,9 @@
-"""``python -m service``: migrate, seed, start the worker, serve the API with uvicorn."""
+"""``python -m service``: start the worker, then migrate, seed and serve the API.
+
+The worker starts first, before this process imports the API: its seconds of imports and
+compiling overlap with the API's imports and the migrations, and it waits for the
+database's schema (``service.common.db.wait_for_schema``) before it reads or writes.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +16,8 @@ import sys
 import threading
 import types
 
-import uvicorn
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from forecast.data.dataset import Dataset, load_dataset
 from forecast.data.records import ValidationError
-from service.app import create_app
-from service.common.db import Database, connect, migrate
-from service.common.tables import ForecastRow, RunRow
-from service.evidence.service import seed_evidence
-from service.forecasts.live import live_forecasts
-from service.http.server import server_options
-from service.runs.queue import in_transaction, queue_live_run
-from service.settings import CONFIG_ERROR, Settings, settings_for_process
+from service.settings import CONFIG_ERROR, settings_for_process
 
 logger = logging.getLogger(__name__)
 
@@ -79,35 +72,6 @@ class WorkerSupervisor:
             self.process.wait()
 
 
-def queue_first_run(database: Database, dataset: Dataset, seed: int) -> str | None:
-    """Queue a live run if no live forecast is served and no run is queued or running."""
-
-    def work(session: Session) -> str | None:
-        if session.scalar(live_forecasts(ForecastRow.run_id).limit(1)) is not None:
-            return None
-        pending = select(RunRow.id).where(RunRow.status.in_(("queued", "running"))).limit(1)
-        if session.scalar(pending) is not None:
-            return None
-        return queue_live_run(session, dataset, trigger="startup", seed=seed).id
-
-    return in_transaction(database.sessions, work)
-
-
-def prepare(settings: Settings, *, fit_if_empty: bool) -> None:
-    """Migrate the database, seed the shipped evidence once, queue a first run if asked."""
-    dataset = load_dataset(settings.data_dir)
-    database = connect(settings.database_url)
-    try:
-        migrate(database)
-        seed_evidence(database, dataset)
-        if fit_if_empty:
-            run_id = queue_first_run(database, dataset, settings.seed)
-            if run_id:
-                logger.info("no forecast is published yet: queued run %s", run_id)
-    finally:
-        database.dispose()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
     parser.add_argument(
@@ -124,19 +88,23 @@ def main(argv: list[str] | None = None) -> int:
     settings = settings_for_process()
     if settings is None:
         return CONFIG_ERROR
-    try:
-        prepare(settings, fit_if_empty=args.fit_if_empty)
-    except ValidationError as exc:
-        logger.error("the data in %s is not valid: %s", settings.data_dir, exc)
-        return 1
     supervisor = None if args.no_worker else WorkerSupervisor()
     if supervisor is not None:
         supervisor.start()
     # uvicorn re-raises the SIGTERM it caught once it has shut down; this handler turns
-    # it into an exit that stops the worker below instead of killing this process.
+    # it (or one that comes sooner) into an exit that stops the worker below instead of
+    # killing this process.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        uvicorn.run(create_app(settings), **server_options(settings))
+        # Imported once the worker is starting: these imports take a second or two.
+        from service.startup import prepare, serve_api
+
+        try:
+            prepare(settings, fit_if_empty=args.fit_if_empty)
+        except ValidationError as exc:
+            logger.error("the data in %s is not valid: %s", settings.data_dir, exc)
+            return 1
+        serve_api(settings)
     finally:
         if supervisor is not None:
             supervisor.stop()

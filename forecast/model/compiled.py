@@ -19,7 +19,7 @@ A second process with the same model loads the callbacks instead of compiling th
 the PyTensor functions they wrap from the model's snapshot (``forecast.model.snapshot``:
 no graph rewriting, about 10 s of every start before). An
 entry that cannot be loaded (corrupt, truncated, from another build), the callbacks' or
-PyTensor's, is deleted, logged and rebuilt (``_load_or_discard``). A graph that PyTensor
+PyTensor's, is deleted, logged and rebuilt (``forecast.numba_cache``). A graph that PyTensor
 cannot cache gets nutpie's own, uncached callbacks.
 
 The cache lives where PyTensor's does (``PYTENSOR_FLAGS=base_compiledir=DIR`` moves
@@ -29,7 +29,6 @@ own callbacks instead (the benchmarks' baseline).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import os
@@ -37,14 +36,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import numba
 import numpy as np
 import pymc as pm
-from numba.core import caching
 
+# Imported for its guard: a cache entry numba cannot load is deleted and compiled again.
+from forecast import numba_cache as numba_cache
 from forecast.model import snapshot
 
 logger = logging.getLogger(__name__)
@@ -284,42 +283,3 @@ def _compiled_cfunc(make_function: Callable[[], Any], signature: Any, key: str) 
             time.perf_counter() - started,
         )
         return cfunc
-
-
-def _load_or_discard(load_overload: Callable[..., Any]) -> Callable[..., Any]:
-    """numba's ``Cache.load_overload``, with an entry that cannot be loaded (corrupt,
-    truncated, written by another build) deleted, logged and reported as a miss, so that
-    it is compiled and stored again. numba itself raises, and the process cannot compile
-    the function at all; this covers PyTensor's graph entries as well as the callbacks."""
-
-    @functools.wraps(load_overload)
-    def loading(self: Any, sig: Any, target_context: Any) -> Any:
-        try:
-            return load_overload(self, sig, target_context)
-        except Exception as error:  # numba's loaders raise many kinds
-            files = _entry_files(self._cache_file)
-            for path in files:
-                path.unlink(missing_ok=True)
-            logger.warning(
-                "compile cache: %s could not be loaded (%s: %s); removed %d file(s), "
-                "compiling it again",
-                self._cache_file._index_name,
-                type(error).__name__,
-                error,
-                len(files),
-            )
-            return None
-
-    loading.discards_corrupt_entries = True  # type: ignore[attr-defined]
-    return loading
-
-
-def _entry_files(cache_file: Any) -> list[Path]:
-    """The index and data files of one function's cache entry."""
-    folder = Path(cache_file._cache_path)
-    data = cache_file._data_name_pattern.replace("{number:d}", "*")
-    return [folder / cache_file._index_name, *folder.glob(data)]
-
-
-if not getattr(caching.Cache.load_overload, "discards_corrupt_entries", False):
-    caching.Cache.load_overload = _load_or_discard(caching.Cache.load_overload)

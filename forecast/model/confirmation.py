@@ -124,33 +124,35 @@ class ConfirmationModel:
         return campaign_level.data_values(inputs, self.organisations)
 
     def build_model(self) -> pm.Model:
-        """Build (once) the two blocks of the model on the first cut-off's data.
+        """Build (once) the per-ally block of the model on the first cut-off's data.
 
         ``model`` is the per-ally block; ``campaign_model`` is the campaign level
-        (``campaign_level.reference_model``). They share no parameter and no observation, so
-        the joint posterior is their product and each block is sampled on its own.
+        (``campaign_level.reference_model``, built when first read). They share no parameter
+        and no observation, so the joint posterior is their product and each block is
+        sampled on its own.
         """
-        cfg = self.model_config
         values = self._data_values(self.inputs)
-        self._campaign_model = campaign_level.reference_model(
-            cfg, self.inputs.reference, self.organisations
-        )
-        self._campaign_inputs = None
-        model = ally_level.ally_model(cfg, values, self.ally_coords)
+        model = ally_level.ally_model(self.model_config, values, self.ally_coords)
         self.model = model
         return model
 
     @property
-    def campaign_model(self) -> pm.Model | None:
+    def campaign_model(self) -> pm.Model:
         """The campaign level as a PyMC model, holding the current cut-off's data.
 
-        nutpie's fits give the compiled campaign level its data from ``inputs``
-        (``with_data``), so this model's own data are set only when it is read (by
-        ``pm.sample`` or the prior predictive): the first ``pm.set_data`` of a process
-        compiles a function per dimension, 0.7 s of a worker's start.
+        nutpie's fits compile their own copy (``campaign_level.compiled_reference_model``)
+        and give it its data from ``inputs`` (``with_data``), so this model is built, and
+        its data set, only when it is read (by ``pm.sample``, the prior predictive or
+        ``parameter_names``): building it took 0.5 s of a worker's start, and the first
+        ``pm.set_data`` of a process compiles a function per dimension, 0.7 s more.
         """
+        if self._campaign_model is None:
+            self._campaign_model = campaign_level.reference_model(
+                self.model_config, self.inputs.reference, self.organisations
+            )
+            self._campaign_inputs = None
         model = self._campaign_model
-        if model is not None and self._campaign_inputs is not self.inputs:
+        if self._campaign_inputs is not self.inputs:
             with model:
                 pm.set_data(self._campaign_values(self.inputs))
             self._campaign_inputs = self.inputs
@@ -262,7 +264,7 @@ class ConfirmationModel:
         """Names of the sampled parameters (not the deterministics)."""
         if self.model is None:
             self.build_model()
-        blocks = (self.model, self._campaign_model)  # their variables, whatever their data
+        blocks = (self.model, self.campaign_model)
         return [rv.name for block in blocks for rv in block.free_RVs]
 
     def require_fit(self) -> az.InferenceData:

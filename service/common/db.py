@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
@@ -106,3 +111,33 @@ def migrate(database: Database) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     logger.info("database schema is at head (%s)", database.engine.url.render_as_string())
+
+
+def schema_at_head(database: Database) -> bool:
+    """Whether the database's schema is the newest migration's (``migrate`` has run)."""
+    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    with database.engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    return current == heads
+
+
+def wait_for_schema(database: Database, poll_seconds: float, stop: Callable[[], bool]) -> bool:
+    """Wait until the schema is at head; False if ``stop()`` turns true first.
+
+    ``python -m service`` starts its worker before it migrates, so that the worker's start
+    overlaps with the migrations: the worker waits here before its first read or write.
+    A database that cannot be read yet (locked by the migration, or not created) counts
+    as not migrated.
+    """
+    announced = False
+    while not stop():
+        try:
+            if schema_at_head(database):
+                return True
+        except OperationalError:
+            pass
+        if not announced:
+            logger.info("waiting for the database's schema to reach the newest migration")
+            announced = True
+        time.sleep(poll_seconds)
+    return False

@@ -26,7 +26,7 @@ from forecast.model.gate import GateConfig, GateFailed
 from forecast.pipeline.fit import Forecaster, RunResult
 from forecast.pipeline.store import TIMINGS_FILE, read_json, write_evidence
 from forecast.posterior.document import encode
-from service.common.db import connect
+from service.common.db import connect, wait_for_schema
 from service.common.worker_status import WORKER_STATUS_FILE
 from service.runs import queue
 from service.runs.retention import prune_run_files
@@ -176,16 +176,21 @@ def make_forecaster(settings: Settings) -> Forecaster:
 
 
 def serve(settings: Settings) -> int:
-    """Recover interrupted runs, then fit queued runs until SIGTERM; the exit code."""
+    """Compile the model, wait for the database's schema, recover interrupted runs, then
+    fit queued runs until SIGTERM; the exit code."""
     try:
         forecaster = make_forecaster(settings)
     except (TypeError, ValueError) as exc:  # FORECAST_GATE_CONFIG or the data
         logger.error("the worker cannot start: %s", exc)
         return CONFIG_ERROR
+    logger.info("compiled the model in %.1f s", forecaster.compile())
     database = connect(settings.database_url)
+    if not wait_for_schema(database, settings.poll_seconds, lambda: _Stop.requested):
+        database.dispose()
+        logger.info("worker stopped")
+        return 0
     writes = WorkerWrites(database, settings.artifacts_dir / WORKER_STATUS_FILE)
     _attempt(writes.ready, writes)  # runs left running by a worker that died
-    logger.info("compiled the model in %.1f s", forecaster.compile())
     logger.info("worker ready (pid %d), polling every %.2f s", os.getpid(), settings.poll_seconds)
     archiver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -14,7 +15,7 @@ from litestar.testing import TestClient
 from sqlalchemy import select
 
 from service.app import create_app
-from service.common.db import Database, connect, migrate
+from service.common.db import Database, connect, migrate, schema_at_head, wait_for_schema
 from service.common.tables import Base, ForecastRow, RunRow
 from service.runs.queue import claim_next, in_transaction, publish, queue_run
 from tests.service.conftest import AUTH, endorsement, evidence_count, serving
@@ -119,7 +120,7 @@ def test_a_published_forecast_is_served_from_postgres(pg_settings, published_tem
 def test_startup_migrates_a_new_database_and_seeds_the_shipped_evidence_once(
     tmp_path, data_dir, dataset
 ):
-    from service.__main__ import prepare
+    from service.startup import prepare
     from tests.service.conftest import make_settings
 
     settings = make_settings(tmp_path / "new", data_dir)
@@ -131,6 +132,23 @@ def test_startup_migrates_a_new_database_and_seeds_the_shipped_evidence_once(
         (run,) = session.scalars(select(RunRow)).all()
     database.dispose()
     assert (run.status, run.trigger, run.as_of) == ("queued", "startup", dataset.question.opened)
+
+
+def test_a_worker_waits_for_the_migrations_that_start_after_it(tmp_path):
+    # python -m service starts its worker before it migrates: the worker's first read
+    # waits for the schema, and a stop request ends the wait.
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    database, migrating = connect(url), connect(url)
+    assert not schema_at_head(database)
+    assert wait_for_schema(database, 0.01, stop=lambda: True) is False
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(wait_for_schema, database, 0.01, threading.Event().is_set)
+        assert not waiting.done()
+        migrate(migrating)
+        assert waiting.result(timeout=10) is True
+    assert schema_at_head(database)
+    database.dispose()
+    migrating.dispose()
 
 
 def test_nul_and_control_characters_get_422_on_postgres(pg_settings):

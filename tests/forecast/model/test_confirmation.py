@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from forecast.data.records import EvidenceItem
-from forecast.model import sampling
+from forecast.model import campaign_level, sampling
 from forecast.model.confirmation import ConfigMismatchError, ConfirmationModel, NotFittedError
 from forecast.pipeline.fit import Forecaster, draws_from_idata
 from forecast.pipeline.store import POSTERIOR_FILE
@@ -264,6 +264,22 @@ def test_prior_draws_cover_the_per_ally_block_and_the_campaign_level(
     assert {"intercept", "p_endorse", "timing_shape"} <= names
     assert {"success_intercept", "org_effect", "p_success", "endgame_location"} <= names
     assert prior.prior.sizes["draw"] == 50
+
+
+def test_the_campaign_levels_pymc_model_is_built_only_when_read(synthetic_dataset, monkeypatch):
+    # nutpie's fits compile their own copy: a worker's start builds no PyMC model of it.
+    built = []
+    original = campaign_level.reference_model
+    monkeypatch.setattr(
+        campaign_level, "reference_model", lambda *a: built.append(1) or original(*a)
+    )
+    forecaster = Forecaster(synthetic_dataset)
+    model = ConfirmationModel(forecaster.inputs(synthetic_dataset.evidence, SYNTHETIC_AS_OF))
+    model.build_model()
+    assert built == []
+    assert model.campaign_model is model.campaign_model
+    assert len(built) == 1
+    assert "success_intercept" in model.parameter_names
 
 
 def test_the_campaign_levels_pymc_model_holds_the_current_cut_offs_data(synthetic_dataset):

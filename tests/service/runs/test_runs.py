@@ -272,8 +272,8 @@ def test_retracting_the_newest_item_moves_the_queued_live_cut_off_back(client, d
 def test_fit_if_empty_queues_a_first_run_only_when_nothing_is_published_or_pending(
     database, dataset, published
 ):
-    from service.__main__ import queue_first_run
     from service.common.db import connect
+    from service.startup import queue_first_run
 
     first = queue_first_run(database, dataset, seed=1)
     assert first is not None
