@@ -1,4 +1,5 @@
-"""Child processes that die with the process that started them, even when it is SIGKILLed."""
+"""Child processes that die with the process that started them, even when it is SIGKILLed;
+and a long-lived process's freed memory handed back to the system."""
 
 from __future__ import annotations
 
@@ -25,3 +26,15 @@ def die_with_parent(parent_pid: int) -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent_pid:
         os._exit(1)
+
+
+def release_free_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``).
+
+    A fit allocates and frees tens of megabytes of arrays, and glibc keeps freed memory
+    for reuse: a worker's resident size grew by about 60 MB over its first reruns
+    without using it. Elsewhere than glibc it does nothing.
+    """
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is not None:
+        trim(0)

@@ -83,6 +83,8 @@ CALENDAR_SLOTS = 8
 NO_DATE = 1e6
 # Compiled campaign-level models of this process, by configuration and reference class.
 _COMPILED: dict[str, Any] = {}
+# Their free variables' names, kept when they are built (the gate checks these).
+_PARAMETERS: dict[str, list[str]] = {}
 _COMPILED_LOCK = threading.Lock()
 
 
@@ -415,10 +417,25 @@ def compiled_reference_model(
     with _COMPILED_LOCK:
         if key not in _COMPILED:
             started = time.perf_counter()
-            _COMPILED[key] = compile_for_nutpie(reference_model(cfg, campaigns, orgs))
+            model = reference_model(cfg, campaigns, orgs)
+            _PARAMETERS[key] = [rv.name for rv in model.free_RVs]
+            _COMPILED[key] = compile_for_nutpie(model)
             seconds = time.perf_counter() - started
             logger.info("compiled the campaign level for nutpie in %.1f s", seconds)
         return _COMPILED[key]
+
+
+def parameter_names(
+    cfg: Mapping[str, Any], campaigns: Sequence[Campaign], orgs: Sequence[str]
+) -> list[str]:
+    """The names of ``reference_model``'s free variables: kept from the model this
+    process compiled, or from one built for the purpose (about half a second)."""
+    key = _process_key(cfg, campaigns, orgs)
+    with _COMPILED_LOCK:
+        if key not in _PARAMETERS:
+            model = reference_model(cfg, campaigns, orgs)
+            _PARAMETERS[key] = [rv.name for rv in model.free_RVs]
+        return list(_PARAMETERS[key])
 
 
 def p_within(

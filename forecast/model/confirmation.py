@@ -89,7 +89,8 @@ class ConfirmationModel:
             "campaign_covariate": list(CAMPAIGN_COVARIATES),
             "organisation": self.organisations,
         }
-        self.model: pm.Model | None = None
+        self._model: pm.Model | None = None
+        self._model_inputs: ModelInputs | None = None  # the inputs its data hold
         self._campaign_model: pm.Model | None = None
         self._campaign_inputs: ModelInputs | None = None  # the inputs its data hold
         self._compiled = None
@@ -133,7 +134,25 @@ class ConfirmationModel:
         """
         values = self._data_values(self.inputs)
         model = ally_level.ally_model(self.model_config, values, self.ally_coords)
-        self.model = model
+        self._model, self._model_inputs = model, self.inputs
+        return model
+
+    @property
+    def model(self) -> pm.Model | None:
+        """The per-ally block as a PyMC model (None until built), holding the current
+        cut-off's data.
+
+        nutpie's fits give the compiled block its data from ``inputs`` (``with_data``),
+        so this model's data are set only when it is read (by ``pm.sample``, the
+        log-likelihood or the predictive checks): ``pm.set_data`` evaluates each
+        dimension's length with PyTensor's C backend, whose first use in a process loads
+        its module cache, about 0.7 s and 50 MB of a worker's first rerun.
+        """
+        model = self._model
+        if model is not None and self._model_inputs is not self.inputs:
+            with model:
+                pm.set_data(self._data_values(self.inputs))
+            self._model_inputs = self.inputs
         return model
 
     @property
@@ -142,8 +161,8 @@ class ConfirmationModel:
 
         nutpie's fits compile their own copy (``campaign_level.compiled_reference_model``)
         and give it its data from ``inputs`` (``with_data``), so this model is built, and
-        its data set, only when it is read (by ``pm.sample``, the prior predictive or
-        ``parameter_names``): building it took 0.5 s of a worker's start, and the first
+        its data set, only when it is read (by ``pm.sample`` or the prior predictive):
+        building it took 0.5 s of a worker's start, and the first
         ``pm.set_data`` of a process compiles a function per dimension, 0.7 s more.
         """
         if self._campaign_model is None:
@@ -160,15 +179,12 @@ class ConfirmationModel:
 
     def set_inputs(self, inputs: ModelInputs) -> None:
         """Swap in another cut-off's data; the compiled model is reused, not rebuilt."""
-        values = self._data_values(inputs)
+        self._data_values(inputs)  # the same allies and blocs, or ValueError
         self.inputs = inputs
-        if self.model is not None:
-            with self.model:
-                pm.set_data(values)
 
     def compile(self) -> None:
         """Build the model and compile it for the default sampler now, not at the first fit."""
-        if self.model is None:
+        if self._model is None:
             self.build_model()
         if self.sampler_config["sampler"] == "nutpie":
             self._nutpie_model()
@@ -177,7 +193,7 @@ class ConfirmationModel:
         """Both blocks compiled for nutpie, with the current cut-off's data."""
         if self._compiled is None:
             started = time.perf_counter()
-            key = snapshot.model_key(self.model)
+            key = snapshot.model_key(self._model)
             child = None
             if cache_enabled() and not snapshot.stored(key):
                 # A machine that has not compiled this model: the campaign level compiles
@@ -185,7 +201,7 @@ class ConfirmationModel:
                 child = campaign_level.compile_in_background(
                     self.model_config, self.inputs.reference, self.organisations
                 )
-            allies = compile_for_nutpie(self.model, key)
+            allies = compile_for_nutpie(self._model, key)
             precompile.wait(child, timeout=PRECOMPILE_TIMEOUT_SECONDS)
             # The campaign level is compiled once per process (any dataset shares it).
             campaign = campaign_level.compiled_reference_model(
@@ -226,7 +242,7 @@ class ConfirmationModel:
         arviz.InferenceData
             Posterior and sample stats, with the configs in its attributes.
         """
-        if self.model is None:
+        if self._model is None:
             self.build_model()
         if inputs is not None:
             self.set_inputs(inputs)
@@ -262,10 +278,12 @@ class ConfirmationModel:
     @property
     def parameter_names(self) -> list[str]:
         """Names of the sampled parameters (not the deterministics)."""
-        if self.model is None:
+        if self._model is None:
             self.build_model()
-        blocks = (self.model, self.campaign_model)
-        return [rv.name for block in blocks for rv in block.free_RVs]
+        campaign = campaign_level.parameter_names(
+            self.model_config, self.inputs.reference, self.organisations
+        )
+        return [rv.name for rv in self._model.free_RVs] + campaign
 
     def require_fit(self) -> az.InferenceData:
         if self.idata is None:
@@ -287,7 +305,7 @@ class ConfirmationModel:
 
     def sample_prior_predictive(self, draws: int, random_seed: int) -> az.InferenceData:
         """Prior draws of parameters and simulated endorsement days, for prior checks."""
-        if self.model is None:
+        if self._model is None:
             self.build_model()
         with self.model:
             prior = pm.sample_prior_predictive(draws=draws, random_seed=random_seed)

@@ -26,6 +26,7 @@ from forecast.model.gate import GateConfig, GateFailed
 from forecast.pipeline.fit import Forecaster, RunResult
 from forecast.pipeline.store import TIMINGS_FILE, read_json, write_evidence
 from forecast.posterior.document import encode
+from forecast.processes import release_free_memory
 from service.common.db import connect, wait_for_schema
 from service.common.worker_status import WORKER_STATUS_FILE
 from service.runs import queue
@@ -159,10 +160,14 @@ def _prune(session_factory: sessionmaker[Session], settings: Settings) -> None:
 
 
 def _archive(result: RunResult) -> None:
+    """Write a published run's posterior archive, the last step of a run; then hand the
+    memory the run freed back to the system."""
     try:
         result.archive()
     except Exception:  # logged; the published forecast stands
         logger.exception("run %s: the posterior archive could not be written", result.run_id)
+    finally:
+        release_free_memory()
 
 
 def make_forecaster(settings: Settings) -> Forecaster:

@@ -8,6 +8,7 @@ import json
 
 import arviz as az
 import numpy as np
+import pymc as pm
 import pytest
 
 from forecast.data.records import EvidenceItem
@@ -266,28 +267,34 @@ def test_prior_draws_cover_the_per_ally_block_and_the_campaign_level(
     assert prior.prior.sizes["draw"] == 50
 
 
-def test_the_campaign_levels_pymc_model_is_built_only_when_read(synthetic_dataset, monkeypatch):
-    # nutpie's fits compile their own copy: a worker's start builds no PyMC model of it.
-    built = []
-    original = campaign_level.reference_model
+def test_the_pymc_models_are_built_and_given_data_only_when_read(synthetic_dataset, monkeypatch):
+    # nutpie's fits compile their own copies and give them their data: a worker's start
+    # builds no PyMC model of the campaign level, and a rerun sets no PyMC model's data
+    # (pm.set_data compiles with PyTensor's C backend, seconds at its first use).
+    built, set_data = [], []
+    reference_model, pm_set_data = campaign_level.reference_model, pm.set_data
     monkeypatch.setattr(
-        campaign_level, "reference_model", lambda *a: built.append(1) or original(*a)
+        campaign_level, "reference_model", lambda *a: built.append(1) or reference_model(*a)
     )
-    forecaster = Forecaster(synthetic_dataset)
-    model = ConfirmationModel(forecaster.inputs(synthetic_dataset.evidence, SYNTHETIC_AS_OF))
-    model.build_model()
-    assert built == []
-    assert model.campaign_model is model.campaign_model
-    assert len(built) == 1
-    assert "success_intercept" in model.parameter_names
-
-
-def test_the_campaign_levels_pymc_model_holds_the_current_cut_offs_data(synthetic_dataset):
+    monkeypatch.setattr(pm, "set_data", lambda *a, **k: set_data.append(1) or pm_set_data(*a, **k))
     forecaster = Forecaster(synthetic_dataset)
     opening = forecaster.inputs(synthetic_dataset.evidence, SYNTHETIC_AS_OF)
     later = forecaster.inputs(synthetic_dataset.evidence, dt.date(2024, 4, 15))
     model = ConfirmationModel(opening)
     model.build_model()
     model.set_inputs(later)
+    assert built == []
+    names = model.parameter_names  # the gate's, kept by the compiled campaign level
+    assert set_data == []
+
+    # Read, each holds the current cut-off's data.
+    assert model.campaign_model is model.campaign_model
     elapsed = model.campaign_model["campaign_elapsed"].get_value()
     assert elapsed == later.campaign.elapsed != opening.campaign.elapsed
+    censor = model.model["censor_day"].get_value()
+    assert np.array_equal(censor, later.frame["censor_day"].to_numpy(float))
+    assert not np.array_equal(censor, opening.frame["censor_day"].to_numpy(float))
+    assert len(set_data) == 2
+    blocks = (model.model, model.campaign_model)
+    assert names == [rv.name for block in blocks for rv in block.free_RVs]
+    assert "success_intercept" in names
