@@ -2,6 +2,11 @@
 
 import sys
 
-from forecast.cli import main
+from forecast.numba_cache import import_arviz
+
+# Before anything imports PyMC: ArviZ's import-time ufunc from numba's cache (0.8 s).
+import_arviz()
+
+from forecast.cli import main  # noqa: E402
 
 sys.exit(main())

@@ -1,6 +1,7 @@
 """numba's on-disk cache, made to serve every process that fits.
 
-Importing this module (``forecast.model`` does, and the worker's entry point, first):
+Importing this module (``forecast.model`` does; the entry points of the worker and of
+``python -m forecast`` do first):
 
 - makes numba delete, log and compile again a cache entry it cannot load (corrupt,
   truncated, written by another build), where numba itself raises and the process cannot
@@ -10,7 +11,7 @@ Importing this module (``forecast.model`` does, and the worker's entry point, fi
 ``import_arviz``, called by a process's entry point before anything imports PyMC (which
 imports ArviZ), imports ArviZ with the numba ufunc it compiles at import cached on disk:
 ``arviz.stats.ecdf_utils`` compiles ``_binom_pmf`` with ``numba.vectorize`` and a
-signature, eagerly and uncached, about 0.8 s of every worker's start.
+signature, eagerly and uncached, about 0.8 s of the start of every worker and command.
 """
 
 from __future__ import annotations
