@@ -115,10 +115,17 @@ def migrate(database: Database) -> None:
 
 def schema_at_head(database: Database) -> bool:
     """Whether the database's schema is the newest migration's (``migrate`` has run)."""
-    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    return _current_heads(database) == _newest_heads()
+
+
+def _newest_heads() -> set[str]:
+    """The revisions the migrations end at (read from ``MIGRATIONS_DIR``)."""
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def _current_heads(database: Database) -> set[str]:
     with database.engine.connect() as connection:
-        current = set(MigrationContext.configure(connection).get_current_heads())
-    return current == heads
+        return set(MigrationContext.configure(connection).get_current_heads())
 
 
 def wait_for_schema(database: Database, poll_seconds: float, stop: Callable[[], bool]) -> bool:
@@ -129,10 +136,10 @@ def wait_for_schema(database: Database, poll_seconds: float, stop: Callable[[], 
     A database that cannot be read yet (locked by the migration, or not created) counts
     as not migrated.
     """
-    announced = False
+    newest, announced = _newest_heads(), False
     while not stop():
         try:
-            if schema_at_head(database):
+            if _current_heads(database) == newest:
                 return True
         except OperationalError:
             pass
