@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -90,9 +90,9 @@ class ConfirmationModel:
             "organisation": self.organisations,
         }
         self._model: pm.Model | None = None
-        self._model_inputs: ModelInputs | None = None  # the inputs its data hold
         self._campaign_model: pm.Model | None = None
-        self._campaign_inputs: ModelInputs | None = None  # the inputs its data hold
+        # The inputs whose data each PyMC model holds, by block (``_holding_inputs``).
+        self._held: dict[str, ModelInputs] = {}
         self._compiled = None
         # The campaign level's last nutpie fit, reused by a rerun that changes none of
         # its data (sampling.CampaignFits).
@@ -134,7 +134,7 @@ class ConfirmationModel:
         """
         values = self._data_values(self.inputs)
         model = ally_level.ally_model(self.model_config, values, self.ally_coords)
-        self._model, self._model_inputs = model, self.inputs
+        self._model, self._held["allies"] = model, self.inputs
         return model
 
     @property
@@ -148,12 +148,9 @@ class ConfirmationModel:
         dimension's length with PyTensor's C backend, whose first use in a process loads
         its module cache, about 0.7 s and 50 MB of a worker's first rerun.
         """
-        model = self._model
-        if model is not None and self._model_inputs is not self.inputs:
-            with model:
-                pm.set_data(self._data_values(self.inputs))
-            self._model_inputs = self.inputs
-        return model
+        if self._model is None:
+            return None
+        return self._holding_inputs(self._model, "allies", self._data_values)
 
     @property
     def campaign_model(self) -> pm.Model:
@@ -169,12 +166,20 @@ class ConfirmationModel:
             self._campaign_model = campaign_level.reference_model(
                 self.model_config, self.inputs.reference, self.organisations
             )
-            self._campaign_inputs = None
-        model = self._campaign_model
-        if self._campaign_inputs is not self.inputs:
+        return self._holding_inputs(self._campaign_model, "campaign", self._campaign_values)
+
+    def _holding_inputs(
+        self,
+        model: pm.Model,
+        block: str,
+        values: Callable[[ModelInputs], dict[str, np.ndarray]],
+    ) -> pm.Model:
+        """``model`` (the PyMC model of ``block``) given the current cut-off's data,
+        unless it holds them already."""
+        if self._held.get(block) is not self.inputs:
             with model:
-                pm.set_data(self._campaign_values(self.inputs))
-            self._campaign_inputs = self.inputs
+                pm.set_data(values(self.inputs))
+            self._held[block] = self.inputs
         return model
 
     def set_inputs(self, inputs: ModelInputs) -> None:
