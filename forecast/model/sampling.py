@@ -112,7 +112,12 @@ class CampaignFits:
 def pm_sample_blocks(
     allies: pm.Model, campaign: pm.Model, settings: Mapping[str, Any], seed: int
 ) -> az.InferenceData:
-    """Both blocks sampled with ``pm.sample`` one after the other, then joined."""
+    """Both blocks sampled with ``pm.sample`` one after the other, then joined.
+
+    PyMC's own NUTS, on the log-density compiled by PyTensor's numba backend, as
+    nutpie's is, rather than by its C backend, which compiles each operation with a C
+    compiler: the cross-check of the two samplers on the test model took 94 s instead of
+    181 s from empty compile caches."""
     blocks = []
     for block, block_settings in ((allies, settings), (campaign, campaign_settings(settings))):
         with block:
@@ -125,6 +130,7 @@ def pm_sample_blocks(
                     random_seed=seed,
                     progressbar=False,
                     compute_convergence_checks=False,
+                    compile_kwargs={"mode": "NUMBA"},
                 )
             )
     return joined(*blocks)
