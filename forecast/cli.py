@@ -201,7 +201,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest_campaigns(args: argparse.Namespace) -> int:
-    from forecast.checks.campaign_backtest import QUESTIONS, backtest_campaigns
+    from forecast.checks.campaign_backtest import backtest_campaigns
 
     dataset = load_dataset(args.data_dir)
     overrides = json.loads(args.model_config.read_text()) if args.model_config else None
@@ -209,6 +209,14 @@ def cmd_backtest_campaigns(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
+    print_campaign_backtest(result)
+    return 0
+
+
+def print_campaign_backtest(result: dict[str, Any]) -> None:
+    """The leave-one-out table of ``backtest --campaigns`` (its JSON is ``result``)."""
+    from forecast.checks.campaign_backtest import QUESTIONS
+
     print("leave-one-out forecasts as of each campaign's emergence (outcome in brackets):")
     print(f"  {'campaign':<30}" + "".join(f"{q:>16}" for q in QUESTIONS))
     for row in result["campaigns"]:
@@ -236,7 +244,6 @@ def cmd_backtest_campaigns(args: argparse.Namespace) -> int:
         "independent holdouts (P(confirmed) = pi^holdouts): "
         f"Brier {ind['brier']:.4f}, log {ind['log']:.4f}"
     )
-    return 0
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -267,6 +274,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
+    print_backtest(result)
+    return 0
+
+
+def print_backtest(result: dict[str, Any]) -> None:
+    """The forecasts, scores and calibration of ``backtest --as-of`` (its JSON is
+    ``result``)."""
     for doc, base in zip(result["forecasts"], result["baselines"], strict=True):
         cells = "  ".join(
             f"{d['key']} {d['p_confirmed']:.1%} (baseline {base['deadlines'][d['key']]:.1%})"
@@ -283,7 +297,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             print(
                 f"  {row['bin']}  {row['n']:4d}  {row['mean_forecast']:.3f}  {row['observed']:.3f}"
             )
-    return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
