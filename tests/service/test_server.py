@@ -135,8 +135,10 @@ def test_server_publishes_serves_after_restart_and_finishes_a_run_after_sigkill(
     assert live.json()["run_id"] == posted["run_id"]
     assert {a["code"]: a["status"] for a in live.json()["allies"]}["DD"] == "endorsed"
 
-    # A graceful restart serves the same forecast at once, without resampling.
+    # A graceful restart serves the same forecast at once, without resampling. The run's
+    # posterior archive, written once the worker is idle, is written by a stop at latest.
     assert server.stop() == 0
+    assert (Path(server.env["FORECAST_ARTIFACTS_DIR"]) / posted["run_id"] / "posterior.nc").exists()
     server.start()
     again = server.get("/forecast")
     assert again.status_code == 200

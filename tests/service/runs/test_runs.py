@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 
 from forecast.model.gate import GateConfig, GateFailed
+from forecast.posterior.document import DRAWS_FILE
 from service.common.tables import RunRow
 from service.runs.queue import MAX_ATTEMPTS, claim_next, recover
-from service.worker.loop import Shutdown, process_one
+from service.worker.loop import Shutdown, WhenIdle, _archive, process_one
 from tests.service.conftest import AUTH, endorsement
 
 
@@ -308,3 +310,50 @@ def test_the_worker_lowers_the_priority_of_every_thread_it_has():
     )
     start, after = out.stdout.split(" ", 1)
     assert after.strip() == f"[{max(7, int(start))}]"
+
+
+class Recorded:
+    """An executor that records what it is asked to start."""
+
+    def __init__(self):
+        self.started: list[tuple] = []
+
+    def submit(self, fn, *args):
+        self.started.append((fn, *args))
+
+
+def test_archives_are_started_once_the_worker_has_been_idle_and_all_at_a_stop():
+    executor = Recorded()
+    archives = WhenIdle(executor, idle_seconds=60)
+    archives.submit(_archive, "first")
+    archives.submit(_archive, "second")
+    archives.when_idle()
+    assert executor.started == []  # a run was published just now: the next one goes first
+    archives.busy_at -= 60
+    archives.when_idle()
+    assert executor.started == [(_archive, "first"), (_archive, "second")]
+    archives.when_idle()
+    assert len(executor.started) == 2  # each started once
+
+    archives.submit(_archive, "third")
+    archives.flush()  # at a stop, whether idle or not
+    assert executor.started[-1] == (_archive, "third")
+
+
+class Archivable:
+    """A published run's result, as ``_archive`` reads it."""
+
+    def __init__(self, run_dir: Path):
+        self.run_id, self.run_dir, self.archived = "run", run_dir, False
+
+    def archive(self):
+        self.archived = True
+
+
+def test_a_run_whose_draws_retention_deleted_meanwhile_is_not_archived(tmp_path):
+    result = Archivable(tmp_path)
+    _archive(result)
+    assert not result.archived  # superseded at its cut-off before the worker was idle
+    (tmp_path / DRAWS_FILE).write_bytes(b"draws")
+    _archive(result)
+    assert result.archived
