@@ -71,6 +71,14 @@ def _wait_for(url: str, seconds: float) -> bytes:
     raise RuntimeError(f"{url} did not answer 200 within {seconds:.0f} s")
 
 
+def _wait_for_file(path: Path, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{path} was not written within {seconds:.0f} s")
+        time.sleep(0.2)
+
+
 def wrk(url: str, seconds: int = WRK_SECONDS) -> float:
     """Requests per second that wrk measured (loopback only, bounded in time)."""
     out = subprocess.run(
@@ -383,8 +391,11 @@ def main() -> dict[str, float]:
             flood_started = time.perf_counter()
             flooded = end_to_end(base, range(20, 20 + E2E_FLOOD_REPEATS))
             flood_seconds = time.perf_counter() - flood_started
-        # After every rerun above (and their archives): what a long-lived worker holds.
+        # After every rerun above and the live run's archive (written once the worker is
+        # idle): what a long-lived worker holds.
         _settled(base)
+        live_run = json.loads(_get(f"{base}/forecast")[1])["run_id"]
+        _wait_for_file(tmp / "runs" / live_run / "posterior.nc", 60)
         worker_rss = _rss_mb(_worker_pid(service.pid))
     finally:
         for process in (service, bare):
