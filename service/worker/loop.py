@@ -37,7 +37,8 @@ from service.worker.writes import WorkerWrites
 logger = logging.getLogger(__name__)
 
 FIT_RAISED = "the fit raised an error; the worker's log has the details"
-# Seconds without a queued run before the worker writes the posterior archives it owes.
+# Seconds after a publication before the worker, finding nothing queued, writes the
+# posterior archives it owes.
 ARCHIVE_WHEN_IDLE_SECONDS = 1.0
 
 
@@ -176,7 +177,8 @@ def _archive(result: RunResult) -> None:
 
 
 class WhenIdle:
-    """Jobs started on ``executor`` once no run was processed for ``idle_seconds``.
+    """Jobs started on ``executor`` once the worker finds nothing queued, ``idle_seconds``
+    or more after the last job was kept (a run published).
 
     The worker's posterior archives: writing one (h5netcdf, about 1 s on these 2 cores)
     beside the next fit made that fit 0.6-1.0 s slower, so evidence posted right after a
@@ -195,7 +197,8 @@ class WhenIdle:
         self.busy_at = time.monotonic()
 
     def when_idle(self) -> None:
-        """Start the kept jobs if no run was processed for ``idle_seconds``."""
+        """Start the kept jobs if the last was kept ``idle_seconds`` ago or more (called
+        when nothing is queued)."""
         if self.jobs and time.monotonic() - self.busy_at >= self.idle_seconds:
             self.flush()
 
