@@ -417,9 +417,7 @@ def compiled_reference_model(
     with _COMPILED_LOCK:
         if key not in _COMPILED:
             started = time.perf_counter()
-            model = reference_model(cfg, campaigns, orgs)
-            _PARAMETERS[key] = [rv.name for rv in model.free_RVs]
-            _COMPILED[key] = compile_for_nutpie(model)
+            _COMPILED[key] = compile_for_nutpie(_built(key, cfg, campaigns, orgs))
             seconds = time.perf_counter() - started
             logger.info("compiled the campaign level for nutpie in %.1f s", seconds)
         return _COMPILED[key]
@@ -433,9 +431,17 @@ def parameter_names(
     key = _process_key(cfg, campaigns, orgs)
     with _COMPILED_LOCK:
         if key not in _PARAMETERS:
-            model = reference_model(cfg, campaigns, orgs)
-            _PARAMETERS[key] = [rv.name for rv in model.free_RVs]
+            _built(key, cfg, campaigns, orgs)
         return list(_PARAMETERS[key])
+
+
+def _built(
+    key: str, cfg: Mapping[str, Any], campaigns: Sequence[Campaign], orgs: Sequence[str]
+) -> pm.Model:
+    """``reference_model``, its free variables' names kept under ``key``."""
+    model = reference_model(cfg, campaigns, orgs)
+    _PARAMETERS[key] = [rv.name for rv in model.free_RVs]
+    return model
 
 
 def p_within(
