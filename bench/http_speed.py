@@ -61,22 +61,27 @@ def _get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
         return 0, b""
 
 
-def _wait_for(url: str, seconds: float) -> bytes:
+def _until(check: Callable[[], bool], seconds: float, every: float, what: str) -> None:
+    """Call ``check()`` every ``every`` s until it is true; RuntimeError naming ``what``
+    after ``seconds``."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        status, body = _get(url)
-        if status == 200:
-            return body
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer 200 within {seconds:.0f} s")
-
-
-def _wait_for_file(path: Path, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not path.exists():
+    while not check():
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{path} was not written within {seconds:.0f} s")
-        time.sleep(0.2)
+            raise RuntimeError(f"no {what} within {seconds:.0f} s")
+        time.sleep(every)
+
+
+def _wait_for(url: str, seconds: float) -> bytes:
+    """The body of ``url``'s first 200 answer."""
+    answer = (0, b"")
+
+    def answered() -> bool:
+        nonlocal answer
+        answer = _get(url)
+        return answer[0] == 200
+
+    _until(answered, seconds, 0.5, f"200 from {url}")
+    return answer[1]
 
 
 def wrk(url: str, seconds: int = WRK_SECONDS) -> float:
@@ -164,13 +169,12 @@ def _during_reruns(base: str, measure: Callable[[], float], first_day: int) -> t
 
 def _settled(base: str, seconds: float = 300) -> None:
     """Wait until no run is queued or running."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+
+    def idle() -> bool:
         pending = [json.loads(_get(f"{base}/runs?status={s}")[1]) for s in ("queued", "running")]
-        if not any(pending):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"runs still pending after {seconds:.0f} s")
+        return not any(pending)
+
+    _until(idle, seconds, 0.1, "moment without a queued or running run")
 
 
 def _timed_get(url: str) -> float:
@@ -395,7 +399,8 @@ def main() -> dict[str, float]:
         # idle): what a long-lived worker holds.
         _settled(base)
         live_run = json.loads(_get(f"{base}/forecast")[1])["run_id"]
-        _wait_for_file(tmp / "runs" / live_run / "posterior.nc", 60)
+        archive = tmp / "runs" / live_run / "posterior.nc"
+        _until(archive.exists, 60, 0.2, f"archive {archive}")
         worker_rss = _rss_mb(_worker_pid(service.pid))
     finally:
         for process in (service, bare):
