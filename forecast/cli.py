@@ -205,7 +205,8 @@ def cmd_backtest_campaigns(args: argparse.Namespace) -> int:
 
     dataset = load_dataset(args.data_dir)
     overrides = json.loads(args.model_config.read_text()) if args.model_config else None
-    result = backtest_campaigns(dataset.campaigns, model_config=overrides, seed=args.seed)
+    campaigns = dataset.campaigns + (dataset.other_campaigns if args.with_majority else ())
+    result = backtest_campaigns(campaigns, model_config=overrides, seed=args.seed)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -239,6 +240,12 @@ def print_campaign_backtest(result: dict[str, Any]) -> None:
         f"{calibration['coverage_50']:.0%} of campaigns, the 90% in "
         f"{calibration['coverage_90']:.0%}; PIT by quarter {calibration['pit_quarters']}"
     )
+    for name, paired in result["paired"].items():
+        print(
+            f"model minus base rate, Brier paired by campaign ({name}): "
+            f"{paired['difference']:+.4f} (standard error {paired['se']:.4f}, "
+            f"{paired['n']} campaigns)"
+        )
     ind = result["independent_holdouts"]
     print(
         "independent holdouts (P(confirmed) = pi^holdouts): "
@@ -313,7 +320,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(
         f"{folder}: ok. {question.candidate}: {len(dataset.allies)} members, "
         f"{len(dataset.evidence)} evidence items, {len(dataset.grievances)} grievances, "
-        f"{len(dataset.campaigns)} past campaigns decided before {question.opened}, "
+        f"{len(dataset.campaigns)} past campaigns decided before {question.opened} "
+        f"({sum(len(c.counts) for c in dataset.campaigns)} dated holdout counts; "
+        f"{len(dataset.other_campaigns)} more under a qualified majority, kept apart), "
         f"deadlines {', '.join(d.key for d in question.deadlines)}, "
         f"{len(question.calendar)} fixed dates in the calendar"
     )
@@ -414,6 +423,11 @@ def parser() -> argparse.ArgumentParser:
         "--campaigns",
         action="store_true",
         help="leave each past campaign of campaigns.csv out in turn and score its forecast",
+    )
+    bt.add_argument(
+        "--with-majority",
+        action="store_true",
+        help="with --campaigns: add the campaigns decided by a qualified majority",
     )
     bt.add_argument(
         "--model-config",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from forecast.data.reference import CAMPAIGN_COLUMNS, CAMPAIGN_COVARIATES
+from forecast.data.reference import CAMPAIGN_COLUMNS, CAMPAIGN_COVARIATES, HOLDOUT_COUNT_COLUMNS
 
 QUESTION = """\
 question = "Will the allies confirm the candidate, and by when?"
@@ -116,6 +116,25 @@ CAMPAIGNS = [
 ]
 
 
+# Counts after the emergence day: holdouts giving way one by one.
+LATER_COUNTS = [
+    {
+        "campaign": c,
+        "date": d,
+        "holdouts": h,
+        "members": "16",
+        "objecting": "0",
+        "rivals": "0",
+        "source": "synthetic",
+        "note": "synthetic",
+    }
+    for c, d, h in (
+        ("alpha_1994", "1994-09-15", "2"),
+        ("alpha_1994", "1994-09-25", "1"),
+        ("eps_2003", "2003-09-01", "1"),
+    )
+]
+
 MEETINGS = {
     "gamma_1995": "defence_ministers=1995-11-29;foreign_ministers=1995-12-05",
     "zeta_2009": "summit=2009-04-03",
@@ -179,6 +198,9 @@ def write_dataset(folder: Path) -> Path:
                     strict=True,
                 ),
                 post="Secretary General",
+                rule="unanimity",
+                blocking_objection=row[4],
+                fallback="no",
                 front_runner=f"Candidate {row[0]}",
                 largest_members="US;GB",
                 holdout_reasons="synthetic",
@@ -190,6 +212,24 @@ def write_dataset(folder: Path) -> Path:
             )
             for row in CAMPAIGNS
         ],
+    )
+    _write(
+        folder / "holdout_counts.csv",
+        list(HOLDOUT_COUNT_COLUMNS),
+        [
+            {
+                "campaign": row[0],
+                "date": row[2],
+                "holdouts": row[6],
+                "members": "16",
+                "objecting": "1" if row[4] == "yes" else "0",
+                "rivals": "1" if row[5] == "yes" else "0",
+                "source": "synthetic",
+                "note": "synthetic",
+            }
+            for row in CAMPAIGNS
+        ]
+        + LATER_COUNTS,
     )
     return folder
 

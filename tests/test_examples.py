@@ -24,6 +24,12 @@ def test_the_2014_question_loads_with_its_own_reference_class():
     assert all(e.date <= dataset.question.opened for e in dataset.evidence)
 
 
+@pytest.mark.parametrize("name", ["campaigns.csv", "holdout_counts.csv"])
+def test_the_examples_reference_class_is_the_shipped_one(name):
+    """One reference class: the example's files are copies of data/'s, not a variant."""
+    assert (EXAMPLE / name).read_bytes() == (EXAMPLE.parents[1] / "data" / name).read_bytes()
+
+
 @pytest.mark.slow
 def test_the_2014_question_replays_through_the_cli_with_scores(tmp_path, capsys):
     args = ["--runs-dir", str(tmp_path / "runs"), "backtest", "--data", str(EXAMPLE)]

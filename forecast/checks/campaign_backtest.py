@@ -195,6 +195,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     independent = brier_log([(r["independent_holdouts"], r["outcomes"]["confirmed"]) for r in rows])
     pit = np.array([r["pit"] for r in rows])
     return {
+        "n_campaigns": len(rows),
         "campaigns": rows,
         "brier": model["brier"],
         "log": model["log"],
@@ -208,6 +209,14 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "base_rate_log": timing_base["log"],
         },
         "by_question": {q: _question_scores(pairs, q) for q in QUESTIONS},
+        # Per campaign, the model's mean Brier score over its questions minus the base
+        # rate's, then the mean and standard error over campaigns (negative: the model
+        # is better). Pairing by campaign keeps one hard campaign from counting twice.
+        "paired": {
+            "all": paired_difference(rows, QUESTIONS),
+            "timing": paired_difference(rows, TIMING_QUESTIONS),
+            "confirmed": paired_difference(rows, ("confirmed",)),
+        },
         "independent_holdouts": {"question": "confirmed", **independent},
         "endgame_calibration": {
             "pit": pit.tolist(),
@@ -217,6 +226,26 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "pit_quarters": np.histogram(pit, bins=4, range=(0.0, 1.0))[0].tolist(),
         },
     }
+
+
+def paired_difference(
+    rows: Sequence[Mapping[str, Any]], questions: Sequence[str], against: str = "base_rate"
+) -> dict[str, float]:
+    """The model's Brier score minus ``against``'s, paired by campaign: each campaign's
+    mean over its ``questions``, then the mean difference over campaigns and its standard
+    error (sd / sqrt(n))."""
+    diffs = []
+    for r in rows:
+        asked = [q for q in questions if q in r["outcomes"]]
+        if not asked:
+            continue
+        y = np.array([r["outcomes"][q] for q in asked])
+        model = np.array([r["forecasts"][q] for q in asked])
+        other = np.array([r[against][q] for q in asked])
+        diffs.append(float(np.mean((model - y) ** 2) - np.mean((other - y) ** 2)))
+    d = np.array(diffs)
+    se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else float("nan")
+    return {"difference": float(d.mean()) if d.size else float("nan"), "se": se, "n": d.size}
 
 
 def _question_scores(pairs, question: str) -> dict[str, float]:

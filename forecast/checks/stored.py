@@ -105,7 +105,7 @@ CHECKS: dict[str, Check] = {
         ),
         Check(
             "campaign_backtest",
-            ("question.toml", "campaigns.csv"),
+            ("question.toml", "campaigns.csv", "holdout_counts.csv"),
             {"seed": SEED, "sampler": None},
             {"seed": SEED, "sampler": {"tune": 300, "draws": 300}},
             _campaign_backtest,
@@ -119,6 +119,7 @@ CHECKS: dict[str, Check] = {
                 "grievances.csv",
                 "evidence.csv",
                 "campaigns.csv",
+                "holdout_counts.csv",
             ),
             {"seed": SEED, "sampler": None},
             {"seed": SEED, "sampler": QUICK_SAMPLER},

@@ -27,7 +27,16 @@ from forecast.data.records import (
     parse_date,
     validate_evidence,
 )
-from forecast.data.reference import CAMPAIGN_COLUMNS, Campaign, known_before, parse_campaign
+from forecast.data.reference import (
+    CAMPAIGN_COLUMNS,
+    HOLDOUT_COUNT_COLUMNS,
+    Campaign,
+    attach_counts,
+    blocking,
+    known_before,
+    parse_campaign,
+    parse_holdout_count,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +58,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "grievances.csv": ("id", "ally", "summary", "severity", "recorded", "resolved", "source"),
     "evidence.csv": EVIDENCE_FIELDS,
     "campaigns.csv": CAMPAIGN_COLUMNS,
+    "holdout_counts.csv": HOLDOUT_COUNT_COLUMNS,
 }
 
 
@@ -117,7 +127,12 @@ class Dataset(msgspec.Struct, frozen=True, kw_only=True):
     allies: tuple[Ally, ...]
     grievances: tuple[Grievance, ...]
     evidence: tuple[EvidenceItem, ...]
+    # The reference class: campaigns decided before the opening day in which one member
+    # or a defined group could block (``reference.BLOCKING_RULES``), with their counts.
     campaigns: tuple[Campaign, ...]
+    # Campaigns decided before the opening day under a rule no single member could
+    # block (qualified majority): the sensitivity check's extra rows, not learned from.
+    other_campaigns: tuple[Campaign, ...] = ()
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -146,8 +161,8 @@ def load_dataset(data_dir: Path | str | None = None) -> Dataset:
     ----------
     data_dir
         Folder holding ``question.toml``, ``blocs.csv``, ``allies.csv``,
-        ``grievances.csv``, ``evidence.csv`` and ``campaigns.csv`` (default: the shipped
-        ``data/``).
+        ``grievances.csv``, ``evidence.csv``, ``campaigns.csv`` and
+        ``holdout_counts.csv`` (default: the shipped ``data/``).
 
     Returns
     -------
@@ -192,12 +207,16 @@ def load_dataset(data_dir: Path | str | None = None) -> Dataset:
         problems,
         lambda r, _p: validate_evidence(_nonempty(r), vocabulary, latest=opened),
     )
-    campaigns = _load_rows(
-        folder / "campaigns.csv",
-        problems,
-        parse_campaign,
-        unique="id",
+    campaign_problems: list[Problem] = []
+    campaigns = _load_rows(folder / "campaigns.csv", campaign_problems, parse_campaign, unique="id")
+    counts = _load_rows(
+        folder / "holdout_counts.csv", campaign_problems, parse_holdout_count, numbered=True
     )
+    # Counts are checked against their campaigns only when every campaign row is valid:
+    # a count of a refused row is not reported again.
+    if not campaign_problems:
+        campaigns = attach_counts(campaigns, counts, campaign_problems)
+    problems.extend(campaign_problems)
     if question is not None:
         _check_campaign_roles(question, codes, problems)
     if problems:
@@ -211,13 +230,15 @@ def load_dataset(data_dir: Path | str | None = None) -> Dataset:
                 opened,
             )
         campaigns = learned
+    reference = blocking(campaigns)
     dataset = Dataset(
         question=question,
         blocs=blocs,
         allies=allies,
         grievances=grievances,
         evidence=evidence,
-        campaigns=campaigns,
+        campaigns=reference,
+        other_campaigns=tuple(c for c in campaigns if c not in reference),
     )
     logger.info(
         "loaded %d allies, %d grievances, %d evidence items from %s",
@@ -266,10 +287,12 @@ def _load_rows(
     problems: list[Problem],
     parse: Callable[[dict[str, str], list[Problem]], Any],
     unique: str | None = None,
+    numbered: bool = False,
 ) -> tuple[Any, ...]:
     """Parse each row, collecting problems tagged with the file and row number.
 
-    ``unique`` names a field whose value may appear in one row only.
+    ``unique`` names a field whose value may appear in one row only; ``numbered`` pairs
+    each record with its row number.
     """
     records = []
     first_row: dict[Any, int] = {}
@@ -296,7 +319,7 @@ def _load_rows(
                 msgspec.structs.replace(p, file=path.name, row=number) for p in row_problems
             )
         elif record is not None:
-            records.append(record)
+            records.append((number, record) if numbered else record)
     return tuple(records)
 
 

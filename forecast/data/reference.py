@@ -1,4 +1,5 @@
-"""The reference class: past consensus appointments (``data/campaigns.csv``), validated."""
+"""The reference class: past consensus appointments (``data/campaigns.csv``) and their
+dated holdout counts (``data/holdout_counts.csv``), validated."""
 
 from __future__ import annotations
 
@@ -17,12 +18,15 @@ CAMPAIGN_COLUMNS: tuple[str, ...] = (
     "id",
     "organisation",
     "post",
+    "rule",
     "front_runner",
     "emerged",
     "largest_members",
     "all_largest_backed",
     "heavyweight_objection",
+    "blocking_objection",
     "rival_candidacy",
+    "fallback",
     "holdouts",
     "holdout_reasons",
     "fixed_meetings",
@@ -31,7 +35,24 @@ CAMPAIGN_COLUMNS: tuple[str, ...] = (
     "source",
     "notes",
 )
+HOLDOUT_COUNT_COLUMNS: tuple[str, ...] = (
+    "campaign",
+    "date",
+    "holdouts",
+    "members",
+    "objecting",
+    "rivals",
+    "source",
+    "note",
+)
 OUTCOMES: tuple[str, ...] = ("confirmed", "dropped")
+# Who can block, on the day the front-runner emerged (data/README.md): every member, a
+# defined group (the UN Security Council's permanent members), or no single member.
+RULES: tuple[str, ...] = ("unanimity", "veto_group", "qualified_majority")
+# The rules under which one member or a defined group can block: the reference class of
+# a question decided by consensus. Rows under ``qualified_majority`` are kept for the
+# sensitivity check (``backtest --campaigns --rules``).
+BLOCKING_RULES: tuple[str, ...] = ("unanimity", "veto_group")
 YES_NO: dict[str, bool] = {"yes": True, "no": False}
 # The campaign-level covariates, as known on the day the front-runner emerged.
 CAMPAIGN_COVARIATES: tuple[str, ...] = (
@@ -39,7 +60,24 @@ CAMPAIGN_COVARIATES: tuple[str, ...] = (
     "heavyweight_objection",
     "rival_candidacy",
 )
+# Further flags of a campaign on its emergence day, recorded for the reference class.
+CAMPAIGN_FLAGS: tuple[str, ...] = (*CAMPAIGN_COVARIATES, "blocking_objection", "fallback")
 _SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class HoldoutCount(msgspec.Struct, frozen=True, kw_only=True):
+    """A dated count of a past campaign's holdouts: how many members held out that day,
+    of how many whose consent was needed, and how many of them objected in public or
+    fielded a rival (``note`` says who and why)."""
+
+    campaign: str
+    date: dt.date
+    holdouts: int
+    members: int
+    objecting: int
+    rivals: int
+    source: str
+    note: str
 
 
 class Campaign(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,12 +86,15 @@ class Campaign(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     organisation: str
     post: str
+    rule: str
     front_runner: str
     emerged: dt.date
     largest_members: tuple[str, ...]
     all_largest_backed: bool
     heavyweight_objection: bool
+    blocking_objection: bool
     rival_candidacy: bool
+    fallback: bool
     holdouts: int
     holdout_reasons: str
     fixed_meetings: str
@@ -63,6 +104,9 @@ class Campaign(msgspec.Struct, frozen=True, kw_only=True):
     notes: str
     # The dates of ``fixed_meetings`` (first days), in order.
     meetings: tuple[dt.date, ...] = ()
+    # The dated holdout counts of ``holdout_counts.csv``, in date order (the first is on
+    # the emergence day).
+    counts: tuple[HoldoutCount, ...] = ()
 
     @property
     def confirmed(self) -> bool:
@@ -134,8 +178,11 @@ def parse_campaign(row: dict[str, str], problems: list[Problem]) -> Campaign | N
         problems.append(
             Problem("organisation", f"{organisation!r} is not a slug", "lower-case, e.g. nato")
         )
+    rule = row["rule"].strip()
+    if rule not in RULES:
+        problems.append(Problem("rule", f"{rule!r} is not a rule", ", ".join(RULES)))
     flags = {}
-    for field in CAMPAIGN_COVARIATES:
+    for field in CAMPAIGN_FLAGS:
         text = row[field].strip().lower()
         if text not in YES_NO:
             problems.append(Problem(field, f"{row[field]!r} is not yes or no", "yes, no"))
@@ -163,6 +210,7 @@ def parse_campaign(row: dict[str, str], problems: list[Problem]) -> Campaign | N
         id=cid,
         organisation=organisation,
         post=text["post"],
+        rule=rule,
         front_runner=text["front_runner"],
         emerged=emerged,
         largest_members=tuple(m.strip() for m in text["largest_members"].split(";") if m.strip()),
@@ -178,7 +226,140 @@ def parse_campaign(row: dict[str, str], problems: list[Problem]) -> Campaign | N
     )
 
 
+def _count(row: dict[str, str], field: str, problems: list[Problem], least: int = 0) -> int:
+    """A whole number of members, at least ``least``."""
+    text = row[field].strip()
+    if not text.isdigit() or int(text) < least:
+        problems.append(Problem(field, f"{text!r} is not a count", f"a whole number >= {least}"))
+        return 0
+    return int(text)
+
+
+def parse_holdout_count(row: dict[str, str], problems: list[Problem]) -> HoldoutCount | None:
+    """Validate one row of ``holdout_counts.csv`` on its own (``attach_counts`` checks it
+    against its campaign)."""
+    campaign = row["campaign"].strip()
+    if not _SLUG.match(campaign):
+        problems.append(Problem("campaign", f"{campaign!r} is not an id", "an id of campaigns.csv"))
+    date = parse_date(row["date"], "date", problems)
+    counts = {f: _count(row, f, problems) for f in ("holdouts", "objecting", "rivals")}
+    members = _count(row, "members", problems, least=1)
+    if not problems:
+        if counts["holdouts"] > members:
+            problems.append(
+                Problem(
+                    "holdouts",
+                    f"{counts['holdouts']} is more than the {members} members",
+                    f"at most {members}",
+                )
+            )
+        for field in ("objecting", "rivals"):
+            if counts[field] > counts["holdouts"]:
+                problems.append(
+                    Problem(
+                        field,
+                        f"{counts[field]} is more than the {counts['holdouts']} holdouts",
+                        f"at most {counts['holdouts']}",
+                    )
+                )
+    source = row["source"].strip()
+    if not source:
+        problems.append(Problem("source", "is required", "a URL"))
+    if problems:
+        return None
+    return HoldoutCount(
+        campaign=campaign,
+        date=date,
+        members=members,
+        source=source,
+        note=row["note"].strip(),
+        **counts,
+    )
+
+
+def attach_counts(
+    campaigns: Sequence[Campaign],
+    counts: Sequence[tuple[int, HoldoutCount]],
+    problems: list[Problem],
+) -> tuple[Campaign, ...]:
+    """Each campaign with its dated counts, checked against it.
+
+    ``counts`` pairs each count with its row number in ``holdout_counts.csv``. A count
+    must name a campaign, fall between its emergence and its outcome, and be the only
+    one of its day; every campaign needs a count on its emergence day equal to its
+    ``holdouts``. Problems name the file, the row and the field.
+    """
+    by_id = {c.id: c for c in campaigns}
+    rows: dict[str, dict[dt.date, HoldoutCount]] = {c.id: {} for c in campaigns}
+    file = "holdout_counts.csv"
+    for number, count in counts:
+        campaign = by_id.get(count.campaign)
+        if campaign is None:
+            problems.append(
+                Problem(
+                    "campaign",
+                    f"{count.campaign!r} is not in campaigns.csv",
+                    "an id of campaigns.csv",
+                    file,
+                    number,
+                )
+            )
+            continue
+        if not campaign.emerged <= count.date <= campaign.outcome_date:
+            problems.append(
+                Problem(
+                    "date",
+                    f"{count.date} is outside the campaign",
+                    f"{campaign.emerged} (emerged) to {campaign.outcome_date} (outcome)",
+                    file,
+                    number,
+                )
+            )
+            continue
+        if count.date in rows[campaign.id]:
+            problems.append(
+                Problem(
+                    "date",
+                    f"a second count of {count.campaign} on {count.date}",
+                    "one count per campaign and day",
+                    file,
+                    number,
+                )
+            )
+            continue
+        rows[campaign.id][count.date] = count
+    attached = []
+    for number, campaign in enumerate(campaigns, start=2):
+        first = rows[campaign.id].get(campaign.emerged)
+        if first is None or first.holdouts != campaign.holdouts:
+            found = "none" if first is None else str(first.holdouts)
+            problems.append(
+                Problem(
+                    "holdouts",
+                    f"the count of {campaign.id} on its emergence day {campaign.emerged} in "
+                    f"holdout_counts.csv is {found}",
+                    f"a holdout_counts.csv row dated {campaign.emerged} with holdouts "
+                    f"{campaign.holdouts}",
+                    "campaigns.csv",
+                    number,
+                )
+            )
+        dated = tuple(rows[campaign.id][d] for d in sorted(rows[campaign.id]))
+        attached.append(msgspec.structs.replace(campaign, counts=dated))
+    return tuple(attached)
+
+
 def known_before(campaigns: Sequence[Campaign], opened: dt.date) -> tuple[Campaign, ...]:
-    """The campaigns decided before ``opened``: the reference class a question opened that
-    day may learn from (a question about 2009 must not learn from 2014)."""
-    return tuple(c for c in campaigns if c.outcome_date < opened)
+    """The campaigns decided before ``opened``, each with only its counts dated before
+    it: the reference class a question opened that day may learn from (a question about
+    2009 must not learn from 2014)."""
+    return tuple(
+        msgspec.structs.replace(c, counts=tuple(n for n in c.counts if n.date < opened))
+        for c in campaigns
+        if c.outcome_date < opened
+    )
+
+
+def blocking(campaigns: Sequence[Campaign]) -> tuple[Campaign, ...]:
+    """The campaigns in which one member or a defined group could block (``BLOCKING_RULES``)."""
+    return tuple(c for c in campaigns if c.rule in BLOCKING_RULES)

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pytest
 
 from forecast.data.dataset import load_dataset
 from forecast.data.records import ValidationError
-from forecast.data.reference import CAMPAIGN_COLUMNS
-from tests.synthetic import write_dataset
+from forecast.data.reference import BLOCKING_RULES, CAMPAIGN_COLUMNS, HOLDOUT_COUNT_COLUMNS
+from tests.synthetic import CAMPAIGNS, LATER_COUNTS, write_dataset
 
 # The synthetic campaigns.csv holds 10 rows after its header: the next row is row 12.
 NEXT_CAMPAIGN_ROW = 12
+# ... and holdout_counts.csv one count per campaign and the later ones.
+NEXT_COUNT_ROW = len(CAMPAIGNS) + len(LATER_COUNTS) + 2
 
 
 def campaign_row(**fields: str) -> dict[str, str]:
@@ -22,12 +25,15 @@ def campaign_row(**fields: str) -> dict[str, str]:
         "id": "extra_2010",
         "organisation": "nato",
         "post": "Secretary General",
+        "rule": "unanimity",
         "front_runner": "Someone",
         "emerged": "2010-01-01",
         "largest_members": "US;GB",
         "all_largest_backed": "yes",
         "heavyweight_objection": "no",
+        "blocking_objection": "no",
         "rival_candidacy": "no",
+        "fallback": "no",
         "holdouts": "1",
         "holdout_reasons": "r",
         "fixed_meetings": "",
@@ -39,9 +45,33 @@ def campaign_row(**fields: str) -> dict[str, str]:
     return row | fields
 
 
-def append_campaign(folder: Path, row: dict[str, str]) -> None:
+def count_row(**fields: str) -> dict[str, str]:
+    row = {
+        "campaign": "extra_2010",
+        "date": "2010-01-01",
+        "holdouts": "1",
+        "members": "16",
+        "objecting": "0",
+        "rivals": "0",
+        "source": "s",
+        "note": "",
+    }
+    return row | fields
+
+
+def append_campaign(folder: Path, row: dict[str, str], *, counted: bool = True) -> None:
+    """Append a campaign and (``counted``) its count on its emergence day."""
     with (folder / "campaigns.csv").open("a", newline="") as handle:
         csv.DictWriter(handle, fieldnames=list(CAMPAIGN_COLUMNS)).writerow(row)
+    if counted:
+        append_count(
+            folder, count_row(campaign=row["id"], date=row["emerged"], holdouts=row["holdouts"])
+        )
+
+
+def append_count(folder: Path, row: dict[str, str]) -> None:
+    with (folder / "holdout_counts.csv").open("a", newline="") as handle:
+        csv.DictWriter(handle, fieldnames=list(HOLDOUT_COUNT_COLUMNS)).writerow(row)
 
 
 def refused(folder: Path) -> set[tuple[str, int | None, str]]:
@@ -72,6 +102,9 @@ def test_the_shipped_question_names_the_sponsor_and_the_largest_members():
     [
         ({"outcome": "won"}, "outcome"),
         ({"all_largest_backed": "maybe"}, "all_largest_backed"),
+        ({"blocking_objection": ""}, "blocking_objection"),
+        ({"fallback": "perhaps"}, "fallback"),
+        ({"rule": "majority"}, "rule"),
         ({"holdouts": "-1"}, "holdouts"),
         ({"emerged": "2010-03-01"}, "outcome_date"),  # ended before it emerged
         ({"source": ""}, "source"),
@@ -82,6 +115,75 @@ def test_a_bad_campaign_row_is_refused_naming_the_row_and_field(tmp_path, fields
     folder = write_dataset(tmp_path / "data")
     append_campaign(folder, campaign_row(**fields))
     assert ("campaigns.csv", NEXT_CAMPAIGN_ROW, field) in refused(folder)
+
+
+def test_a_campaign_without_a_count_on_its_emergence_day_is_refused(tmp_path):
+    folder = write_dataset(tmp_path / "data")
+    append_campaign(folder, campaign_row(), counted=False)
+    append_count(folder, count_row(date="2010-01-05"))
+    assert ("campaigns.csv", NEXT_CAMPAIGN_ROW, "holdouts") in refused(folder)
+
+
+def test_a_count_on_the_emergence_day_that_disagrees_with_the_campaign_is_refused(tmp_path):
+    folder = write_dataset(tmp_path / "data")
+    append_campaign(folder, campaign_row(holdouts="2"), counted=False)
+    append_count(folder, count_row(holdouts="1"))
+    assert ("campaigns.csv", NEXT_CAMPAIGN_ROW, "holdouts") in refused(folder)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"campaign": "nowhere_2010"}, "campaign"),
+        ({"date": "2009-12-31"}, "date"),  # before the emergence
+        ({"date": "2010-02-02"}, "date"),  # after the outcome
+        ({"date": "2010-01-01"}, "date"),  # a second count that day
+        ({"holdouts": "1.5"}, "holdouts"),
+        ({"holdouts": "17"}, "holdouts"),  # more than the members
+        ({"members": "0"}, "members"),
+        ({"objecting": "2"}, "objecting"),  # more than the holdouts
+        ({"rivals": "-1"}, "rivals"),
+        ({"source": ""}, "source"),
+    ],
+)
+def test_a_bad_holdout_count_is_refused_naming_the_row_and_field(tmp_path, fields, field):
+    folder = write_dataset(tmp_path / "data")
+    append_campaign(folder, campaign_row())
+    append_count(folder, count_row(**fields))
+    assert ("holdout_counts.csv", NEXT_COUNT_ROW + 1, field) in refused(folder)
+
+
+def test_every_problem_of_both_files_is_listed_at_once(tmp_path):
+    folder = write_dataset(tmp_path / "data")
+    append_campaign(folder, campaign_row(outcome="won"))
+    append_count(folder, count_row(members="none"))
+    problems = refused(folder)
+    assert ("campaigns.csv", NEXT_CAMPAIGN_ROW, "outcome") in problems
+    assert ("holdout_counts.csv", NEXT_COUNT_ROW + 1, "members") in problems
+
+
+def test_a_campaigns_counts_are_attached_in_date_order(tmp_path):
+    folder = write_dataset(tmp_path / "data")
+    append_campaign(folder, campaign_row(holdouts="3"))
+    append_count(folder, count_row(date="2010-01-20", holdouts="1"))
+    append_count(folder, count_row(date="2010-01-10", holdouts="2", objecting="1"))
+    campaign = load_dataset(folder).campaigns[-1]
+    assert [(n.date.isoformat(), n.holdouts) for n in campaign.counts] == [
+        ("2010-01-01", 3),
+        ("2010-01-10", 2),
+        ("2010-01-20", 1),
+    ]
+    assert campaign.counts[1].objecting == 1
+
+
+def test_a_qualified_majority_campaign_is_kept_apart_from_the_reference_class(tmp_path):
+    folder = write_dataset(tmp_path / "data")
+    append_campaign(folder, campaign_row(id="qmv_2010", rule="qualified_majority"))
+    append_campaign(folder, campaign_row(id="un_2010", rule="veto_group"))
+    dataset = load_dataset(folder)
+    assert "un_2010" in [c.id for c in dataset.campaigns]
+    assert [c.id for c in dataset.other_campaigns] == ["qmv_2010"]
+    assert all(c.rule in BLOCKING_RULES for c in dataset.campaigns)
 
 
 def test_a_sponsor_that_is_not_an_ally_is_refused_naming_the_field(tmp_path):
@@ -113,6 +215,23 @@ def test_a_campaign_decided_on_or_after_the_opening_day_is_left_out(tmp_path):
     assert len(ids) == before + 1
     assert "early_2010" in ids
     assert "late_2030" not in ids
+
+
+def test_a_later_campaign_added_to_a_copy_of_the_shipped_data_is_not_learned_from(tmp_path):
+    """No hindsight: a campaign decided on the opening day or later is left out of the
+    reference class, with its counts; one decided the day before is learned from."""
+    folder = tmp_path / "data"
+    shutil.copytree("data", folder)
+    opened = load_dataset(folder).question.opened
+    shipped = len(load_dataset(folder).campaigns)
+    for cid, ended in (("late_2024", opened), ("early_2024", opened - dt.timedelta(days=1))):
+        append_campaign(
+            folder,
+            campaign_row(id=cid, emerged="2024-01-10", outcome_date=ended.isoformat()),
+        )
+    ids = [c.id for c in load_dataset(folder).campaigns]
+    assert len(ids) == shipped + 1
+    assert "early_2024" in ids and "late_2024" not in ids
 
 
 def test_fixed_meetings_are_read_as_dates_and_only_those_after_emergence_count(tmp_path):

@@ -19,6 +19,7 @@ from forecast.checks.campaign_backtest import (
     fold_data,
     independent_holdouts,
     outcomes,
+    paired_difference,
     summarise,
 )
 from forecast.checks.campaign_recovery import (
@@ -129,6 +130,27 @@ def test_base_rates_count_the_other_campaigns_with_one_of_each_added(synthetic_d
     rates = base_rates(others)
     assert rates["confirmed"] == pytest.approx(7 / 11)
     assert rates["within_30"] == pytest.approx(4 / 11)
+
+
+def test_the_paired_difference_is_the_mean_of_per_campaign_brier_differences_and_its_se():
+    """Worked by hand: campaign a asks two questions, b one (its other is not asked)."""
+    rows = [
+        {
+            "outcomes": {"confirmed": 1.0, "within_30": 0.0},
+            "forecasts": {"confirmed": 0.9, "within_30": 0.2},
+            "base_rate": {"confirmed": 0.5, "within_30": 0.5},
+        },
+        {
+            "outcomes": {"confirmed": 0.0},
+            "forecasts": {"confirmed": 0.6, "within_30": 0.1},
+            "base_rate": {"confirmed": 0.5, "within_30": 0.5},
+        },
+    ]
+    # a: model (0.01 + 0.04) / 2 = 0.025, base 0.25: -0.225. b: 0.36 - 0.25 = +0.11.
+    result = paired_difference(rows, ("confirmed", "within_30"))
+    assert result["n"] == 2
+    assert result["difference"] == pytest.approx((-0.225 + 0.11) / 2)
+    assert result["se"] == pytest.approx(np.std([-0.225, 0.11], ddof=1) / np.sqrt(2))
 
 
 @pytest.mark.slow
