@@ -16,6 +16,7 @@ import msgspec
 
 from forecast.data.records import (
     EVIDENCE_FIELDS,
+    EVIDENCE_FIELDS_BEFORE_MEETINGS,
     SEVERITIES,
     Ally,
     Bloc,
@@ -266,7 +267,9 @@ def _read_csv(path: Path, problems: list[Problem]) -> Iterator[tuple[int, dict[s
     with handle:
         reader = csv.DictReader(handle)
         header = tuple(reader.fieldnames or ())
-        if header != expected:
+        if header != expected and not (
+            name == "evidence.csv" and header == EVIDENCE_FIELDS_BEFORE_MEETINGS
+        ):
             problems.append(
                 Problem("(header)", f"columns are {list(header)}", ", ".join(expected), name, 1)
             )

@@ -10,7 +10,7 @@ import msgspec
 import numpy as np
 import pandas as pd
 
-from forecast.data.dataset import Dataset
+from forecast.data.dataset import Dataset, Question
 from forecast.data.records import EvidenceItem, Problem, ValidationError
 from forecast.data.reference import CAMPAIGN_COVARIATES, Campaign, endgame_day
 
@@ -39,6 +39,9 @@ STATUSES: tuple[str, ...] = ("endorsed", "undecided", "opposed", "not_member")
 WAVE_SIZE = 4
 # Endorsements on or before this day of the campaign are the sponsor's own.
 SPONSOR_DAY = 1.0
+# Fixed dates of a campaign the compiled model holds (forecast.model.campaign_level):
+# with more (the calendar and the meetings announced since), those nearest the cut-off.
+CALENDAR_SLOTS = 8
 
 
 class SpendingScale(msgspec.Struct, frozen=True):
@@ -216,8 +219,30 @@ def _campaign_state(
         elapsed=endgame_day(question.emerged, as_of),
         withdrawn=bool(history.items(question.sponsor, "withdrawal", as_of)),
         holdouts=holdout_count(members),
-        calendar_days=tuple(endgame_day(question.emerged, c.date) for c in question.calendar),
+        calendar_days=tuple(
+            endgame_day(question.emerged, d) for d in calendar_dates(history, question, as_of)
+        ),
     )
+
+
+def calendar_dates(history: _History, question: Question, as_of: dt.date) -> tuple[dt.date, ...]:
+    """The fixed dates known at ``as_of``: the question's calendar and the meetings
+    announced by evidence of kind ``meeting`` dated on or before it (each from the day it
+    was announced), in date order. Beyond ``CALENDAR_SLOTS`` dates, those nearest the
+    cut-off are kept (a date long past or far ahead says least about the days ahead)."""
+    dates = {c.date for c in question.calendar}
+    dates |= {e.meeting_date for e in history.all_items("meeting", as_of)}
+    if len(dates) > CALENDAR_SLOTS:
+        kept = sorted(dates, key=lambda d: (abs((d - as_of).days), d))[:CALENDAR_SLOTS]
+        logger.warning(
+            "%d fixed dates known at %s; the %d nearest are modelled: %s",
+            len(dates),
+            as_of,
+            CALENDAR_SLOTS,
+            ", ".join(d.isoformat() for d in sorted(kept)),
+        )
+        dates = set(kept)
+    return tuple(sorted(dates))
 
 
 def holdout_count(members: pd.DataFrame) -> int:
@@ -247,6 +272,12 @@ class _History:
             if e.kind == "grievance":
                 weight = float(e.severity) * e.reliability
                 self.grievances.append((e.ally, weight, e.date, resolved.get(e.id)))
+
+    def all_items(self, kind: str, day: dt.date) -> list[EvidenceItem]:
+        """Items of ``kind`` dated on or before ``day``, whichever ally they name."""
+        return [
+            e for items in self.by_ally.values() for e in items if e.kind == kind and e.date <= day
+        ]
 
     def items(self, code: str, kind: str, day: dt.date) -> list[EvidenceItem]:
         return [e for e in self.by_ally.get(code, []) if e.kind == kind and e.date <= day]
@@ -310,6 +341,12 @@ def _row(
 ) -> dict[str, object]:
     ally = dataset.ally(code)
     endorsement = history.endorsement(code, as_of)
+    if endorsement and history.objection(code, as_of) >= endorsement[1]:
+        # A reversal: an objection dated after the member's last endorsement report
+        # (``_History.objection`` counts only those), and at least as reliable as the
+        # reports of support, withdraws that support from its day. A less reliable one
+        # (a rumour against a public statement) leaves the endorsement standing.
+        endorsement = None
     # Covariates are read on the day that matters: the endorsement day for allies that
     # endorsed, the cut-off for the rest (dated covariates switch on and off).
     day = endorsement[0] if endorsement else as_of

@@ -21,6 +21,7 @@ EVIDENCE_KINDS: tuple[str, ...] = (
     "grievance",
     "grievance_resolved",
     "accession",
+    "meeting",
     "statement",
 )
 SEVERITIES: tuple[int, ...] = (1, 2, 3)
@@ -33,7 +34,10 @@ EVIDENCE_FIELDS: tuple[str, ...] = (
     "reliability",
     "severity",
     "grievance",
+    "meeting_date",
 )
+# The evidence columns before ``meeting_date``: a CSV file without it still loads.
+EVIDENCE_FIELDS_BEFORE_MEETINGS: tuple[str, ...] = EVIDENCE_FIELDS[:-1]
 # Bounds that keep free text readable in a table and in the database.
 MAX_SOURCE_CHARS = 500
 MAX_SUMMARY_CHARS = 2000
@@ -115,22 +119,25 @@ class EvidenceItem(msgspec.Struct, frozen=True, kw_only=True):
     reliability: float = 1.0
     severity: int | None = None
     grievance: str | None = None
+    # Only for kind ``meeting``: the first day of the meeting announced on ``date``.
+    meeting_date: dt.date | None = None
 
     @property
     def id(self) -> str:
         """Content id: the same item posted twice gets the same id and is stored once."""
-        key = "|".join(
-            (
-                self.ally,
-                self.kind,
-                self.date.isoformat(),
-                self.source.strip(),
-                self.summary.strip(),
-                repr(float(self.reliability)),
-                str(self.severity or ""),
-                self.grievance or "",
-            )
-        )
+        parts = [
+            self.ally,
+            self.kind,
+            self.date.isoformat(),
+            self.source.strip(),
+            self.summary.strip(),
+            repr(float(self.reliability)),
+            str(self.severity or ""),
+            self.grievance or "",
+        ]
+        if self.meeting_date is not None:  # items of the other kinds keep their ids
+            parts.append(self.meeting_date.isoformat())
+        key = "|".join(parts)
         return "ev_" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -233,6 +240,7 @@ def validate_evidence(
     reliability = _reliability(raw.get("reliability"), problems)
     severity = _severity(raw.get("severity"), kind, problems)
     grievance = _grievance(raw.get("grievance"), kind, vocabulary, problems)
+    meeting_date = _meeting_date(raw.get("meeting_date"), kind, date, problems)
 
     if problems:
         raise ValidationError(problems)
@@ -245,7 +253,30 @@ def validate_evidence(
         reliability=reliability,
         severity=severity,
         grievance=grievance,
+        meeting_date=meeting_date,
     )
+
+
+def _meeting_date(
+    value: Any, kind: Any, announced: dt.date | None, problems: list[Problem]
+) -> dt.date | None:
+    """A meeting's first day: required for kind ``meeting``, after the day it was
+    announced (the item's ``date``), and empty for every other kind."""
+    if kind != "meeting":
+        if not _blank(value):
+            problems.append(
+                Problem("meeting_date", "is only for kind 'meeting'", "empty for other kinds")
+            )
+        return None
+    valid = "the meeting's first day as YYYY-MM-DD, after the item's date (its announcement)"
+    if _blank(value):
+        problems.append(Problem("meeting_date", "is required for kind 'meeting'", valid))
+        return None
+    day = parse_date(value, "meeting_date", problems)
+    if day is not None and announced is not None and day <= announced:
+        problems.append(Problem("meeting_date", f"{day} is not after {announced}", valid))
+        return None
+    return day
 
 
 def _blank(value: Any) -> bool:

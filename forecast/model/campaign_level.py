@@ -43,7 +43,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from forecast.data.inputs import ModelInputs
+from forecast.data.inputs import CALENDAR_SLOTS, ModelInputs
 from forecast.data.reference import CAMPAIGN_COVARIATES, Campaign
 from forecast.model import precompile
 from forecast.model.compiled import compile_for_nutpie
@@ -78,8 +78,8 @@ CONFIG_KEYS: tuple[str, ...] = (
 # The endgame's covariates: the size of the holdout group (log1p of the count: the
 # reference class holds 0 to 2, a forecast may hold ten) and a member's rival candidacy.
 ENDGAME_COVARIATES: tuple[str, ...] = ("holdouts", "rival_candidacy")
-# Fixed dates per campaign in the compiled model (unused slots hold ``NO_DATE``).
-CALENDAR_SLOTS = 8
+# Fixed dates per campaign in the compiled model: ``CALENDAR_SLOTS`` (unused slots
+# hold ``NO_DATE``).
 NO_DATE = 1e6
 # Compiled campaign-level models of this process, by configuration and reference class.
 _COMPILED: dict[str, Any] = {}

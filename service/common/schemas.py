@@ -40,6 +40,10 @@ VALID: dict[str, str] = {
         "the id of a recorded grievance (GET /allies/{code}) or of a posted grievance "
         "(GET /evidence); only for kind 'grievance_resolved'"
     ),
+    "meeting_date": (
+        "the first day of the meeting announced on the item's date, as YYYY-MM-DD, after "
+        "that date; only for kind 'meeting' (it joins the calendar's fixed dates)"
+    ),
     "as_of": "a cut-off date as YYYY-MM-DD",
     "seed": f"an integer from 0 to {2**32 - 1}",
     "by": "extra deadlines as YYYY-MM-DD, comma-separated, e.g. 2024-03-15,2024-04-30",
@@ -84,6 +88,7 @@ class EvidenceIn(Struct, kw_only=True, forbid_unknown_fields=True):
     reliability: Annotated[float, Meta(gt=0.0, le=1.0, description=VALID["reliability"])] = 1.0
     severity: Annotated[Literal[1, 2, 3] | None, Meta(description=VALID["severity"])] = None
     grievance: Annotated[str | None, Meta(description=VALID["grievance"])] = None
+    meeting_date: Annotated[dt.date | None, Meta(description=VALID["meeting_date"])] = None
 
 
 class EvidencePosted(Struct, kw_only=True):
@@ -106,6 +111,7 @@ class EvidenceOut(Struct, kw_only=True):
     reliability: float
     severity: int | None
     grievance: str | None
+    meeting_date: dt.date | None
     origin: Literal["shipped", "posted"]
     created_at: dt.datetime
     retracted: bool

@@ -65,6 +65,7 @@ class EvidenceRow(Base):
     reliability: Mapped[float] = mapped_column(Float)
     severity: Mapped[int | None] = mapped_column(Integer)
     grievance: Mapped[str | None] = mapped_column(String(64))
+    meeting_date: Mapped[dt.date | None] = mapped_column(Date)  # kind "meeting" only
     origin: Mapped[str] = mapped_column(String(16))  # "shipped" (data/) or "posted"
     run_id: Mapped[str | None] = mapped_column(String(32))  # the run queued for it
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

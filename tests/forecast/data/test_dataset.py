@@ -315,6 +315,9 @@ def valid_records(draw) -> dict:
         raw["severity"] = draw(st.sampled_from([*SEVERITIES, *map(str, SEVERITIES)]))
     if kind == "grievance_resolved":
         raw["grievance"] = draw(st.sampled_from(VOCABULARY.grievances))
+    if kind == "meeting":
+        ahead = draw(st.integers(min_value=1, max_value=3650))
+        raw["meeting_date"] = (dt.date.fromisoformat(raw["date"]) + dt.timedelta(ahead)).isoformat()
     return raw
 
 

@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 
 from forecast.data.dataset import load_dataset
-from forecast.data.inputs import FRAME_COLUMNS, setup_frame
+from forecast.data.inputs import CALENDAR_SLOTS, FRAME_COLUMNS, setup_frame
 from forecast.data.records import EvidenceItem, ValidationError
+from forecast.data.reference import CAMPAIGN_COVARIATES
 
 OPENED = dt.date(2024, 2, 22)
 
@@ -113,6 +114,25 @@ def test_an_objection_answered_by_an_endorsement_no_longer_counts(shipped):
     assert frame.loc["TR", "objection"] == 0.0
 
 
+def test_an_objection_after_an_endorsement_is_a_reversal_that_withdraws_the_support(shipped):
+    """France endorsed on 2024-02-22; its public objection of 1 March withdraws that
+    support from the day of the objection (before it, France stays endorsed)."""
+    objection = item("FR", "objection", "2024-03-01")
+    before = frame_at(shipped, dt.date(2024, 2, 29), objection).loc["FR"]
+    after = frame_at(shipped, dt.date(2024, 3, 1), objection).loc["FR"]
+    assert (before["status"], before["event"], before["objection"]) == ("endorsed", 1.0, 0.0)
+    assert (after["status"], after["event"], after["objection"]) == ("opposed", 0.0, 1.0)
+    # The largest members no longer all back the candidate.
+    campaign = setup_frame(shipped, [*shipped.evidence, objection], dt.date(2024, 3, 1)).campaign
+    assert campaign.covariates[CAMPAIGN_COVARIATES.index("all_largest_backed")] == 0.0
+    assert campaign.covariates[CAMPAIGN_COVARIATES.index("heavyweight_objection")] == 1.0
+
+
+def test_a_rumoured_objection_does_not_reverse_a_public_endorsement(shipped):
+    rumour = item("FR", "objection", "2024-03-01", reliability=0.5)
+    assert frame_at(shipped, dt.date(2024, 3, 1), rumour).loc["FR", "status"] == "endorsed"
+
+
 def test_undecided_allies_are_censored_at_the_end_of_as_of(shipped):
     inputs = setup_frame(shipped, shipped.evidence, OPENED)
     assert (inputs.frame["censor_day"] == inputs.day(OPENED)).all()
@@ -155,3 +175,28 @@ def test_the_calendar_is_counted_on_the_endgames_clock(shipped):
     # Emerged 2024-02-22: the end of that day is day 1; 3 April is day 42.
     assert campaign.calendar_days == (42.0, 139.0, 223.0)
     assert campaign.elapsed == 1.0
+
+
+def test_a_meeting_announced_later_joins_the_calendar_from_its_announcement(shipped):
+    """A defence ministerial announced on 15 May for 13 June: a fixed date from 15 May on
+    (day 113 on the endgame's clock from the 22 February emergence), not before."""
+    meeting = item("US", "meeting", "2024-05-15", meeting_date=dt.date(2024, 6, 13))
+    before = setup_frame(shipped, [*shipped.evidence, meeting], dt.date(2024, 5, 14))
+    after = setup_frame(shipped, [*shipped.evidence, meeting], dt.date(2024, 5, 15))
+    assert before.campaign.calendar_days == (42.0, 139.0, 223.0)
+    assert after.campaign.calendar_days == (42.0, 113.0, 139.0, 223.0)
+    # A meeting changes no ally's covariates: it is a date, not a stance.
+    assert before.frame.drop(columns="censor_day").equals(after.frame.drop(columns="censor_day"))
+
+
+def test_beyond_the_models_slots_the_fixed_dates_nearest_the_cut_off_are_kept(shipped):
+    meetings = [
+        item("US", "meeting", "2024-03-01", meeting_date=dt.date(2024, 3, 1) + dt.timedelta(d))
+        for d in range(10, 100, 10)
+    ]
+    as_of = dt.date(2024, 5, 1)  # day 70 on the endgame's clock
+    days = setup_frame(shipped, [*shipped.evidence, *meetings], as_of).campaign.calendar_days
+    assert len(days) == CALENDAR_SLOTS
+    # The nine meetings (days 19 to 99) and the three calendar dates (42, 139, 223): the
+    # four farthest from day 70 (223, 139, 19 and 29) are left out.
+    assert days == (39.0, 42.0, 49.0, 59.0, 69.0, 79.0, 89.0, 99.0)

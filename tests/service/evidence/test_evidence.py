@@ -202,3 +202,40 @@ def test_a_post_with_several_bad_fields_names_every_one_of_them(client, dataset)
     assert errors["ally"]["valid"] == ", ".join(sorted(dataset.codes))
     assert "endorsement" in errors["kind"]["valid"]
     assert not [e for e in client.get("/evidence").json() if e["ally"] == "ZZ"]
+
+
+def test_a_meeting_announced_later_is_stored_with_its_first_day_and_queues_a_run(client):
+    body = {
+        "ally": "DD",
+        "kind": "meeting",
+        "date": "2024-03-01",
+        "meeting_date": "2024-03-20",
+        "source": "https://example.org/ministerial",
+        "summary": "Ministers to meet on 20 March",
+    }
+    response = client.post("/evidence", json=body, headers=AUTH)
+    assert response.status_code == 201, response.text
+    listed = {e["id"]: e for e in client.get("/evidence").json()}
+    stored = listed[response.json()["evidence_id"]]
+    assert (stored["kind"], stored["meeting_date"]) == ("meeting", "2024-03-20")
+    assert response.json()["run_id"]
+
+
+def test_a_meeting_without_a_later_first_day_is_refused_naming_the_field(client, settings):
+    count = evidence_count(settings)
+    body = {
+        "ally": "DD",
+        "kind": "meeting",
+        "date": "2024-03-01",
+        "source": "https://example.org/ministerial",
+        "summary": "Ministers to meet",
+    }
+    for extra in ({}, {"meeting_date": "2024-03-01"}):
+        response = client.post("/evidence", json=body | extra, headers=AUTH)
+        assert response.status_code in (400, 422), response.text
+        assert [e["field"] for e in response.json()["errors"]] == ["meeting_date"]
+    refused = client.post(
+        "/evidence", json=endorsement() | {"meeting_date": "2024-03-20"}, headers=AUTH
+    )
+    assert [e["field"] for e in refused.json()["errors"]] == ["meeting_date"]
+    assert evidence_count(settings) == count
