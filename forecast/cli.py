@@ -246,6 +246,15 @@ def print_campaign_backtest(result: dict[str, Any]) -> None:
             f"{paired['difference']:+.4f} (standard error {paired['se']:.4f}, "
             f"{paired['n']} campaigns)"
         )
+    left = result.get("time_left")
+    if left and left["counts"]:
+        print(
+            f"time left: confirmed within {left['days']} days of each of {left['counts']} later "
+            f"dated counts: Brier {left['brier']:.4f} (base rate {left['base_rate_brier']:.4f}), "
+            f"log {left['log']:.4f} ({left['base_rate_log']:.4f}); paired by campaign "
+            f"{left['paired']['difference']:+.4f} (standard error {left['paired']['se']:.4f}, "
+            f"{left['paired']['n']} campaigns)"
+        )
     ind = result["independent_holdouts"]
     print(
         "independent holdouts (P(confirmed) = pi^holdouts): "

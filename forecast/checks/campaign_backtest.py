@@ -21,13 +21,14 @@ from typing import Any
 import numpy as np
 
 from forecast.checks.backtest import brier_log
-from forecast.data.reference import Campaign
+from forecast.data.reference import Campaign, HoldoutCount
 from forecast.model import campaign_level, sampling
 from forecast.model.confirmation import ConfirmationModel
+from forecast.posterior import endgame
 
 logger = logging.getLogger(__name__)
 
-HORIZONS_DAYS: tuple[int, ...] = (30, 60, 120)
+HORIZONS_DAYS: tuple[int, ...] = (30, 60, 90, 120, 180)
 FIRST_MEETING = "by_first_meeting"
 QUESTIONS: tuple[str, ...] = (
     "confirmed",
@@ -40,6 +41,11 @@ TIMING_QUESTIONS: tuple[str, ...] = QUESTIONS[1:]
 MEETING_DAYS = 2.0
 # Sampler settings per left-out fit (a small model: 4 parameters and the organisations).
 BACKTEST_SAMPLER: dict[str, Any] = {"chains": 2, "tune": 500, "draws": 500, "target_accept": 0.99}
+
+
+# Days after a later dated count within which the time-left questions ask for the outcome.
+TIME_LEFT_DAYS = 30
+TIME_LEFT = f"within_{TIME_LEFT_DAYS}_of_a_count"
 
 
 def first_meeting_end(campaign: Campaign) -> float | None:
@@ -69,6 +75,58 @@ def base_rates(others: Sequence[Campaign]) -> dict[str, float]:
         seen = [outcomes(c)[q] for c in others if q in outcomes(c)]
         rates[q] = (sum(seen) + 1.0) / (len(seen) + 2.0)
     return rates
+
+
+def later_counts(campaign: Campaign) -> list[HoldoutCount]:
+    """The counts dated after the emergence day and before the outcome's day: the points
+    at which the time left is asked (``time_left``)."""
+    return [n for n in campaign.counts if campaign.emerged < n.date < campaign.outcome_date]
+
+
+def time_left_outcome(campaign: Campaign, count: HoldoutCount) -> float:
+    """1 if the campaign was confirmed within ``TIME_LEFT_DAYS`` of the count's day."""
+    return float(campaign.confirmed and (campaign.outcome_date - count.date).days <= TIME_LEFT_DAYS)
+
+
+def time_left_base_rate(others: Sequence[Campaign]) -> float:
+    """The share of the other campaigns' later counts followed by a confirmation within
+    ``TIME_LEFT_DAYS`` (Laplace: one success and one failure added)."""
+    seen = [time_left_outcome(c, n) for c in others for n in later_counts(c)]
+    return (sum(seen) + 1.0) / (len(seen) + 2.0)
+
+
+def time_left_forecasts(
+    cfg: Mapping[str, Any], post: Any, campaign: Campaign, orgs: Sequence[str]
+) -> list[float]:
+    """P(confirmed within ``TIME_LEFT_DAYS`` of each later count | not settled by it), as
+    the shipped campaign level forecasts it at that count: its endgame with the holdouts
+    of the count, conditioned on no endgame by the count's day."""
+
+    def flat(name: str) -> np.ndarray:
+        values = post[name].values
+        return values.reshape(-1, *values.shape[2:])
+
+    org = list(orgs).index(campaign.organisation)
+    dates = np.asarray(campaign.meeting_days, dtype=float)
+    p = flat("p_success")
+    out = []
+    for count in later_counts(campaign):
+        z = campaign_level.endgame_covariates(count.holdouts, float(campaign.rival_candidacy))
+        location = flat("endgame_mu") + flat("org_effect")[:, org] + flat("endgame_coef") @ z
+        focal_logit = (
+            flat("focal_intercept") + flat("org_focal")[:, org] + flat("focal_holdouts") * z[0]
+        )
+        focal = 1.0 / (1.0 + np.exp(-focal_logit))
+        shape = flat("org_shape")[:, org]
+        start = campaign.day(count.date)
+        window = campaign_level.focal_window(cfg)
+        f0 = endgame.cdf(np.full_like(p, start), location, shape, focal, dates, *window)
+        f1 = endgame.cdf(
+            np.full_like(p, start + TIME_LEFT_DAYS), location, shape, focal, dates, *window
+        )
+        reached = np.clip((f1 - f0) / np.maximum(1.0 - f0, 1e-12), 0.0, 1.0)
+        out.append(float((p * reached).mean()))
+    return out
 
 
 def fold_base_rates(campaigns: Sequence[Campaign], k: int) -> dict[str, float]:
@@ -169,6 +227,16 @@ def backtest_campaigns(
                 ),
                 "base_rate": fold_base_rates(campaigns, k),
                 "independent_holdouts": independent_holdouts(campaign, model_config),
+                # The time left at each later dated count (``later_counts``).
+                "time_left": {
+                    "dates": [n.date.isoformat() for n in later_counts(campaign)],
+                    "holdouts": [n.holdouts for n in later_counts(campaign)],
+                    "forecasts": time_left_forecasts(cfg, post, campaign, orgs),
+                    "outcomes": [time_left_outcome(campaign, n) for n in later_counts(campaign)],
+                    "base_rate": time_left_base_rate(
+                        [c for j, c in enumerate(campaigns) if j != k]
+                    ),
+                },
                 "divergences": int(idata.sample_stats["diverging"].sum()),
             }
         )
@@ -209,6 +277,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "base_rate_log": timing_base["log"],
         },
         "by_question": {q: _question_scores(pairs, q) for q in QUESTIONS},
+        "time_left": time_left_scores(rows),
         # Per campaign, the model's mean Brier score over its questions minus the base
         # rate's, then the mean and standard error over campaigns (negative: the model
         # is better). Pairing by campaign keeps one hard campaign from counting twice.
@@ -224,6 +293,35 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "coverage_90": float(np.mean((pit >= 0.05) & (pit <= 0.95))),
             # PIT counts in quarters: a calibrated forecast puts a quarter in each.
             "pit_quarters": np.histogram(pit, bins=4, range=(0.0, 1.0))[0].tolist(),
+        },
+    }
+
+
+def time_left_scores(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Brier and log scores of the time-left questions (every later dated count of every
+    campaign) beside their base rate, and the model minus the base rate paired by
+    campaign (each campaign's mean over its counts)."""
+    model, base, diffs = [], [], []
+    for r in rows:
+        left = r.get("time_left") or {}
+        pairs = list(zip(left.get("forecasts", []), left.get("outcomes", []), strict=True))
+        if not pairs:
+            continue
+        model += pairs
+        base += [(left["base_rate"], y) for _, y in pairs]
+        diffs.append(
+            float(np.mean([(f - y) ** 2 - (left["base_rate"] - y) ** 2 for f, y in pairs]))
+        )
+    d = np.array(diffs)
+    return {
+        "days": TIME_LEFT_DAYS,
+        "counts": len(model),
+        **brier_log(model),
+        **{f"base_rate_{k}": v for k, v in brier_log(base).items() if k != "n"},
+        "paired": {
+            "difference": float(d.mean()) if d.size else float("nan"),
+            "se": float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else float("nan"),
+            "n": int(d.size),
         },
     }
 

@@ -18,9 +18,12 @@ from forecast.checks.campaign_backtest import (
     fold_base_rates,
     fold_data,
     independent_holdouts,
+    later_counts,
     outcomes,
     paired_difference,
     summarise,
+    time_left_outcome,
+    time_left_scores,
 )
 from forecast.checks.campaign_recovery import (
     CHECKED,
@@ -29,7 +32,7 @@ from forecast.checks.campaign_recovery import (
     run_campaign_recovery,
     simulate_campaigns,
 )
-from forecast.data.reference import CAMPAIGN_COVARIATES
+from forecast.data.reference import CAMPAIGN_COVARIATES, HoldoutCount
 from forecast.model import campaign_level, sampling
 from forecast.model.confirmation import ConfirmationModel
 
@@ -151,6 +154,52 @@ def test_the_paired_difference_is_the_mean_of_per_campaign_brier_differences_and
     assert result["n"] == 2
     assert result["difference"] == pytest.approx((-0.225 + 0.11) / 2)
     assert result["se"] == pytest.approx(np.std([-0.225, 0.11], ddof=1) / np.sqrt(2))
+
+
+def test_time_left_scores_pair_each_campaigns_counts_against_its_base_rate():
+    """Worked by hand: a has two later counts, b one, c none (left out)."""
+    rows = [
+        {"time_left": {"forecasts": [0.8, 0.4], "outcomes": [1.0, 0.0], "base_rate": 0.5}},
+        {"time_left": {"forecasts": [0.3], "outcomes": [1.0], "base_rate": 0.6}},
+        {"time_left": {"forecasts": [], "outcomes": [], "base_rate": 0.5}},
+    ]
+    result = time_left_scores(rows)
+    assert result["counts"] == 3
+    assert result["brier"] == pytest.approx((0.04 + 0.16 + 0.49) / 3)
+    assert result["base_rate_brier"] == pytest.approx((0.25 + 0.25 + 0.16) / 3)
+    # a: (0.04 - 0.25 + 0.16 - 0.25) / 2 = -0.15; b: 0.49 - 0.16 = +0.33.
+    assert result["paired"]["n"] == 2
+    assert result["paired"]["difference"] == pytest.approx((-0.15 + 0.33) / 2)
+
+
+def test_a_later_count_is_asked_the_time_left_and_answered_by_the_outcome():
+    campaign = msgspec.structs.replace(
+        simulate_campaigns(default_truth(), 1, np.random.default_rng(0))[0],
+        outcome="confirmed",
+        outcome_date=dt.date(2000, 3, 1),
+    )
+    counts = [
+        HoldoutCount(
+            campaign=campaign.id,
+            date=d,
+            holdouts=1,
+            members=9,
+            objecting=0,
+            rivals=0,
+            source="s",
+            note="",
+        )
+        for d in (
+            dt.date(2000, 1, 1),
+            dt.date(2000, 1, 20),
+            dt.date(2000, 2, 15),
+            dt.date(2000, 3, 1),
+        )
+    ]
+    campaign = msgspec.structs.replace(campaign, counts=tuple(counts))
+    # The emergence day's and the outcome day's counts ask nothing.
+    assert [n.date for n in later_counts(campaign)] == [dt.date(2000, 1, 20), dt.date(2000, 2, 15)]
+    assert [time_left_outcome(campaign, n) for n in later_counts(campaign)] == [0.0, 1.0]
 
 
 @pytest.mark.slow
