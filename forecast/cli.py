@@ -335,6 +335,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"deadlines {', '.join(d.key for d in question.deadlines)}, "
         f"{len(question.calendar)} fixed dates in the calendar"
     )
+    if dataset.later_campaigns:
+        print(
+            f"  not learned from (decided on or after {question.opened}): "
+            + ", ".join(dataset.later_campaigns)
+        )
     return 0
 
 

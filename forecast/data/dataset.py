@@ -134,6 +134,9 @@ class Dataset(msgspec.Struct, frozen=True, kw_only=True):
     # Campaigns decided before the opening day under a rule no single member could
     # block (qualified majority): the sensitivity check's extra rows, not learned from.
     other_campaigns: tuple[Campaign, ...] = ()
+    # Ids of the campaigns in the file decided on or after the opening day: not learned
+    # from (no hindsight), listed by ``check``.
+    later_campaigns: tuple[str, ...] = ()
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -222,12 +225,14 @@ def load_dataset(data_dir: Path | str | None = None) -> Dataset:
         _check_campaign_roles(question, codes, problems)
     if problems:
         raise ValidationError(problems)
+    later: tuple[str, ...] = ()
     if opened is not None:
         learned = known_before(campaigns, opened)
-        if len(learned) < len(campaigns):
+        later = tuple(c.id for c in campaigns if c.outcome_date >= opened)
+        if later:
             logger.info(
                 "left out %d campaign(s) decided on or after the opening day %s",
-                len(campaigns) - len(learned),
+                len(later),
                 opened,
             )
         campaigns = learned
@@ -240,6 +245,7 @@ def load_dataset(data_dir: Path | str | None = None) -> Dataset:
         evidence=evidence,
         campaigns=reference,
         other_campaigns=tuple(c for c in campaigns if c not in reference),
+        later_campaigns=later,
     )
     logger.info(
         "loaded %d allies, %d grievances, %d evidence items from %s",

@@ -39,6 +39,14 @@ def test_check_passes_the_shipped_questions(question, capsys):
     assert ": ok." in capsys.readouterr().out
 
 
+def test_check_names_the_campaigns_it_does_not_learn_from(capsys):
+    """The 2014 question leaves out its own campaign and every later one."""
+    assert main(["check", str(PROJECT_ROOT / "examples/nato-2014")]) == 0
+    printed = capsys.readouterr().out
+    assert "not learned from (decided on or after 2014-03-18): nato_2014_stoltenberg," in printed
+    assert "nato_2009_rasmussen" not in printed.split("not learned from")[1]
+
+
 def test_check_lists_every_problem_with_file_row_field_and_valid_values(tmp_path, capsys):
     folder = tmp_path / "question"
     shutil.copytree(PROJECT_ROOT / "data", folder)
