@@ -522,15 +522,17 @@ show(fig)
 # ## The campaign level: what past appointments teach
 #
 # Whether the front-runner is confirmed at all, and when the holdouts give way, are
-# learned from the reference class (`data/campaigns.csv`): past appointments decided by
-# consensus in which a front-runner met holdouts. Below: the reference class, this
+# learned from the reference class (`data/campaigns.csv` and the dated holdout counts of
+# `data/holdout_counts.csv`): past appointments to posts one member or a defined group
+# could block, successes and failures. Below: the reference class, this
 # campaign's P(the endgame brings every holdout in), the endgame's median day and the
 # chance that a fixed date of its calendar binds (the focal points: a meeting or the
 # incumbent's term end settles the campaign in the days at and just before it), and each
 # campaign-level parameter's prior beside its posterior. The endgame's covariates
 # (`endgame_coef`: the holdout group's size, as log1p of the count, and a rival
-# candidacy) have priors argued in docs/model.md; this campaign's ten holdouts lie far
-# outside the reference class's zero to two. The success covariates' coefficients
+# candidacy) have priors argued in docs/model.md; this campaign's ten holdouts lie within
+# the reference class's range (0 to 59 on the emergence day, seven campaigns with 3 to 9),
+# though most of its campaigns had none to two. The success covariates' coefficients
 # (`success_coef`) have small priors on purpose (docs/model.md: on the reference class
 # they did not predict the outcome); organisation
 # shifts (`org_effect`, `org_success`) are partially pooled with fixed sds. Look for the
@@ -544,13 +546,17 @@ display(
         [
             {
                 "campaign": c.id,
+                "rule": c.rule,
                 "emerged": c.emerged,
                 "outcome": c.outcome,
                 "days": int(c.days),
                 "all largest backed": c.all_largest_backed,
                 "heavyweight objection": c.heavyweight_objection,
+                "blocking objection": c.blocking_objection,
                 "rival candidacy": c.rival_candidacy,
+                "fallback": c.fallback,
                 "holdouts": c.holdouts,
+                "dated counts": len(c.counts),
                 "fixed meetings (days after emergence)": ", ".join(
                     f"{d:.0f}" for d in c.meeting_days
                 ),
