@@ -42,6 +42,8 @@ HOLDOUT_COUNT_COLUMNS: tuple[str, ...] = (
     "members",
     "objecting",
     "rivals",
+    "blocking",
+    "blocking_objecting",
     "source",
     "note",
 )
@@ -78,6 +80,12 @@ class HoldoutCount(msgspec.Struct, frozen=True, kw_only=True):
     rivals: int
     source: str
     note: str
+    # How many of the holdouts, and of those objecting, could block alone. The rule says
+    # it for ``unanimity`` (every holdout) and ``qualified_majority`` (none); under
+    # ``veto_group`` the file gives it (the veto holders among them), or None if unknown.
+    # Set from the campaign's rule by ``attach_counts``.
+    blocking: int | None = None
+    blocking_objecting: int | None = None
 
 
 class Campaign(msgspec.Struct, frozen=True, kw_only=True):
@@ -244,6 +252,10 @@ def parse_holdout_count(row: dict[str, str], problems: list[Problem]) -> Holdout
     date = parse_date(row["date"], "date", problems)
     counts = {f: _count(row, f, problems) for f in ("holdouts", "objecting", "rivals")}
     members = _count(row, "members", problems, least=1)
+    given = {
+        f: _count(row, f, problems) if row[f].strip() else None
+        for f in ("blocking", "blocking_objecting")
+    }
     if not problems:
         if counts["holdouts"] > members:
             problems.append(
@@ -253,14 +265,18 @@ def parse_holdout_count(row: dict[str, str], problems: list[Problem]) -> Holdout
                     f"at most {members}",
                 )
             )
-        for field in ("objecting", "rivals"):
-            if counts[field] > counts["holdouts"]:
+        for field, bound in (
+            ("objecting", "holdouts"),
+            ("rivals", "holdouts"),
+            ("blocking", "holdouts"),
+            ("blocking_objecting", "objecting"),
+            ("blocking_objecting", "blocking"),
+        ):
+            value = counts.get(field, given.get(field))
+            limit = counts.get(bound, given.get(bound))
+            if value is not None and limit is not None and value > limit:
                 problems.append(
-                    Problem(
-                        field,
-                        f"{counts[field]} is more than the {counts['holdouts']} holdouts",
-                        f"at most {counts['holdouts']}",
-                    )
+                    Problem(field, f"{value} is more than the {limit} {bound}", f"at most {limit}")
                 )
     source = row["source"].strip()
     if not source:
@@ -274,6 +290,7 @@ def parse_holdout_count(row: dict[str, str], problems: list[Problem]) -> Holdout
         source=source,
         note=row["note"].strip(),
         **counts,
+        **given,
     )
 
 
@@ -316,6 +333,24 @@ def attach_counts(
                 )
             )
             continue
+        given = (count.blocking, count.blocking_objecting)
+        if campaign.rule != "veto_group" and given != (None, None):
+            problems.append(
+                Problem(
+                    "blocking",
+                    f"is given for a campaign under {campaign.rule}, where the rule says it",
+                    "empty unless the campaign's rule is veto_group",
+                    file,
+                    number,
+                )
+            )
+            continue
+        if campaign.rule == "unanimity":
+            count = msgspec.structs.replace(
+                count, blocking=count.holdouts, blocking_objecting=count.objecting
+            )
+        elif campaign.rule == "qualified_majority":
+            count = msgspec.structs.replace(count, blocking=0, blocking_objecting=0)
         if count.date in rows[campaign.id]:
             problems.append(
                 Problem(

@@ -153,6 +153,45 @@ def test_a_bad_holdout_count_is_refused_naming_the_row_and_field(tmp_path, field
     assert ("holdout_counts.csv", NEXT_COUNT_ROW + 1, field) in refused(folder)
 
 
+def test_who_can_block_is_the_rules_unless_a_defined_group_holds_the_veto(tmp_path):
+    folder = write_dataset(tmp_path / "data")
+    append_campaign(folder, campaign_row(id="all_2010", holdouts="3"), counted=False)
+    append_count(folder, count_row(campaign="all_2010", holdouts="3", objecting="1"))
+    append_campaign(
+        folder, campaign_row(id="un_2010", rule="veto_group", holdouts="4"), counted=False
+    )
+    append_count(
+        folder,
+        count_row(
+            campaign="un_2010", holdouts="4", objecting="2", blocking="1", blocking_objecting="1"
+        ),
+    )
+    append_campaign(
+        folder, campaign_row(id="un_2011", rule="veto_group", holdouts="4"), counted=False
+    )
+    append_count(folder, count_row(campaign="un_2011", holdouts="4"))
+    dataset = load_dataset(folder)
+    counts = {c.id: c.counts[0] for c in dataset.campaigns if c.id.endswith(("2010", "2011"))}
+    assert (counts["all_2010"].blocking, counts["all_2010"].blocking_objecting) == (3, 1)
+    assert (counts["un_2010"].blocking, counts["un_2010"].blocking_objecting) == (1, 1)
+    assert (counts["un_2011"].blocking, counts["un_2011"].blocking_objecting) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("rule", "fields", "field"),
+    [
+        ("unanimity", {"blocking": "1"}, "blocking"),  # the rule says it: every holdout
+        ("veto_group", {"blocking": "2"}, "blocking"),  # more than the 1 holdout
+        ("veto_group", {"blocking": "1", "blocking_objecting": "1"}, "blocking_objecting"),
+    ],
+)
+def test_a_blocking_count_against_the_rule_or_the_counts_is_refused(tmp_path, rule, fields, field):
+    folder = write_dataset(tmp_path / "data")
+    append_campaign(folder, campaign_row(rule=rule), counted=False)
+    append_count(folder, count_row(**fields))
+    assert ("holdout_counts.csv", NEXT_COUNT_ROW, field) in refused(folder)
+
+
 def test_every_problem_of_both_files_is_listed_at_once(tmp_path):
     folder = write_dataset(tmp_path / "data")
     append_campaign(folder, campaign_row(outcome="won"))
