@@ -155,7 +155,14 @@ def test_the_campaign_backtest_command_prints_the_contracts_json_and_a_table(
     assert {"campaigns", "brier", "log", "base_rate_brier", "base_rate_log"} <= set(result)
     rows = result["campaigns"]
     assert [row["id"] for row in rows] == [c.id for c in synthetic_dataset.campaigns]
-    questions = ("confirmed", "within_30", "within_60", "within_120")
+    questions = (
+        "confirmed",
+        "within_30",
+        "within_60",
+        "within_90",
+        "within_120",
+        "within_180",
+    )
     for row in rows:
         # "by the first fixed meeting" only for a campaign with a meeting after emergence.
         meeting = {"by_first_meeting"} if "by_first_meeting" in row["outcomes"] else set()
@@ -170,6 +177,18 @@ def test_the_campaign_backtest_command_prints_the_contracts_json_and_a_table(
     log = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     assert result["log"] == pytest.approx(log, rel=1e-12)
     assert result["base_rate_brier"] == pytest.approx(np.mean((base - y) ** 2), rel=1e-12)
+    # The time left at the synthetic data's three later counts (two of alpha_1994, one of
+    # eps_2003), scored over them.
+    left = [
+        (f, o)
+        for row in rows
+        for f, o in zip(*(row["time_left"][k] for k in ("forecasts", "outcomes")), strict=True)
+    ]
+    assert result["time_left"]["counts"] == len(left) == 3
+    assert result["time_left"]["brier"] == pytest.approx(
+        np.mean([(f - o) ** 2 for f, o in left]), rel=1e-12
+    )
+    assert all(0.0 < f < 1.0 for f, _ in left)
 
     print_campaign_backtest(result)  # what the command prints without --json
     printed = capsys.readouterr().out

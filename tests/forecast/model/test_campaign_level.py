@@ -116,11 +116,12 @@ def test_scores_and_base_rates_are_computed_by_value():
         },
     ]
     result = summarise(rows)
-    # 5 questions of the first campaign at 0.2 off, 4 of the second at 0.4 off.
-    assert result["brier"] == pytest.approx((5 * 0.2**2 + 4 * 0.4**2) / 9)
-    assert result["log"] == pytest.approx(-(5 * np.log(0.8) + 4 * np.log(0.6)) / 9)
+    # 7 questions of the first campaign at 0.2 off, 6 of the second at 0.4 off.
+    assert len(QUESTIONS) == 7
+    assert result["brier"] == pytest.approx((7 * 0.2**2 + 6 * 0.4**2) / 13)
+    assert result["log"] == pytest.approx(-(7 * np.log(0.8) + 6 * np.log(0.6)) / 13)
     assert result["base_rate_brier"] == pytest.approx(0.25)
-    assert result["timing"]["brier"] == pytest.approx((4 * 0.2**2 + 3 * 0.4**2) / 7)
+    assert result["timing"]["brier"] == pytest.approx((6 * 0.2**2 + 5 * 0.4**2) / 11)
     assert result["by_question"][FIRST_MEETING]["brier"] == pytest.approx(0.2**2)
     assert result["independent_holdouts"]["brier"] == pytest.approx((0.75**2 + 0.5**2) / 2)
     calibration = result["endgame_calibration"]
@@ -264,7 +265,9 @@ def test_a_campaign_confirmed_on_its_thirtieth_day_counts_within_30_days(synthet
         "confirmed": 1.0,
         "within_30": 1.0,
         "within_60": 1.0,
+        "within_90": 1.0,
         "within_120": 1.0,
+        "within_180": 1.0,
     }
     later = msgspec.structs.replace(on_day, outcome_date=on_day.outcome_date + dt.timedelta(1))
     assert outcomes(later)["within_30"] == 0.0
@@ -426,3 +429,58 @@ def test_a_folds_likelihood_ignores_the_left_out_campaigns_days_and_outcome(synt
     assert after == before
     before, after = fold_logp(2, changed=3)
     assert after != pytest.approx(before, abs=1e-6)
+
+
+def test_the_time_left_forecast_is_the_endgame_conditioned_on_the_count_by_value():
+    """Without fixed dates the endgame is log-normal: P(settled within 30 days of a count
+    on day t | not by t) is (F(t + 30) - F(t)) / (1 - F(t)), times P(success), per draw."""
+    from types import SimpleNamespace
+
+    from forecast.checks.campaign_backtest import time_left_forecasts
+
+    base = simulate_campaigns(default_truth(), 1, np.random.default_rng(1))[0]
+    campaign = msgspec.structs.replace(
+        base,
+        meetings=(),
+        fixed_meetings="",
+        outcome_date=dt.date(2000, 3, 31),
+        rival_candidacy=False,
+    )
+    counts = [
+        HoldoutCount(
+            campaign=campaign.id,
+            date=d,
+            holdouts=h,
+            members=9,
+            objecting=0,
+            rivals=0,
+            source="s",
+            note="",
+        )
+        for d, h in ((dt.date(2000, 1, 1), 3), (dt.date(2000, 1, 20), 1))
+    ]
+    campaign = msgspec.structs.replace(campaign, counts=tuple(counts))
+    orgs = [campaign.organisation]
+    draws = {  # (chain, draw, ...): one chain of two draws
+        "p_success": np.array([[0.9, 0.6]]),
+        "endgame_mu": np.array([[3.0, 3.5]]),
+        "org_effect": np.array([[[0.2], [-0.1]]]),
+        "endgame_coef": np.array([[[0.5, 0.3], [0.4, 0.2]]]),
+        "focal_intercept": np.array([[0.0, 0.0]]),
+        "org_focal": np.array([[[0.0], [0.0]]]),
+        "focal_holdouts": np.array([[0.0, 0.0]]),
+        "org_shape": np.array([[[0.8], [1.1]]]),
+    }
+    post = {k: SimpleNamespace(values=v) for k, v in draws.items()}
+    got = time_left_forecasts(ConfirmationModel.config(), post, campaign, orgs)
+    t = campaign.day(dt.date(2000, 1, 20))  # day 20 on the endgame's clock
+    expected = []
+    for s in range(2):
+        location = (
+            draws["endgame_mu"][0, s]
+            + draws["org_effect"][0, s, 0]
+            + draws["endgame_coef"][0, s, 0] * np.log1p(1)
+        )
+        dist = stats.lognorm(s=draws["org_shape"][0, s, 0], scale=np.exp(location))
+        expected.append(draws["p_success"][0, s] * (dist.cdf(t + 30) - dist.cdf(t)) / dist.sf(t))
+    assert got == pytest.approx([np.mean(expected)], rel=1e-9)
