@@ -24,10 +24,30 @@ def test_the_2014_question_loads_with_its_own_reference_class():
     assert all(e.date <= dataset.question.opened for e in dataset.evidence)
 
 
+EXAMPLES = sorted(p for p in EXAMPLE.parent.iterdir() if (p / "question.toml").exists())
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
 @pytest.mark.parametrize("name", ["campaigns.csv", "holdout_counts.csv"])
-def test_the_examples_reference_class_is_the_shipped_one(name):
-    """One reference class: the example's files are copies of data/'s, not a variant."""
-    assert (EXAMPLE / name).read_bytes() == (EXAMPLE.parents[1] / "data" / name).read_bytes()
+def test_the_examples_reference_class_is_the_shipped_one(example, name):
+    """One reference class: each example's files are copies of data/'s, not a variant."""
+    assert (example / name).read_bytes() == (EXAMPLE.parents[1] / "data" / name).read_bytes()
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_each_replay_loads_with_its_later_evidence_and_outcomes(example):
+    """A replay ships what was public on its opening day, then its later evidence (each
+    item after the opening day, valid) and the outcome on record."""
+    from forecast.checks.backtest import load_outcomes
+    from forecast.cli import read_evidence_file
+
+    dataset = load_dataset(example)
+    opened = dataset.question.opened
+    later = read_evidence_file(example / "later.csv", dataset)
+    assert later and all(e.date > opened for e in later)
+    assert all(e.date <= opened for e in dataset.evidence)
+    outcomes = load_outcomes(example / "outcomes.csv", dataset.codes)
+    assert outcomes.confirmed is not None and outcomes.confirmed > opened
 
 
 @pytest.mark.slow

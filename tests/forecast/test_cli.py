@@ -33,7 +33,9 @@ def test_the_data_directory_defaults_to_forecast_data_dir(monkeypatch):
     assert parser().parse_args(["fit", "--data", "q"]).data_dir == Path("q")
 
 
-@pytest.mark.parametrize("question", ["data", "examples/nato-2014"])
+@pytest.mark.parametrize(
+    "question", ["data", "examples/nato-2014", "examples/nato-1995", "examples/nato-1999"]
+)
 def test_check_passes_the_shipped_questions(question, capsys):
     assert main(["check", str(PROJECT_ROOT / question)]) == 0
     assert ": ok." in capsys.readouterr().out
