@@ -299,7 +299,8 @@ def print_backtest(result: dict[str, Any]) -> None:
     ``result``)."""
     for doc, base in zip(result["forecasts"], result["baselines"], strict=True):
         cells = "  ".join(
-            f"{d['key']} {d['p_confirmed']:.1%} (baseline {base['deadlines'][d['key']]:.1%})"
+            f"{d['key']} {d['p_confirmed']:.1%} (baseline {base['deadlines'][d['key']]:.1%}, "
+            f"base rate {base['base_rate'][d['key']]:.1%})"
             for d in doc["deadlines"]
         )
         print(f"as of {doc['as_of']}: {cells}")

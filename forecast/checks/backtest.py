@@ -71,7 +71,8 @@ def load_outcomes(path: Path | str, codes: Sequence[str]) -> Outcomes:
 def naive_document(
     dataset: Dataset, inputs_frame: Any, as_of: dt.date, deadlines: Sequence[tuple[str, dt.date]]
 ) -> dict[str, Any]:
-    """The baseline: a constant endorsement hazard estimated from the endorsements so far.
+    """The baselines: a constant endorsement hazard estimated from the endorsements so
+    far (``deadlines``, ``allies``), and the reference class's base rate (``base_rate``).
 
     ``lambda = endorsements / exposure days`` (exposure from the campaign start to each
     member's endorsement or the cut-off); every undecided member then endorses by D
@@ -83,8 +84,9 @@ def naive_document(
     endorsed = members["status"] == "endorsed"
     exposure = np.where(endorsed, members["event_day"], (as_of - start).days + 1).sum()
     rate = endorsed.sum() / max(float(exposure), 1.0)
-    out: dict[str, Any] = {"deadlines": {}, "allies": {}}
+    out: dict[str, Any] = {"deadlines": {}, "allies": {}, "base_rate": {}}
     for key, day in deadlines:
+        out["base_rate"][key] = reference_base_rate(dataset, as_of, day)
         horizon = max((day - as_of).days, 0)
         p_undecided = 1.0 - math.exp(-rate * horizon)
         per_ally = {
@@ -94,6 +96,22 @@ def naive_document(
         out["allies"][key] = per_ally
         out["deadlines"][key] = float(np.prod(list(per_ally.values())))
     return out
+
+
+def reference_base_rate(dataset: Dataset, as_of: dt.date, day: dt.date) -> float:
+    """The reference class's base rate of a confirmation by ``day``, seen at ``as_of``.
+
+    Among the reference campaigns still open as many days after their emergence as this
+    campaign is at ``as_of``, the share confirmed within as many days as ``day`` is from
+    this campaign's emergence (one success and one failure added: Laplace). No model:
+    what a reader of the reference class alone would say.
+    """
+    emerged = dataset.question.emerged
+    elapsed = (as_of - emerged).days
+    horizon = (day - emerged).days
+    still_open = [c for c in dataset.campaigns if (c.outcome_date - c.emerged).days > elapsed]
+    hits = sum(c.confirmed and (c.outcome_date - c.emerged).days <= horizon for c in still_open)
+    return (hits + 1.0) / (len(still_open) + 2.0)
 
 
 def brier_log(pairs: list[tuple[float, float]]) -> dict[str, float]:
@@ -131,10 +149,18 @@ def score(
                 continue
             hit = float(outcomes.confirmed is not None and outcomes.confirmed <= day)
             entry = table.setdefault(
-                key, {"model": [], "baseline": [], "model_ally": [], "baseline_ally": []}
+                key,
+                {
+                    "model": [],
+                    "baseline": [],
+                    "base_rate": [],
+                    "model_ally": [],
+                    "baseline_ally": [],
+                },
             )
             entry["model"].append((deadline["p_confirmed"], hit))
             entry["baseline"].append((base["deadlines"][key], hit))
+            entry["base_rate"].append((base["base_rate"][key], hit))
             for ally in doc["allies"]:
                 if ally["status"] in ("endorsed", "not_member"):
                     continue

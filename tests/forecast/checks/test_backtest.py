@@ -97,7 +97,7 @@ def test_scores_reward_the_forecast_that_was_right():
         "deadlines": [{"key": "k", "date": "2024-04-01", "p_confirmed": p}],
         "allies": [{"code": "AA", "status": "undecided", "p_endorse_by": {"k": p}}],
     }
-    base = {"deadlines": {"k": 0.5}, "allies": {"k": {"AA": 0.5}}}
+    base = {"deadlines": {"k": 0.5}, "allies": {"k": {"AA": 0.5}}, "base_rate": {"k": 0.5}}
     right, wrong = score([doc(0.9)], [base], outcomes), score([doc(0.1)], [base], outcomes)
     assert right["scores"]["k"]["model"]["brier"] < right["scores"]["k"]["baseline"]["brier"]
     assert wrong["scores"]["k"]["model"]["log"] > wrong["scores"]["k"]["baseline"]["log"]
@@ -110,7 +110,7 @@ def test_a_deadline_already_passed_at_a_cut_off_is_not_scored_there():
         "deadlines": [{"key": "k", "date": "2024-04-01", "p_confirmed": 1.0}],
         "allies": [{"code": "AA", "status": "undecided", "p_endorse_by": {"k": 1.0}}],
     }
-    base = {"deadlines": {"k": 0.5}, "allies": {"k": {"AA": 0.5}}}
+    base = {"deadlines": {"k": 0.5}, "allies": {"k": {"AA": 0.5}}, "base_rate": {"k": 0.5}}
     result = score([doc("2024-02-22"), doc("2024-04-01")], [base, base], outcomes)
     assert result["scores"]["k"]["model"]["n"] == 1
     assert result["scores"]["k"]["model_ally"]["n"] == 1
@@ -133,6 +133,27 @@ def test_the_baseline_is_a_constant_hazard_from_the_endorsements_so_far(syntheti
     assert base["deadlines"]["soon"] == 0.0
     assert 0.0 < base["deadlines"]["later"] < 1.0
     assert np.isclose(base["allies"]["later"]["AA"], 1.0)  # AA had endorsed
+
+
+def test_the_reference_base_rate_counts_the_campaigns_still_open_by_hand(synthetic_dataset):
+    """The synthetic class (days from emergence to outcome; c confirmed, d dropped):
+    alpha 28c, beta 26d, gamma 7c, delta 15c, eps 52c, zeta 34c, eta 24d, theta 17d,
+    iota 9c, kappa 124c. The question emerged on 2024-02-21."""
+    from forecast.checks.backtest import reference_base_rate
+
+    emerged = synthetic_dataset.question.emerged
+    days = {c.id: (c.outcome_date - c.emerged).days for c in synthetic_dataset.campaigns}
+    assert sorted(days.values()) == [7, 9, 15, 17, 24, 26, 28, 34, 52, 124]
+    # At the emergence (0 days elapsed), all ten open; confirmed within 30 days: gamma,
+    # delta, iota, alpha (4): (4 + 1) / (10 + 2).
+    at = reference_base_rate(synthetic_dataset, emerged, emerged + dt.timedelta(30))
+    assert at == pytest.approx(5 / 12)
+    # 20 days on: open are alpha, beta, eps, zeta, eta, kappa (6); confirmed within 30
+    # days of the emergence: alpha (1): (1 + 1) / (6 + 2).
+    later = reference_base_rate(
+        synthetic_dataset, emerged + dt.timedelta(20), emerged + dt.timedelta(30)
+    )
+    assert later == pytest.approx(2 / 8)
 
 
 def test_an_outcomes_file_with_an_unknown_ally_is_refused_naming_row_and_field(tmp_path):
