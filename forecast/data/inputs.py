@@ -71,6 +71,11 @@ class CampaignState(msgspec.Struct, frozen=True, kw_only=True):
     holdouts: int = 0
     calendar_days: tuple[float, ...] = ()
 
+    @property
+    def rival(self) -> float:
+        """A member's standing rival candidacy (the endgame's covariate as well)."""
+        return self.covariates[CAMPAIGN_COVARIATES.index("rival_candidacy")]
+
 
 class ModelInputs(msgspec.Struct, frozen=True, kw_only=True):
     """What the model is conditioned on at one cut-off.
@@ -246,12 +251,18 @@ def calendar_dates(history: _History, question: Question, as_of: dt.date) -> tup
 
 
 def holdout_count(members: pd.DataFrame) -> int:
-    """Members holding out at the cut-off, counted as ``campaigns.csv`` counts them:
-    reported undecided or opposed, with a reason on record. A member with no report of
-    support that has an open grievance (its own or its bloc's), a standing rival
-    candidacy or an open objection. Silence alone is not holding out (data/README.md)."""
-    reason = (members["grievance"] > 0) | (members["rival"] > 0) | (members["objection"] > 0)
-    return int(((members["event"] == 0) & reason).sum())
+    """Members holding out at the cut-off, counted as ``campaigns.csv`` counts them
+    (``holding_out``)."""
+    return int(holding_out(members).sum())
+
+
+def holding_out(frame: pd.DataFrame) -> pd.Series:
+    """Per ally, whether it holds out at the cut-off: a member reported undecided or
+    opposed, with a reason on record (no report of support, and an open grievance of its
+    own or its bloc's, a standing rival candidacy or an open objection). Silence alone is
+    not holding out (data/README.md)."""
+    reason = (frame["grievance"] > 0) | (frame["rival"] > 0) | (frame["objection"] > 0)
+    return (frame["member"] > 0) & (frame["event"] == 0) & reason
 
 
 class _History:

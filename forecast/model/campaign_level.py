@@ -133,7 +133,7 @@ def data_values(inputs: ModelInputs, orgs: Sequence[str]) -> dict[str, np.ndarra
     """The campaign level's ``pm.Data`` at a cut-off: the reference class and the current
     campaign (its covariates, days elapsed, whether the candidate stands, organisation)."""
     campaign = inputs.campaign
-    rival = campaign.covariates[CAMPAIGN_COVARIATES.index("rival_candidacy")]
+    rival = campaign.rival
     return {
         **reference_values(inputs.reference, orgs),
         "campaign_x": np.asarray(campaign.covariates, dtype=float),
@@ -320,6 +320,10 @@ def _current_campaign(
         "endgame_location",
         _location(params, current_org, z),
     )
+    # The endgame's location and the focal log-odds before the campaign's own covariates:
+    # a what-if that changes the holdouts left recomputes them (forecast.posterior.predict).
+    pm.Deterministic("endgame_base", params["endgame_mu"] + params["org_effect"][current_org])
+    pm.Deterministic("focal_base", params["focal0"] + params["org_focal"][current_org])
     endgame_shape = pm.Deterministic("endgame_shape", params["org_shape"][current_org])
     focal = pm.Deterministic("endgame_focal", _focal(params, current_org, z))
     elapsed = current["campaign_elapsed"]

@@ -15,7 +15,7 @@ import numpy as np
 
 from forecast import __version__
 from forecast.data.dataset import Dataset
-from forecast.data.inputs import ModelInputs, setup_frame, spending_scale
+from forecast.data.inputs import ModelInputs, holding_out, setup_frame, spending_scale
 from forecast.data.records import EvidenceItem
 from forecast.model import campaign_level
 from forecast.model.config import merged
@@ -105,6 +105,13 @@ def draws_from_idata(
         endgame_location=stacked("endgame_location"),
         endgame_shape=stacked("endgame_shape"),
         endgame_focal=stacked("endgame_focal"),
+        endgame_base=stacked("endgame_base"),
+        endgame_coef=post["endgame_coef"].values.reshape(-1, post["endgame_coef"].shape[-1]),
+        focal_base=stacked("focal_base"),
+        focal_holdouts=stacked("focal_holdouts"),
+        holdout=holding_out(frame).to_numpy(float),
+        holdouts=inputs.campaign.holdouts,
+        rival=inputs.campaign.rival,
         calendar_days=inputs.campaign.calendar_days,
         focal_window=campaign_level.focal_window(merged(model_config)),
         emerged_offset=inputs.campaign.emerged_offset,

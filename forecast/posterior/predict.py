@@ -20,6 +20,7 @@ on a grid over ``F_E``).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -67,6 +68,10 @@ PER_DRAW: tuple[str, ...] = (
     "endgame_location",
     "endgame_shape",
     "endgame_focal",
+    "endgame_base",
+    "endgame_coef",
+    "focal_base",
+    "focal_holdouts",
 )
 
 
@@ -105,6 +110,19 @@ class PosteriorDraws:
     endgame_focal: np.ndarray | None = None
     calendar_days: tuple[float, ...] = ()
     focal_window: tuple[float, float] = STORED_FOCAL_WINDOW
+    # The campaign level's endgame as a function of the holdouts left (None in draws
+    # stored before it: a what-if then leaves the endgame as fitted). Per draw the
+    # location and the focal log-odds before the campaign's covariates, the covariates'
+    # coefficients (``ENDGAME_COVARIATES`` order: log1p(holdouts), rival) and the focal
+    # slope on log1p(holdouts); per ally whether it holds out at the cut-off
+    # (``forecast.data.inputs.holding_out``), the holdouts counted and the rival covariate.
+    endgame_base: np.ndarray | None = None
+    endgame_coef: np.ndarray | None = None
+    focal_base: np.ndarray | None = None
+    focal_holdouts: np.ndarray | None = None
+    holdout: np.ndarray | None = None
+    holdouts: int = 0
+    rival: float = 0.0
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -138,6 +156,13 @@ class PosteriorDraws:
             "withdrawn": self.withdrawn,
             "calendar_days": list(self.calendar_days),
             "focal_window": list(self.focal_window),
+            "holdouts": self.holdouts,
+            "rival": self.rival,
+        }
+        optional = {
+            name: getattr(self, name)
+            for name in ("endgame_base", "endgame_coef", "focal_base", "focal_holdouts", "holdout")
+            if getattr(self, name) is not None
         }
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -157,6 +182,7 @@ class PosteriorDraws:
                 endgame_location=self.endgame_location,
                 endgame_shape=self.endgame_shape,
                 endgame_focal=self.endgame_focal,
+                **optional,
             )
         return path
 
@@ -178,6 +204,8 @@ class PosteriorDraws:
             # Draws stored before focal points have none.
             calendar_days=tuple(float(d) for d in meta.get("calendar_days", ())),
             focal_window=tuple(meta.get("focal_window", STORED_FOCAL_WINDOW)),
+            holdouts=int(meta.get("holdouts", 0)),
+            rival=float(meta.get("rival", 0.0)),
             **arrays,
         )
 
@@ -334,6 +362,42 @@ def success(draws: PosteriorDraws, assume: Mapping[str, str] | None = None) -> n
     return draws.p_success
 
 
+def holdouts_left(draws: PosteriorDraws, assume: Mapping[str, str]) -> int:
+    """The members holding out under ``assume``: those at the cut-off, less each holdout
+    assumed to endorse (an assumed refusal is a veto, ``success``)."""
+    if draws.holdout is None:
+        return draws.holdouts
+    endorsing = [
+        draws.codes.index(code) for code, outcome in assume.items() if outcome == "endorsed"
+    ]
+    return draws.holdouts - int(sum(draws.holdout[i] > 0 for i in endorsing))
+
+
+def _under(draws: PosteriorDraws, assume: Mapping[str, str]) -> PosteriorDraws:
+    """The draws with the campaign level's endgame for the holdouts left under ``assume``
+    (the same draws when that number is unchanged, or the draws carry no coefficients).
+
+    The endgame's location and P(a fixed date binds) depend on the holdouts left
+    (``forecast.model.campaign_level``: ``log1p(holdouts)`` is a covariate of both), so a
+    holdout assumed to endorse shortens the endgame as a fit with its endorsement does.
+    The derived draws are kept in the draws' cache, one per number of holdouts left.
+    """
+    left = holdouts_left(draws, assume)
+    if draws.endgame_base is None or left == draws.holdouts:
+        return draws
+    key = ("holdouts_left", left)
+    if key not in draws._cache:
+        z = np.log1p(float(left))
+        location = draws.endgame_base + draws.endgame_coef @ np.array([z, draws.rival])
+        focal = 1.0 / (1.0 + np.exp(-(draws.focal_base + draws.focal_holdouts * z)))
+        derived = dataclasses.replace(
+            draws, endgame_location=location, endgame_focal=focal, _cache={}
+        )
+        derived._cache["state"] = _state(draws)  # the allies' own state is unchanged
+        draws._cache[key] = derived
+    return draws._cache[key]
+
+
 def _opposed(draws: PosteriorDraws, assume: Mapping[str, str]) -> np.ndarray:
     """Per ally, shape (ally,): assumed to refuse for good.
 
@@ -469,7 +533,8 @@ def _rows(draws: PosteriorDraws, rows: slice | np.ndarray) -> PosteriorDraws:
     """The draws of ``rows`` (a slice or indices). Their cache holds the rows of the
     per-draw state (``_state``, computed once on all draws) and nothing else."""
     fields = {k: getattr(draws, k) for k in draws.__dataclass_fields__ if k != "_cache"}
-    part = PosteriorDraws(**{**fields, **{k: fields[k][rows] for k in PER_DRAW}})
+    per_draw = {k: fields[k][rows] for k in PER_DRAW if fields[k] is not None}
+    part = PosteriorDraws(**{**fields, **per_draw})
     part._cache["state"] = {k: v[rows] for k, v in _state(draws).items()}
     return part
 
@@ -544,6 +609,7 @@ def endorsed_by(
         Shape (draw, ally) or (draw, ally, k).
     """
     assume = _validate_assume(draws, assume)
+    draws = _under(draws, assume)
     day = np.asarray(day, dtype=float)
     if draws.withdrawn:
         return own_endorsed_by(draws, np.minimum(day, draws.censor_day), assume)
@@ -561,6 +627,7 @@ def endorsed_by(
 def endorse_ever(draws: PosteriorDraws, assume: Mapping[str, str] | None = None) -> np.ndarray:
     """P(ally eventually endorses) per draw, shape (draw, ally)."""
     assume = _validate_assume(draws, assume)
+    draws = _under(draws, assume)
     if draws.withdrawn:
         return own_endorsed_by(draws, np.full(draws.n_draws, draws.censor_day), assume)
     p_s = success(draws, assume)[:, None]
@@ -585,6 +652,7 @@ def confirmed_by(
     ``day`` is a scalar (result shape (draw,)) or a 1-d array of k days (shape (draw, k)).
     """
     assume = _validate_assume(draws, assume)
+    draws = _under(draws, assume)
     days = np.atleast_1d(np.asarray(day, dtype=float))
     x = days[None, :] - draws.decision_lag[:, None]  # (S, K)
     members = draws.member > 0
@@ -620,6 +688,7 @@ def _consent(
 def confirmed_ever(draws: PosteriorDraws, assume: Mapping[str, str] | None = None) -> np.ndarray:
     """P(the candidate is ever confirmed) per draw, shape (draw,)."""
     assume = _validate_assume(draws, assume)
+    draws = _under(draws, assume)
     members = draws.member > 0
     if draws.withdrawn:
         at_cut_off = own_endorsed_by(draws, np.full(draws.n_draws, draws.censor_day), assume)
@@ -638,7 +707,9 @@ def pivotal(
     with ally ``i`` endorsed, ``G_i`` is 1 from the cut-off on, so the members' product
     becomes ``M_{-i}``, the product over the other members (prefix and suffix products
     along the ally axis), on the grid and at each day. A member's standing refusal is a
-    veto (0); a non-member's decision leaves confirmation as it is.
+    veto (0); a non-member's decision leaves confirmation as it is. A holdout's
+    endorsement also leaves one holdout fewer, and its value is computed on that state's
+    endgame (``_under``).
 
     Parameters
     ----------
@@ -668,8 +739,32 @@ def pivotal(
     )
     if not changes.any():
         return if_endorses, if_refuses
-    # The members whose decision is open, and the product over every other member.
+    # The members whose decision is open, and every other member.
     open_, rest = np.flatnonzero(changes), np.flatnonzero(members & ~changes)
+    value = _if_endorses(_under(draws, assume), days, assume, open_, rest)
+    # A holdout's endorsement also leaves one holdout fewer: the endgame of that state
+    # (the same for every holdout, so one more pass).
+    holding = open_[draws.holdout[open_] > 0] if draws.holdout is not None else open_[:0]
+    if holding.size:
+        fewer = _under(draws, {**assume, draws.codes[holding[0]]: "endorsed"})
+        if fewer is not _under(draws, assume):
+            mask = np.isin(open_, holding)
+            value[:, mask] = _if_endorses(fewer, days, assume, open_, rest)[:, mask]
+    if_endorses[:, open_, :] = value
+    return if_endorses, if_refuses
+
+
+def _if_endorses(
+    draws: PosteriorDraws,
+    days: np.ndarray,
+    assume: Mapping[str, str],
+    open_: np.ndarray,
+    rest: np.ndarray,
+) -> np.ndarray:
+    """P(confirmed by each day) if each member of ``open_`` endorsed at the cut-off,
+    shape (draw, open, k): the members' product becomes the product over the others
+    (``rest`` and the other open members) on the endgame's grid and at each day."""
+    members = draws.member > 0
 
     def others(g: np.ndarray) -> np.ndarray:
         """(S, open, ...): per open member, the product of G over the other members."""
@@ -686,22 +781,19 @@ def pivotal(
         np.prod(g[:, members], axis=1, keepdims=True),
     )
     if draws.withdrawn:
-        value = own
-    else:
-        u = endgame_cdf(draws, x)
-        grid = _endgame_grid(draws, assume)
-        integral = np.empty((draws.n_draws, open_.size, days.size))  # (S, open, k)
+        return own
+    u = endgame_cdf(draws, x)
+    grid = _endgame_grid(draws, assume)
+    integral = np.empty((draws.n_draws, open_.size, days.size))  # (S, open, k)
 
-        def block(rows: slice) -> None:
-            consent = _cumulative(others(grid["g"][rows]), grid["widths"])
-            integral[rows] = _integral_to(consent, u[rows])
+    def block(rows: slice) -> None:
+        consent = _cumulative(others(grid["g"][rows]), grid["widths"])
+        integral[rows] = _integral_to(consent, u[rows])
 
-        _by_blocks(block, draws.n_draws)
-        p_s = success(draws, assume)[:, None, None]
-        u_day = endgame_cdf(draws, np.broadcast_to(days, x.shape))[:, None, :]
-        value = _consent(p_s, own, u[:, None, :], u_day, integral)
-    if_endorses[:, open_, :] = value
-    return if_endorses, if_refuses
+    _by_blocks(block, draws.n_draws)
+    p_s = success(draws, assume)[:, None, None]
+    u_day = endgame_cdf(draws, np.broadcast_to(days, x.shape))[:, None, :]
+    return _consent(p_s, own, u[:, None, :], u_day, integral)
 
 
 def thinned(draws: PosteriorDraws, n: int, seed: int = 0) -> PosteriorDraws:

@@ -338,8 +338,13 @@ def test_the_campaign_levels_log_density_matches_a_hand_computation(synthetic_da
         "success_intercept", "success_coef", "endgame_mu", "org_effect", "org_shape",
         "org_success", "endgame_coef", "focal_intercept", "focal_holdouts", "org_focal",
     ]  # fmt: skip
+    # The potentials are written in the random variables: evaluated at the point's values
+    # (not at fresh prior draws, which made this check depend on the draw's tails).
+    outputs = model.replace_rvs_by_values(
+        [model[n] for n in names] + [model["reference_class"], model["campaign_still_open"]]
+    )
     evaluate = model.compile_fn(
-        [model[n] for n in names] + [model["reference_class"], model["campaign_still_open"]],
+        outputs,
         inputs=model.value_vars,
         on_unused_input="ignore",
         mode="FAST_COMPILE",

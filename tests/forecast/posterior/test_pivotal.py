@@ -48,6 +48,30 @@ CASES = {
         "reliability": np.array([0.9, 0.8, 1.0]),
     },
 }
+# The campaign level's endgame as a function of the holdouts left: AA and CC hold out
+# (two holdouts), BB does not; the fitted location and focal log-odds are those of two.
+COEF = np.array([[0.5, 0.3], [0.7, 0.2], [0.3, 0.4]])
+FOCAL_SLOPE = np.array([-0.5, -0.2, -0.8])
+FOCAL_BASE = np.array([0.4, -0.1, 0.9])
+BASE = np.log([45.0, 30.0, 70.0]) - COEF[:, 0] * np.log1p(2.0)
+
+
+def with_holdouts(**changes) -> dict:
+    """CASES' fields for a campaign level that carries its coefficients."""
+    return {
+        "endgame_base": BASE,
+        "endgame_coef": COEF,
+        "focal_base": FOCAL_BASE,
+        "focal_holdouts": FOCAL_SLOPE,
+        "endgame_focal": 1.0 / (1.0 + np.exp(-(FOCAL_BASE + FOCAL_SLOPE * np.log1p(2.0)))),
+        "calendar_days": (150.0, 200.0),
+        "holdout": np.array([1.0, 0.0, 1.0]),
+        "holdouts": 2,
+        **changes,
+    }
+
+
+CASES["holdouts whose endorsement shortens the endgame"] = with_holdouts()
 # A day before the cut-off (120) beside the deadlines after it.
 DAYS = (110.0, *DEADLINES)
 
@@ -93,6 +117,35 @@ def test_a_members_refusal_is_a_veto_and_its_endorsement_raises_the_chance():
     base = predict.confirmed_by(draws, days)
     assert (refuses == 0.0).all()
     assert (endorses.mean(axis=0) > base.mean(axis=0)[None, :]).all()
+
+
+def test_a_holdouts_endorsement_takes_the_endgame_of_one_holdout_fewer_by_value():
+    """AA holds out: assuming its endorsement equals the what-if on draws whose endgame
+    was set by hand for one holdout (location base + coef . (log1p(1), rival), focal
+    sigmoid(base + slope log1p(1))), and raises P(confirmed) by every horizon more than
+    the endorsement of BB, which had no reason on record."""
+    days = np.array(DEADLINES)
+    draws = three_allies(**with_holdouts())
+    one_left = three_allies(
+        endgame_location=BASE + COEF[:, 0] * np.log1p(1.0),
+        endgame_focal=1.0 / (1.0 + np.exp(-(FOCAL_BASE + FOCAL_SLOPE * np.log1p(1.0)))),
+        calendar_days=(150.0, 200.0),
+    )
+    expected = predict.confirmed_by(one_left, days, {"AA": "endorsed"})
+    got = predict.confirmed_by(draws, days, {"AA": "endorsed"})
+    np.testing.assert_allclose(got, expected, rtol=REL, atol=1e-14)
+    # The fitted state itself is unchanged by the coefficients.
+    as_fitted = three_allies(endgame_focal=draws.endgame_focal, calendar_days=(150.0, 200.0))
+    np.testing.assert_allclose(
+        predict.confirmed_by(draws, days), predict.confirmed_by(as_fitted, days), rtol=REL
+    )
+    endorses, _ = predict.pivotal(draws, days)
+    base = predict.confirmed_by(draws, days)
+    aa, bb = draws.codes.index("AA"), draws.codes.index("BB")
+    holdout_gain = endorses[:, aa, :].mean(axis=0) - base.mean(axis=0)
+    quiet_gain = endorses[:, bb, :].mean(axis=0) - base.mean(axis=0)
+    assert (holdout_gain > 0).all()
+    assert (holdout_gain > quiet_gain).all()
 
 
 def test_the_document_lists_undecided_members_most_decisive_first_equal_to_each_what_if(
