@@ -748,8 +748,8 @@ def pivotal(
     if holding.size:
         fewer = _under(draws, {**assume, draws.codes[holding[0]]: "endorsed"})
         if fewer is not _under(draws, assume):
-            mask = np.isin(open_, holding)
-            value[:, mask] = _if_endorses(fewer, days, assume, open_, rest)[:, mask]
+            others = np.setdiff1d(np.flatnonzero(members), holding)
+            value[:, np.isin(open_, holding)] = _if_endorses(fewer, days, assume, holding, others)
     if_endorses[:, open_, :] = value
     return if_endorses, if_refuses
 
