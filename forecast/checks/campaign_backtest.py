@@ -18,9 +18,11 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from forecast.checks.backtest import brier_log
+from forecast.checks.campaign_recovery import campaign_parameters
 from forecast.data.reference import Campaign, HoldoutCount
 from forecast.model import campaign_level, sampling
 from forecast.model.confirmation import ConfirmationModel
@@ -45,7 +47,6 @@ BACKTEST_SAMPLER: dict[str, Any] = {"chains": 2, "tune": 500, "draws": 500, "tar
 
 # Days after a later dated count within which the time-left questions ask for the outcome.
 TIME_LEFT_DAYS = 30
-TIME_LEFT = f"within_{TIME_LEFT_DAYS}_of_a_count"
 
 
 def first_meeting_end(campaign: Campaign) -> float | None:
@@ -100,32 +101,24 @@ def time_left_forecasts(
 ) -> list[float]:
     """P(confirmed within ``TIME_LEFT_DAYS`` of each later count | not settled by it), as
     the shipped campaign level forecasts it at that count: its endgame with the holdouts
-    of the count, conditioned on no endgame by the count's day."""
-
-    def flat(name: str) -> np.ndarray:
-        values = post[name].values
-        return values.reshape(-1, *values.shape[2:])
-
-    org = list(orgs).index(campaign.organisation)
+    of the count (``campaign_recovery.campaign_parameters`` of the campaign with them),
+    conditioned on no endgame by the count's day."""
+    counts = later_counts(campaign)
+    if not counts:
+        return []
+    params = campaign_parameters(
+        post, [msgspec.structs.replace(campaign, holdouts=n.holdouts) for n in counts], orgs
+    )
     dates = np.asarray(campaign.meeting_days, dtype=float)
-    p = flat("p_success")
+    window = campaign_level.focal_window(cfg)
     out = []
-    for count in later_counts(campaign):
-        z = campaign_level.endgame_covariates(count.holdouts, float(campaign.rival_candidacy))
-        location = flat("endgame_mu") + flat("org_effect")[:, org] + flat("endgame_coef") @ z
-        focal_logit = (
-            flat("focal_intercept") + flat("org_focal")[:, org] + flat("focal_holdouts") * z[0]
-        )
-        focal = 1.0 / (1.0 + np.exp(-focal_logit))
-        shape = flat("org_shape")[:, org]
-        start = campaign.day(count.date)
-        window = campaign_level.focal_window(cfg)
-        f0 = endgame.cdf(np.full_like(p, start), location, shape, focal, dates, *window)
-        f1 = endgame.cdf(
-            np.full_like(p, start + TIME_LEFT_DAYS), location, shape, focal, dates, *window
-        )
+    for j, count in enumerate(counts):
+        endgame_j = (params["location"][:, j], params["shape"][:, j], params["focal"][:, j])
+        start = np.full(params["location"].shape[0], campaign.day(count.date))
+        f0 = endgame.cdf(start, *endgame_j, dates, *window)
+        f1 = endgame.cdf(start + TIME_LEFT_DAYS, *endgame_j, dates, *window)
         reached = np.clip((f1 - f0) / np.maximum(1.0 - f0, 1e-12), 0.0, 1.0)
-        out.append(float((p * reached).mean()))
+        out.append(float((params["p_success"][:, j] * reached).mean()))
     return out
 
 
@@ -213,6 +206,7 @@ def backtest_campaigns(
         if first_meeting_end(campaign) is not None:
             forecasts[FIRST_MEETING] = within(first_meeting_end(campaign))
         ones = np.ones_like(p)
+        later = later_counts(campaign)
         rows.append(
             {
                 "id": campaign.id,
@@ -229,10 +223,10 @@ def backtest_campaigns(
                 "independent_holdouts": independent_holdouts(campaign, model_config),
                 # The time left at each later dated count (``later_counts``).
                 "time_left": {
-                    "dates": [n.date.isoformat() for n in later_counts(campaign)],
-                    "holdouts": [n.holdouts for n in later_counts(campaign)],
+                    "dates": [n.date.isoformat() for n in later],
+                    "holdouts": [n.holdouts for n in later],
                     "forecasts": time_left_forecasts(cfg, post, campaign, orgs),
-                    "outcomes": [time_left_outcome(campaign, n) for n in later_counts(campaign)],
+                    "outcomes": [time_left_outcome(campaign, n) for n in later],
                     "base_rate": time_left_base_rate(
                         [c for j, c in enumerate(campaigns) if j != k]
                     ),

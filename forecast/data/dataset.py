@@ -33,7 +33,7 @@ from forecast.data.reference import (
     HOLDOUT_COUNT_COLUMNS,
     Campaign,
     attach_counts,
-    blocking,
+    by_rule,
     known_before,
     parse_campaign,
     parse_holdout_count,
@@ -228,7 +228,8 @@ def load_dataset(data_dir: Path | str | None = None) -> Dataset:
     later: tuple[str, ...] = ()
     if opened is not None:
         learned = known_before(campaigns, opened)
-        later = tuple(c.id for c in campaigns if c.outcome_date >= opened)
+        kept = {c.id for c in learned}
+        later = tuple(c.id for c in campaigns if c.id not in kept)
         if later:
             logger.info(
                 "left out %d campaign(s) decided on or after the opening day %s",
@@ -236,7 +237,7 @@ def load_dataset(data_dir: Path | str | None = None) -> Dataset:
                 opened,
             )
         campaigns = learned
-    reference = blocking(campaigns)
+    reference, others = by_rule(campaigns)
     dataset = Dataset(
         question=question,
         blocs=blocs,
@@ -244,7 +245,7 @@ def load_dataset(data_dir: Path | str | None = None) -> Dataset:
         grievances=grievances,
         evidence=evidence,
         campaigns=reference,
-        other_campaigns=tuple(c for c in campaigns if c not in reference),
+        other_campaigns=others,
         later_campaigns=later,
     )
     logger.info(

@@ -53,7 +53,7 @@ OUTCOMES: tuple[str, ...] = ("confirmed", "dropped")
 RULES: tuple[str, ...] = ("unanimity", "veto_group", "qualified_majority")
 # The rules under which one member or a defined group can block: the reference class of
 # a question decided by consensus. Rows under ``qualified_majority`` are kept for the
-# sensitivity check (``backtest --campaigns --rules``).
+# sensitivity check (``backtest --campaigns --with-majority``).
 BLOCKING_RULES: tuple[str, ...] = ("unanimity", "veto_group")
 YES_NO: dict[str, bool] = {"yes": True, "no": False}
 # The campaign-level covariates, as known on the day the front-runner emerged.
@@ -195,11 +195,7 @@ def parse_campaign(row: dict[str, str], problems: list[Problem]) -> Campaign | N
         if text not in YES_NO:
             problems.append(Problem(field, f"{row[field]!r} is not yes or no", "yes, no"))
         flags[field] = YES_NO.get(text, False)
-    holdouts_text = row["holdouts"].strip()
-    if not holdouts_text.isdigit():
-        problems.append(
-            Problem("holdouts", f"{holdouts_text!r} is not a count", "a whole number >= 0")
-        )
+    holdouts = _count(row, "holdouts", problems)
     outcome = row["outcome"].strip()
     if outcome not in OUTCOMES:
         problems.append(Problem("outcome", f"{outcome!r} is not an outcome", ", ".join(OUTCOMES)))
@@ -222,7 +218,7 @@ def parse_campaign(row: dict[str, str], problems: list[Problem]) -> Campaign | N
         front_runner=text["front_runner"],
         emerged=emerged,
         largest_members=tuple(m.strip() for m in text["largest_members"].split(";") if m.strip()),
-        holdouts=int(holdouts_text),
+        holdouts=holdouts,
         holdout_reasons=row["holdout_reasons"].strip(),
         fixed_meetings=row["fixed_meetings"].strip(),
         meetings=meetings,
@@ -395,6 +391,11 @@ def known_before(campaigns: Sequence[Campaign], opened: dt.date) -> tuple[Campai
     )
 
 
-def blocking(campaigns: Sequence[Campaign]) -> tuple[Campaign, ...]:
-    """The campaigns in which one member or a defined group could block (``BLOCKING_RULES``)."""
-    return tuple(c for c in campaigns if c.rule in BLOCKING_RULES)
+def by_rule(campaigns: Sequence[Campaign]) -> tuple[tuple[Campaign, ...], tuple[Campaign, ...]]:
+    """The campaigns in which one member or a defined group could block
+    (``BLOCKING_RULES``), and the others."""
+    blocks = [c.rule in BLOCKING_RULES for c in campaigns]
+    return (
+        tuple(c for c, b in zip(campaigns, blocks, strict=True) if b),
+        tuple(c for c, b in zip(campaigns, blocks, strict=True) if not b),
+    )

@@ -101,9 +101,9 @@ def calendar_slots(days: Sequence[float]) -> np.ndarray:
     return np.array([*days, *[NO_DATE] * (CALENDAR_SLOTS - len(days))], dtype=float)
 
 
-def endgame_covariates(holdouts: float, rival: float) -> np.ndarray:
-    """The endgame's covariates, in ``ENDGAME_COVARIATES`` order."""
-    return np.array([np.log1p(holdouts), rival], dtype=float)
+# The endgame's covariates, in ``ENDGAME_COVARIATES`` order (numpy: the posterior's maths
+# recompute the endgame for the holdouts left with the same function).
+endgame_covariates = endgame.covariates
 
 
 def reference_values(campaigns: Sequence[Campaign], orgs: Sequence[str]) -> dict[str, np.ndarray]:

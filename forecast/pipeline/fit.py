@@ -110,7 +110,6 @@ def draws_from_idata(
         focal_base=stacked("focal_base"),
         focal_holdouts=stacked("focal_holdouts"),
         holdout=holding_out(frame).to_numpy(float),
-        holdouts=inputs.campaign.holdouts,
         rival=inputs.campaign.rival,
         calendar_days=inputs.campaign.calendar_days,
         focal_window=campaign_level.focal_window(merged(model_config)),

@@ -29,6 +29,13 @@ _SOLVER_STEPS = 12
 _SQRT_2PI = float(np.sqrt(2.0 * np.pi))
 
 
+def covariates(holdouts: float, rival: float) -> np.ndarray:
+    """The endgame's covariates: the holdout group's size as ``log1p(holdouts)``, and a
+    member's standing rival candidacy (``forecast.model.campaign_level``'s
+    ``ENDGAME_COVARIATES`` order)."""
+    return np.array([np.log1p(holdouts), rival], dtype=float)
+
+
 def window_starts(dates: np.ndarray, lead: float) -> np.ndarray:
     """Where each date's window opens: ``lead`` days before it, but not before emergence."""
     return np.maximum(np.asarray(dates, dtype=float) - lead, 0.0)

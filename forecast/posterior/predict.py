@@ -115,19 +115,23 @@ class PosteriorDraws:
     # location and the focal log-odds before the campaign's covariates, the covariates'
     # coefficients (``ENDGAME_COVARIATES`` order: log1p(holdouts), rival) and the focal
     # slope on log1p(holdouts); per ally whether it holds out at the cut-off
-    # (``forecast.data.inputs.holding_out``), the holdouts counted and the rival covariate.
+    # (``forecast.data.inputs.holding_out``), and the rival covariate.
     endgame_base: np.ndarray | None = None
     endgame_coef: np.ndarray | None = None
     focal_base: np.ndarray | None = None
     focal_holdouts: np.ndarray | None = None
     holdout: np.ndarray | None = None
-    holdouts: int = 0
     rival: float = 0.0
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.endgame_focal is None:
             object.__setattr__(self, "endgame_focal", np.zeros(self.p_endorse.shape[0]))
+
+    @property
+    def holdouts(self) -> int:
+        """The members holding out at the cut-off (0 for draws stored without them)."""
+        return 0 if self.holdout is None else int((self.holdout > 0).sum())
 
     @property
     def n_draws(self) -> int:
@@ -156,7 +160,6 @@ class PosteriorDraws:
             "withdrawn": self.withdrawn,
             "calendar_days": list(self.calendar_days),
             "focal_window": list(self.focal_window),
-            "holdouts": self.holdouts,
             "rival": self.rival,
         }
         optional = {
@@ -204,7 +207,6 @@ class PosteriorDraws:
             # Draws stored before focal points have none.
             calendar_days=tuple(float(d) for d in meta.get("calendar_days", ())),
             focal_window=tuple(meta.get("focal_window", STORED_FOCAL_WINDOW)),
-            holdouts=int(meta.get("holdouts", 0)),
             rival=float(meta.get("rival", 0.0)),
             **arrays,
         )
@@ -362,34 +364,28 @@ def success(draws: PosteriorDraws, assume: Mapping[str, str] | None = None) -> n
     return draws.p_success
 
 
-def holdouts_left(draws: PosteriorDraws, assume: Mapping[str, str]) -> int:
-    """The members holding out under ``assume``: those at the cut-off, less each holdout
-    assumed to endorse (an assumed refusal is a veto, ``success``)."""
-    if draws.holdout is None:
-        return draws.holdouts
-    endorsing = [
-        draws.codes.index(code) for code, outcome in assume.items() if outcome == "endorsed"
-    ]
-    return draws.holdouts - int(sum(draws.holdout[i] > 0 for i in endorsing))
-
-
 def _under(draws: PosteriorDraws, assume: Mapping[str, str]) -> PosteriorDraws:
-    """The draws with the campaign level's endgame for the holdouts left under ``assume``
-    (the same draws when that number is unchanged, or the draws carry no coefficients).
+    """The draws with the campaign level's endgame for the holdouts left under ``assume``:
+    those at the cut-off less each holdout assumed to endorse (an assumed refusal is a
+    veto, ``success``). The same draws when that number is unchanged, or the draws carry
+    no coefficients.
 
     The endgame's location and P(a fixed date binds) depend on the holdouts left
     (``forecast.model.campaign_level``: ``log1p(holdouts)`` is a covariate of both), so a
     holdout assumed to endorse shortens the endgame as a fit with its endorsement does.
     The derived draws are kept in the draws' cache, one per number of holdouts left.
     """
-    left = holdouts_left(draws, assume)
-    if draws.endgame_base is None or left == draws.holdouts:
+    if draws.endgame_base is None or draws.holdout is None:
+        return draws
+    endorsing = [draws.codes.index(c) for c, outcome in assume.items() if outcome == "endorsed"]
+    left = draws.holdouts - int((draws.holdout[endorsing] > 0).sum())
+    if left == draws.holdouts:
         return draws
     key = ("holdouts_left", left)
     if key not in draws._cache:
-        z = np.log1p(float(left))
-        location = draws.endgame_base + draws.endgame_coef @ np.array([z, draws.rival])
-        focal = 1.0 / (1.0 + np.exp(-(draws.focal_base + draws.focal_holdouts * z)))
+        z = endgame.covariates(left, draws.rival)
+        location = draws.endgame_base + draws.endgame_coef @ z
+        focal = 1.0 / (1.0 + np.exp(-(draws.focal_base + draws.focal_holdouts * z[0])))
         derived = dataclasses.replace(
             draws, endgame_location=location, endgame_focal=focal, _cache={}
         )

@@ -467,7 +467,12 @@ def test_the_time_left_forecast_is_the_endgame_conditioned_on_the_count_by_value
     campaign = msgspec.structs.replace(campaign, counts=tuple(counts))
     orgs = [campaign.organisation]
     draws = {  # (chain, draw, ...): one chain of two draws
+        # P(success) 0.9 and 0.6: the intercepts' log-odds, no covariate or organisation
+        # effect.
         "p_success": np.array([[0.9, 0.6]]),
+        "success_intercept": np.log(np.array([[0.9 / 0.1, 0.6 / 0.4]])),
+        "success_coef": np.zeros((1, 2, 3)),
+        "org_success": np.zeros((1, 2, 1)),
         "endgame_mu": np.array([[3.0, 3.5]]),
         "org_effect": np.array([[[0.2], [-0.1]]]),
         "endgame_coef": np.array([[[0.5, 0.3], [0.4, 0.2]]]),

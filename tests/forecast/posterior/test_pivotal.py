@@ -66,7 +66,6 @@ def with_holdouts(**changes) -> dict:
         "endgame_focal": 1.0 / (1.0 + np.exp(-(FOCAL_BASE + FOCAL_SLOPE * np.log1p(2.0)))),
         "calendar_days": (150.0, 200.0),
         "holdout": np.array([1.0, 0.0, 1.0]),
-        "holdouts": 2,
         **changes,
     }
 
