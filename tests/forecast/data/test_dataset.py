@@ -327,3 +327,26 @@ def test_validate_evidence_accepts_every_valid_record_as_given(raw):
     check_in_range(item, LATEST)
     assert (item.ally, item.kind, item.date.isoformat()) == (raw["ally"], raw["kind"], raw["date"])
     assert item.reliability == float(raw.get("reliability", 1.0))
+
+
+def test_a_meetings_first_day_is_part_of_its_content_id_and_other_ids_are_unchanged():
+    """Two meetings announced the same day for different days are two items; an item of
+    another kind keeps the id it had before meetings existed (hashed by hand here)."""
+    import hashlib
+
+    def meeting(day: dt.date) -> EvidenceItem:
+        return EvidenceItem(
+            ally="AA",
+            kind="meeting",
+            date=dt.date(2024, 3, 1),
+            source="s",
+            summary="m",
+            meeting_date=day,
+        )
+
+    assert meeting(dt.date(2024, 3, 20)).id != meeting(dt.date(2024, 4, 3)).id
+    endorsement = EvidenceItem(
+        ally="AA", kind="endorsement", date=dt.date(2024, 3, 1), source="s", summary="e"
+    )
+    key = "|".join(["AA", "endorsement", "2024-03-01", "s", "e", repr(1.0), "", ""])
+    assert endorsement.id == "ev_" + hashlib.sha256(key.encode()).hexdigest()[:16]
