@@ -13,6 +13,7 @@ central 50% and 90% intervals.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -102,21 +103,29 @@ def time_left_forecasts(
     """P(confirmed within ``TIME_LEFT_DAYS`` of each later count | not settled by it), as
     the shipped campaign level forecasts it at that count: its endgame with the holdouts
     of the count (``campaign_recovery.campaign_parameters`` of the campaign with them),
-    conditioned on no endgame by the count's day."""
+    its clock carried along the counts up to that day, conditioned on no endgame by the
+    count's day."""
     counts = later_counts(campaign)
     if not counts:
         return []
     params = campaign_parameters(
         post, [msgspec.structs.replace(campaign, holdouts=n.holdouts) for n in counts], orgs
     )
+    coef = post["endgame_coef"].values.reshape(-1, len(campaign_level.ENDGAME_COVARIATES))
     dates = np.asarray(campaign.meeting_days, dtype=float)
     window = campaign_level.focal_window(cfg)
     out = []
     for j, count in enumerate(counts):
         endgame_j = (params["location"][:, j], params["shape"][:, j], params["focal"][:, j])
-        start = np.full(params["location"].shape[0], campaign.day(count.date))
-        f0 = endgame.cdf(start, *endgame_j, dates, *window)
-        f1 = endgame.cdf(start + TIME_LEFT_DAYS, *endgame_j, dates, *window)
+        day = campaign.day(count.date)
+        start = np.full(params["location"].shape[0], day)
+        # The clock along the counts so far, at the rates against this count's covariates.
+        starts, z = campaign_level.reference_path(campaign, count.date + dt.timedelta(days=1))
+        z_now = campaign_level.endgame_covariates(count.holdouts, campaign.rival_candidacy)
+        rates = np.exp(-coef @ (z - z_now).T)  # (draw, slot)
+        shift = endgame.path_clock(start, starts, rates) - day
+        f0 = endgame.cdf(start, *endgame_j, dates, *window, shift)
+        f1 = endgame.cdf(start + TIME_LEFT_DAYS, *endgame_j, dates, *window, shift)
         reached = np.clip((f1 - f0) / np.maximum(1.0 - f0, 1e-12), 0.0, 1.0)
         out.append(float((params["p_success"][:, j] * reached).mean()))
     return out
@@ -157,6 +166,7 @@ def fold_data(
         "campaign_dates": values["reference_dates"][k],
         "campaign_org": np.asarray(orgs.index(campaigns[k].organisation), dtype="int64"),
         "campaign_elapsed": np.asarray(0.0),
+        "campaign_path_days": np.zeros(campaign_level.PATH_SLOTS),
         "campaign_open": np.asarray(0.0),
     }
 

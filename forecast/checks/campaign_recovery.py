@@ -71,7 +71,8 @@ def campaign_parameters(
     draws: xr.Dataset, campaigns: Sequence[Campaign], orgs: Sequence[str]
 ) -> dict[str, np.ndarray]:
     """Per draw and campaign: P(success), the endgame's location, spread and P(a fixed date
-    binds), shape (draw, campaign).
+    binds), shape (draw, campaign), and the clock's rate on each stretch of the
+    campaign's holdout path (``campaign_level.reference_path``), (draw, campaign, slot).
 
     ``draws`` is a posterior or prior group (chain and draw dims) of the campaign level.
     """
@@ -95,7 +96,11 @@ def campaign_parameters(
         + flat("org_focal")[:, org]
         + flat("focal_holdouts")[:, None] * z[None, :, 0]
     )
+    paths = [campaign_level.reference_path(c)[1] for c in campaigns]
+    coef = flat("endgame_coef")
+    rates = np.stack([np.exp(-coef @ (p - zk).T) for p, zk in zip(paths, z, strict=True)], axis=1)
     return {
+        "rates": rates,
         "p_success": 1.0 / (1.0 + np.exp(-logit)),
         "location": (
             flat("endgame_mu")[:, None] + flat("org_effect")[:, org] + flat("endgame_coef") @ z.T
@@ -117,7 +122,9 @@ def simulate_outcomes(
     shape = parameters["p_success"].shape
     confirmed = rng.uniform(size=shape) < parameters["p_success"]
     days = np.empty(shape)
+    rates = parameters.get("rates")  # None: every campaign's holdouts held from emergence
     for k, campaign in enumerate(campaigns):
+        path = None if rates is None else (campaign_level.reference_path(campaign)[0], rates[:, k])
         days[:, k] = endgame.sample(
             parameters["location"][:, k],
             parameters["shape"][:, k],
@@ -125,6 +132,7 @@ def simulate_outcomes(
             np.asarray(campaign.meeting_days, dtype=float),
             *window,
             rng,
+            path,
         )
     return {"confirmed": confirmed.astype(float), "days": np.ceil(days)}
 

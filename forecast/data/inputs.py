@@ -13,6 +13,7 @@ import pandas as pd
 from forecast.data.dataset import Dataset, Question
 from forecast.data.records import EvidenceItem, Problem, ValidationError
 from forecast.data.reference import CAMPAIGN_COVARIATES, Campaign, endgame_day
+from forecast.data.reference import PATH_SLOTS as REFERENCE_PATH_SLOTS
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ SPONSOR_DAY = 1.0
 # Fixed dates of a campaign the compiled model holds (forecast.model.campaign_level):
 # with more (the calendar and the meetings announced since), those nearest the cut-off.
 CALENDAR_SLOTS = 8
+# Distinct (holdouts, rival) states of the current campaign's path that the compiled
+# campaign level holds (``holdout_path``); the reference class's counts use as many.
+PATH_SLOTS = REFERENCE_PATH_SLOTS
 
 
 class SpendingScale(msgspec.Struct, frozen=True):
@@ -62,6 +66,9 @@ class CampaignState(msgspec.Struct, frozen=True, kw_only=True):
     ``holdouts`` counts the members holding out at the cut-off, as the reference class
     counts them at emergence (``holdouts``); ``calendar_days`` are the question's fixed
     dates on the endgame's clock (days from emergence to the end of each date).
+    ``path`` is how the campaign got here, as ``(days, holdouts, rival)``: the days from
+    emergence to the cut-off spent with each number of holdouts and rival candidacy
+    (``holdout_path``; the endgame's clock runs slower with more holdouts).
     """
 
     covariates: tuple[float, ...]
@@ -70,6 +77,7 @@ class CampaignState(msgspec.Struct, frozen=True, kw_only=True):
     withdrawn: bool
     holdouts: int = 0
     calendar_days: tuple[float, ...] = ()
+    path: tuple[tuple[float, float, float], ...] = ()
 
     @property
     def rival(self) -> float:
@@ -219,6 +227,7 @@ def _campaign_state(
         "rival_candidacy": rival,
     }
     return CampaignState(
+        path=holdout_path(history, dataset, as_of),
         covariates=tuple(covariates[k] for k in CAMPAIGN_COVARIATES),
         emerged_offset=float((question.emerged - question.campaign_start).days),
         elapsed=endgame_day(question.emerged, as_of),
@@ -248,6 +257,50 @@ def calendar_dates(history: _History, question: Question, as_of: dt.date) -> tup
         )
         dates = set(kept)
     return tuple(sorted(dates))
+
+
+def holdout_path(
+    history: _History, dataset: Dataset, as_of: dt.date
+) -> tuple[tuple[float, float, float], ...]:
+    """The days from emergence to the end of ``as_of`` spent in each state of the
+    campaign, ``(days, holdouts, rival)``, the states in order of first appearance.
+
+    The state (the holdouts counted by ``holding_out``, the most reliable standing rival
+    candidacy) is read on the emergence day and on every later day on which something
+    on record changed: an evidence item, a grievance recorded or resolved, an accession.
+    A day's state holds from its start, as a past campaign's dated count does
+    (``Campaign.holdout_path``). Beyond ``PATH_SLOTS`` states, each state after the
+    first ``PATH_SLOTS - 1`` joins the kept state nearest it in holdouts (the clock's
+    rate differs little between neighbours; a path that long is not in the reference
+    class).
+    """
+    question = dataset.question
+    emerged = question.emerged
+    if as_of < emerged:
+        return ()
+    changes = {e.date for items in history.by_ally.values() for e in items}
+    changes |= {d for _, _, recorded, resolved in history.grievances for d in (recorded, resolved)}
+    changes |= {a.member_since for a in dataset.allies if a.member_since is not None}
+    days = [emerged, *sorted(d for d in changes if d is not None and emerged < d <= as_of)]
+    ends = [*((d - emerged).days for d in days[1:]), endgame_day(emerged, as_of)]
+    spent: dict[tuple[float, float], float] = {}
+    for day, start, end in zip(days, [0, *ends[:-1]], ends, strict=True):
+        state = _state_on(history, dataset, day)
+        spent[state] = spent.get(state, 0.0) + float(end - start)
+    kept = list(spent)[: PATH_SLOTS - 1]
+    for state in list(spent)[PATH_SLOTS - 1 :]:
+        nearest = min(kept, key=lambda k: (abs(k[0] - state[0]), abs(k[1] - state[1])))
+        spent[nearest] += spent.pop(state)
+    return tuple((days_in, holdouts, rival) for (holdouts, rival), days_in in spent.items())
+
+
+def _state_on(history: _History, dataset: Dataset, day: dt.date) -> tuple[float, float]:
+    """(holdouts, rival) on ``day``: the campaign-level state ``_campaign_state`` reads."""
+    scale = SpendingScale(0.0, 1.0)  # spending does not enter the state
+    frame = pd.DataFrame([_row(a.code, history, dataset, day, scale) for a in dataset.allies])
+    members = frame[frame["member"] > 0]
+    rival = float(members["rival"].max()) if len(members) else 0.0
+    return float(holdout_count(members)), rival
 
 
 def holdout_count(members: pd.DataFrame) -> int:

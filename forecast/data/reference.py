@@ -64,6 +64,9 @@ CAMPAIGN_COVARIATES: tuple[str, ...] = (
 )
 # Further flags of a campaign on its emergence day, recorded for the reference class.
 CAMPAIGN_FLAGS: tuple[str, ...] = (*CAMPAIGN_COVARIATES, "blocking_objection", "fallback")
+# Stretches of a campaign's holdout path in the compiled campaign level (``holdout_path``):
+# the emergence count and each later count before the outcome's day.
+PATH_SLOTS = 8
 _SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -133,6 +136,18 @@ class Campaign(msgspec.Struct, frozen=True, kw_only=True):
     def meeting_days(self) -> tuple[float, ...]:
         """The fixed meetings after the emergence day, on the endgame's clock."""
         return tuple(self.day(m) for m in self.meetings if m > self.emerged)
+
+    def holdout_path(self, until: dt.date | None = None) -> tuple[tuple[float, int], ...]:
+        """The holdouts over the campaign: ``(start, holdouts)`` per stretch, ``start`` in
+        days from emergence (0 for the emergence count, the start of its day for a later
+        count). The stretches run to the outcome: counts dated on the outcome's day (the
+        veto or the deal itself) or, with ``until``, on or after ``until`` are left out."""
+        end = self.outcome_date if until is None else min(until, self.outcome_date)
+        return tuple(
+            (float((n.date - self.emerged).days), n.holdouts)
+            for n in self.counts
+            if n.date == self.emerged or n.date < end
+        )
 
 
 def endgame_day(emerged: dt.date, date: dt.date) -> float:
@@ -377,6 +392,16 @@ def attach_counts(
             )
         dated = tuple(rows[campaign.id][d] for d in sorted(rows[campaign.id]))
         attached.append(msgspec.structs.replace(campaign, counts=dated))
+        stretches = len(attached[-1].holdout_path())
+        if stretches > PATH_SLOTS:
+            problems.append(
+                Problem(
+                    "date",
+                    f"{campaign.id} has {stretches} counts before its outcome's day",
+                    f"at most {PATH_SLOTS} (the campaign level's holdout path)",
+                    file,
+                )
+            )
     return tuple(attached)
 
 

@@ -11,6 +11,13 @@ member in, otherwise the candidate is withdrawn.
     log E_c      ~ Normal(endgame_mu + org_effect[org_k] + endgame_coef . z_k, org_shape[org_k])
     logit q_k    = focal_intercept + org_focal[org_k] + focal_holdouts * log1p(holdouts_k)
 
+The diffuse day runs on a clock the holdouts slow down (``forecast.posterior.endgame``):
+while the campaign's endgame covariates are ``z(t)``, the clock runs at
+``exp(-endgame_coef . (z(t) - z_k))`` days a day, so a past campaign's dated counts of
+holdouts (``holdout_counts.csv``) say how long the holdouts left took to give way, and
+the current campaign's path of holdouts since its emergence carries into today's clock.
+With ``z`` constant the clock is the calendar and ``E_c`` is the log-normal above.
+
 ``x_k`` are the campaign's covariates on the day its front-runner emerged (all the
 largest members backing, a largest member objecting, a member's rival candidacy); ``z_k``
 the endgame's (the size of the holdout group, ``log1p(holdouts)``, and a rival
@@ -43,7 +50,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from forecast.data.inputs import CALENDAR_SLOTS, ModelInputs
+from forecast.data.inputs import CALENDAR_SLOTS, PATH_SLOTS, ModelInputs
 from forecast.data.reference import CAMPAIGN_COVARIATES, Campaign
 from forecast.model import precompile
 from forecast.model.compiled import compile_for_nutpie
@@ -106,13 +113,48 @@ def calendar_slots(days: Sequence[float]) -> np.ndarray:
 endgame_covariates = endgame.covariates
 
 
+def reference_path(campaign: Campaign, until: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """A past campaign's holdout path in the compiled model's ``PATH_SLOTS``: each
+    stretch's first day (days from emergence; unused slots start at ``NO_DATE``) and its
+    endgame covariates (the count's holdouts; the rival candidacy of the emergence day,
+    which the counts do not date), shape (slot,) and (slot, covariate)."""
+    path = campaign.holdout_path(until) or ((0.0, campaign.holdouts),)
+    starts = np.full(PATH_SLOTS, NO_DATE)
+    z = np.tile(
+        endgame_covariates(campaign.holdouts, float(campaign.rival_candidacy)), (PATH_SLOTS, 1)
+    )
+    for j, (start, holdouts) in enumerate(path):
+        starts[j] = start
+        z[j:] = endgame_covariates(holdouts, float(campaign.rival_candidacy))
+    return starts, z
+
+
+def current_path(path: Sequence[tuple[float, float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """The current campaign's days in each state (``CampaignState.path``) in
+    ``PATH_SLOTS``: days (unused slots 0) and endgame covariates, (slot,), (slot, cov)."""
+    if len(path) > PATH_SLOTS:
+        raise ValueError(f"{len(path)} states on the path; at most {PATH_SLOTS} are modelled")
+    days = np.zeros(PATH_SLOTS)
+    z = np.zeros((PATH_SLOTS, len(ENDGAME_COVARIATES)))
+    for j, (spent, holdouts, rival) in enumerate(path):
+        days[j] = spent
+        z[j] = endgame_covariates(holdouts, rival)
+    return days, z
+
+
 def reference_values(campaigns: Sequence[Campaign], orgs: Sequence[str]) -> dict[str, np.ndarray]:
     """Arrays of the reference class for ``pm.Data``: covariates, organisation, days, outcome,
-    the endgame's covariates and the fixed dates after each emergence.
+    the endgame's covariates and the fixed dates after each emergence, and the holdout
+    path (``reference_path``).
 
     ``reference_weight`` is 1 for every campaign; a backtest sets a left-out one to 0.
     """
+    paths = [reference_path(c) for c in campaigns]
     return {
+        "reference_path_start": np.array([p[0] for p in paths]).reshape(len(campaigns), PATH_SLOTS),
+        "reference_path_z": np.array([p[1] for p in paths]).reshape(
+            len(campaigns), PATH_SLOTS, len(ENDGAME_COVARIATES)
+        ),
         "reference_z": np.array(
             [endgame_covariates(c.holdouts, float(c.rival_candidacy)) for c in campaigns]
         ).reshape(len(campaigns), len(ENDGAME_COVARIATES)),
@@ -134,8 +176,11 @@ def data_values(inputs: ModelInputs, orgs: Sequence[str]) -> dict[str, np.ndarra
     campaign (its covariates, days elapsed, whether the candidate stands, organisation)."""
     campaign = inputs.campaign
     rival = campaign.rival
+    path_days, path_z = current_path(campaign.path)
     return {
         **reference_values(inputs.reference, orgs),
+        "campaign_path_days": path_days,
+        "campaign_path_z": path_z,
         "campaign_x": np.asarray(campaign.covariates, dtype=float),
         "campaign_z": endgame_covariates(campaign.holdouts, rival),
         "campaign_dates": calendar_slots(campaign.calendar_days),
@@ -246,15 +291,24 @@ def _priors(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def log_survival(
-    cfg: Mapping[str, Any], day: Any, location: Any, shape: Any, focal: Any, dates: Any
+    cfg: Mapping[str, Any],
+    day: Any,
+    location: Any,
+    shape: Any,
+    focal: Any,
+    dates: Any,
+    clock: Any = None,
 ) -> Any:
     """``log P(E > day)`` in PyTensor, as ``forecast.posterior.endgame.log_survival``.
 
     ``day``, ``location``, ``shape`` and ``focal`` broadcast (one per campaign or a
-    scalar); ``dates`` has the calendar slots on its last axis.
+    scalar); ``dates`` has the calendar slots on its last axis. ``clock`` is the
+    diffuse endgame's clock at ``day`` (``day`` itself if None).
     """
     lead, tail = cfg["focal_lead_days"], cfg["focal_tail_days"]
-    diffuse = pm.logccdf(pm.LogNormal.dist(mu=location, sigma=shape), day)
+    diffuse = pm.logccdf(
+        pm.LogNormal.dist(mu=location, sigma=shape), day if clock is None else clock
+    )
     starts = pt.maximum(dates - lead, 0.0)  # a window opens at emergence at the earliest
     passed = pt.clip((day[..., None] - starts) / (dates + tail - starts), 0.0, 1.0)
     return diffuse + pt.sum(pt.log1p(-focal[..., None] * passed), axis=-1)
@@ -263,6 +317,14 @@ def log_survival(
 def _location(params: Mapping[str, Any], org: Any, z: Any) -> Any:
     """The diffuse endgame's log-scale location, per campaign."""
     return params["endgame_mu"] + params["org_effect"][org] + pt.dot(z, params["endgame_coef"])
+
+
+def path_clock(day: Any, starts: Any, rates: Any) -> Any:
+    """The clock at ``day`` (one per campaign) along a path of stretches: each stretch
+    (``starts`` on the last axis, unused ones at ``NO_DATE``) runs at its rate until the
+    next one starts (``forecast.posterior.endgame.path_clock`` in numpy)."""
+    ends = pt.concatenate([starts[..., 1:], pt.full_like(starts[..., :1], 2.0 * NO_DATE)], axis=-1)
+    return pt.sum(rates * pt.clip(day[..., None] - starts, 0.0, ends - starts), axis=-1)
 
 
 def _focal(params: Mapping[str, Any], org: Any, z: Any) -> Any:
@@ -285,6 +347,9 @@ def _reference_class(
     outcome = pm.logp(pm.Bernoulli.dist(logit_p=logit_ref), reference["reference_confirmed"])
     z = reference["reference_z"]
     location_ref = _location(params, org, z)
+    # Each stretch's clock rate against the emergence day's (the location's) covariates.
+    rates = pt.exp(-pt.dot(reference["reference_path_z"] - z[:, None, :], params["endgame_coef"]))
+    starts = reference["reference_path_start"]
     shape_ref = params["org_shape"][org]
     focal_ref = _focal(params, org, z)
     dates = reference["reference_dates"]
@@ -293,8 +358,12 @@ def _reference_class(
     # one-campaign organisation cannot pull its spread to zero (an unbounded density).
     ended = reference["reference_days"]
     began = pt.maximum(ended - cfg["reference_window_days"], 0.5)
-    survived = log_survival(cfg, began, location_ref, shape_ref, focal_ref, dates)
-    ended_by = log_survival(cfg, ended, location_ref, shape_ref, focal_ref, dates)
+    survived = log_survival(
+        cfg, began, location_ref, shape_ref, focal_ref, dates, path_clock(began, starts, rates)
+    )
+    ended_by = log_survival(
+        cfg, ended, location_ref, shape_ref, focal_ref, dates, path_clock(ended, starts, rates)
+    )
     days = survived + pt.log1mexp(ended_by - survived)
     pm.Potential("reference_class", pt.sum(weight * (outcome + days)))
 
@@ -326,9 +395,24 @@ def _current_campaign(
     pm.Deterministic("focal_base", params["focal0"] + params["org_focal"][current_org])
     endgame_shape = pm.Deterministic("endgame_shape", params["org_shape"][current_org])
     focal = pm.Deterministic("endgame_focal", _focal(params, current_org, z))
+    # The clock's reading at the cut-off in base days (covariates 0), from the days spent
+    # in each state since emergence; today's covariates carry it into ``location``'s days.
+    clock = pm.Deterministic(
+        "endgame_clock",
+        pt.sum(
+            current["campaign_path_days"]
+            * pt.exp(-pt.dot(current["campaign_path_z"], params["endgame_coef"]))
+        ),
+    )
     elapsed = current["campaign_elapsed"]
     still_open = log_survival(
-        cfg, pt.maximum(elapsed, 1e-3), location, endgame_shape, focal, current["campaign_dates"]
+        cfg,
+        pt.maximum(elapsed, 1e-3),
+        location,
+        endgame_shape,
+        focal,
+        current["campaign_dates"],
+        pt.maximum(pt.exp(pt.dot(z, params["endgame_coef"])) * clock, 1e-3),
     )
     pm.Potential(
         "campaign_still_open",
@@ -355,14 +439,20 @@ def reference_model(
         "campaign_covariate": list(CAMPAIGN_COVARIATES),
         "endgame_covariate": list(ENDGAME_COVARIATES),
         "calendar_slot": list(range(CALENDAR_SLOTS)),
+        "path_slot": list(range(PATH_SLOTS)),
         "organisation": list(orgs),
     }
     values = reference_values(campaigns, orgs)
-    second_dim = {"reference_x": "campaign_covariate", "reference_z": "endgame_covariate"}
+    dims = {
+        "reference_x": ("campaign", "campaign_covariate"),
+        "reference_z": ("campaign", "endgame_covariate"),
+        "reference_path_start": ("campaign", "path_slot"),
+        "reference_path_z": ("campaign", "path_slot", "endgame_covariate"),
+    }
     with pm.Model(coords=coords) as model:
         reference = {
             name: pm.Data(
-                name, value, dims=("campaign", second_dim.get(name, "calendar_slot"))[: value.ndim]
+                name, value, dims=dims.get(name, ("campaign", "calendar_slot"))[: value.ndim]
             )
             for name, value in values.items()
         }
@@ -374,6 +464,14 @@ def reference_model(
                 "campaign_z", np.zeros(len(ENDGAME_COVARIATES)), dims="endgame_covariate"
             ),
             "campaign_dates": pm.Data("campaign_dates", calendar_slots(()), dims="calendar_slot"),
+            "campaign_path_days": pm.Data(
+                "campaign_path_days", np.zeros(PATH_SLOTS), dims="path_slot"
+            ),
+            "campaign_path_z": pm.Data(
+                "campaign_path_z",
+                np.zeros((PATH_SLOTS, len(ENDGAME_COVARIATES))),
+                dims=("path_slot", "endgame_covariate"),
+            ),
             "campaign_elapsed": pm.Data("campaign_elapsed", np.asarray(0.0)),
             "campaign_open": pm.Data("campaign_open", np.asarray(0.0)),
         }

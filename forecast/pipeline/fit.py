@@ -109,6 +109,7 @@ def draws_from_idata(
         endgame_coef=post["endgame_coef"].values.reshape(-1, post["endgame_coef"].shape[-1]),
         focal_base=stacked("focal_base"),
         focal_holdouts=stacked("focal_holdouts"),
+        endgame_clock=stacked("endgame_clock"),
         holdout=holding_out(frame).to_numpy(float),
         rival=inputs.campaign.rival,
         calendar_days=inputs.campaign.calendar_days,

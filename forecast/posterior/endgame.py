@@ -15,6 +15,16 @@ So ``S(t) = P(E > t) = S_c(t) * prod_j (1 - focal * w_j(t))``, with ``w_j(t)`` t
 of date ``j``'s window before ``t``. A date that passes without a deal has used up its
 factor: the mass moves to the next date, and the posterior of ``focal`` learns from the
 passing. ``forecast/model/campaign_level.py`` writes the same survival in PyTensor.
+
+The diffuse endgame runs on a clock that the holdouts slow down: while the campaign's
+endgame covariates are ``z`` (the holdouts left, a rival candidacy), its clock runs at
+``exp(-coef . z)`` base days a day, and ``E_c`` comes when the clock reaches a
+log-normal ``E_0 ~ LogNormal(base, shape)``. With ``z`` held for the whole campaign this
+is ``E_c ~ LogNormal(base + coef . z, shape)``, the ``location`` below. When the holdouts
+changed during the campaign, the days already spent count at the speed they ran at: at
+``elapsed`` days the clock has read ``clock`` base days, and from then on, at today's
+``z``, ``S_c(t) = S_LN(t + shift)`` with ``shift = exp(coef . z) * clock - elapsed``
+(``clock_shift``): a campaign that waited on many holdouts has aged less than its days.
 """
 
 from __future__ import annotations
@@ -34,6 +44,50 @@ def covariates(holdouts: float, rival: float) -> np.ndarray:
     member's standing rival candidacy (``forecast.model.campaign_level``'s
     ``ENDGAME_COVARIATES`` order)."""
     return np.array([np.log1p(holdouts), rival], dtype=float)
+
+
+def clock(spent: np.ndarray, z: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """Base days on the endgame's clock after ``spent[..., s]`` days at covariates
+    ``z[s, :]`` (one row per stretch of the campaign with the same covariates); ``coef``
+    has the covariates on its last axis, its leading axes broadcast (one per draw)."""
+    rates = np.exp(-np.asarray(coef, float) @ np.asarray(z, float).T)  # (..., stretch)
+    return (rates * np.asarray(spent, float)).sum(axis=-1)
+
+
+def clock_shift(
+    base_days: np.ndarray, location: np.ndarray, base: np.ndarray, elapsed: float
+) -> np.ndarray:
+    """The shift that carries the clock's past into today's diffuse endgame: with
+    ``location = base + coef . z`` for today's covariates, ``exp(coef . z) * clock -
+    elapsed`` (0 when the covariates never changed)."""
+    return np.exp(np.asarray(location, float) - base) * base_days - elapsed
+
+
+def path_clock(day: np.ndarray, starts: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """The clock at ``day`` along a path of stretches: stretch ``j`` starts on day
+    ``starts[j]`` (in order; the first at 0) and runs at ``rates[..., j]`` until the next
+    starts. ``day`` broadcasts against ``rates``' leading axes."""
+    starts = np.asarray(starts, float)
+    ends = np.append(starts[1:], np.inf)
+    passed = np.clip(np.asarray(day, float)[..., None] - starts, 0.0, ends - starts)
+    return (np.asarray(rates, float) * passed).sum(axis=-1)
+
+
+def path_day(clock: np.ndarray, starts: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """The day at which the clock along a path (``path_clock``) reads ``clock``."""
+    starts = np.asarray(starts, float)
+    rates, clock = np.broadcast_arrays(
+        np.asarray(rates, float), np.asarray(clock, float)[..., None]
+    )
+    clock = clock[..., 0]
+    lengths = np.diff(starts)
+    at_starts = np.concatenate(
+        [np.zeros_like(rates[..., :1]), np.cumsum(rates[..., :-1] * lengths, axis=-1)], axis=-1
+    )  # the clock at each stretch's start
+    index = (at_starts <= clock[..., None]).sum(axis=-1) - 1
+    read = np.take_along_axis(at_starts, index[..., None], axis=-1)[..., 0]
+    rate = np.take_along_axis(rates, index[..., None], axis=-1)[..., 0]
+    return starts[index] + (clock - read) / rate
 
 
 def window_starts(dates: np.ndarray, lead: float) -> np.ndarray:
@@ -56,11 +110,13 @@ def log_survival(
     dates: np.ndarray,
     lead: float,
     tail: float,
+    shift: np.ndarray | float = 0.0,
 ) -> np.ndarray:
-    """``log P(E > day)``; the parameters broadcast against ``day``. Days <= 0 give 0."""
+    """``log P(E > day)``; the parameters broadcast against ``day``. Days <= 0 give 0
+    (and so do days whose diffuse clock, ``day + shift``, has not started)."""
     day = np.asarray(day, dtype=float)
     with np.errstate(divide="ignore"):
-        log_day = np.log(np.maximum(day, 0.0))
+        log_day = np.log(np.maximum(day + shift, 0.0))
         diffuse = special.log_ndtr(-(log_day - location) / shape)
     dates = np.asarray(dates, dtype=float)
     if dates.size == 0:
@@ -78,9 +134,10 @@ def cdf(
     dates: np.ndarray,
     lead: float,
     tail: float,
+    shift: np.ndarray | float = 0.0,
 ) -> np.ndarray:
     """``P(E <= day)``; see ``log_survival``."""
-    return -np.expm1(log_survival(day, location, shape, focal, dates, lead, tail))
+    return -np.expm1(log_survival(day, location, shape, focal, dates, lead, tail, shift))
 
 
 def quantile(
@@ -91,6 +148,7 @@ def quantile(
     dates: np.ndarray,
     lead: float,
     tail: float,
+    shift: np.ndarray | float = 0.0,
 ) -> np.ndarray:
     """The day ``t`` with ``P(E <= t) = u``, for ``u`` in [0, 1) (broadcast shapes).
 
@@ -100,18 +158,26 @@ def quantile(
     inside a window (at most ``lead + tail`` days) ``t`` is found by ``_solve``.
     """
     u = np.asarray(u, dtype=float)
-    location, shape, focal = (
-        np.broadcast_to(np.asarray(a, dtype=float), u.shape) for a in (location, shape, focal)
+    location, shape, focal, shift = (
+        np.broadcast_to(np.asarray(a, dtype=float), u.shape)
+        for a in (location, shape, focal, shift)
     )
     dates = np.asarray(dates, dtype=float)
     target = np.log1p(-u)  # log S at the day sought
     if dates.size == 0:
-        return np.exp(location - shape * special.ndtri(np.exp(target)))
+        return np.exp(location - shape * special.ndtri(np.exp(target))) - shift
     starts, ends = window_starts(dates, lead), dates + tail
     edges = np.unique(np.concatenate([starts, ends]))
     edges = edges[edges > 0.0]
     at_edges = log_survival(
-        edges, location[..., None], shape[..., None], focal[..., None], dates, lead, tail
+        edges,
+        location[..., None],
+        shape[..., None],
+        focal[..., None],
+        dates,
+        lead,
+        tail,
+        shift[..., None],
     )  # (..., edges)
     # The segment: after the last edge where S is still above the target (0 before any).
     index = (at_edges >= target[..., None]).sum(axis=-1)
@@ -123,13 +189,13 @@ def quantile(
     inside = open_.any(axis=-1)
     # No window open: log S_c(t) = target - passed * log(1 - focal), in closed form.
     diffuse = np.minimum(target - passed * np.log1p(-focal), 0.0)
-    day = np.exp(location - shape * special.ndtri(np.exp(diffuse)))
+    day = np.exp(location - shape * special.ndtri(np.exp(diffuse))) - shift
     if inside.any():
         day[inside] = _solve(
             target[inside],
             low[inside],
             np.minimum(high[inside], day[inside]),
-            (location[inside], shape[inside], focal[inside]),
+            (location[inside], shape[inside], focal[inside], shift[inside]),
             dates,
             lead,
             tail,
@@ -141,25 +207,26 @@ def _solve(
     target: np.ndarray,
     low: np.ndarray,
     high: np.ndarray,
-    parameters: tuple[np.ndarray, np.ndarray, np.ndarray],
+    parameters: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     dates: np.ndarray,
     lead: float,
     tail: float,
 ) -> np.ndarray:
     """The day in [low, high] where log S falls to ``target`` (1-d arrays): Newton's
     method kept inside a shrinking bracket (a step that leaves it is a bisection)."""
-    location, shape, focal = parameters
+    location, shape, focal, shift = parameters
     starts = window_starts(dates, lead)
     lengths = dates + tail - starts
     # From the upper end: the diffuse-only day bounds the answer and is often near it.
     day = high.copy()
     for _ in range(_SOLVER_STEPS):
-        excess = log_survival(day, location, shape, focal, dates, lead, tail) - target
+        excess = log_survival(day, location, shape, focal, dates, lead, tail, shift) - target
         low = np.where(excess > 0.0, day, low)  # log S falls with the day
         high = np.where(excess > 0.0, high, day)
         # d log S / dt: minus the diffuse hazard, minus each open window's.
-        z = (np.log(day) - location) / shape
-        hazard = np.exp(-0.5 * z**2 - special.log_ndtr(-z)) / (shape * day * _SQRT_2PI)
+        clock = np.maximum(day + shift, 1e-9)
+        z = (np.log(clock) - location) / shape
+        hazard = np.exp(-0.5 * z**2 - special.log_ndtr(-z)) / (shape * clock * _SQRT_2PI)
         passed = day[:, None] - starts
         open_ = (passed > 0.0) & (passed < lengths)
         windows = np.where(open_, focal[:, None] / (lengths - focal[:, None] * passed), 0.0)
@@ -176,14 +243,19 @@ def sample(
     lead: float,
     tail: float,
     rng: np.random.Generator,
+    path: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Draw endgame days from the generative story (for checks): the diffuse day, and for
     each date a coin with probability ``focal`` and a uniform day in its window; the
-    earliest wins."""
+    earliest wins. With ``path`` (stretches' first days, and their clock rates against
+    ``location``'s covariates, per draw on the last axis) the diffuse day is when the
+    clock along it reaches the log-normal draw."""
     location, shape, focal = np.broadcast_arrays(
         np.asarray(location, float), np.asarray(shape, float), np.asarray(focal, float)
     )
     day = np.exp(location + shape * rng.standard_normal(location.shape))
+    if path is not None:
+        day = path_day(day, *path)
     dates = np.asarray(dates, dtype=float)
     for date, start in zip(dates, window_starts(dates, lead), strict=True):
         binds = rng.random(location.shape) < focal

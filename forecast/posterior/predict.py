@@ -72,6 +72,7 @@ PER_DRAW: tuple[str, ...] = (
     "endgame_coef",
     "focal_base",
     "focal_holdouts",
+    "endgame_clock",
 )
 
 
@@ -121,6 +122,10 @@ class PosteriorDraws:
     focal_base: np.ndarray | None = None
     focal_holdouts: np.ndarray | None = None
     holdout: np.ndarray | None = None
+    # Per draw the endgame's clock at the cut-off in base days (the path of holdouts
+    # since emergence, ``forecast.posterior.endgame``); None in draws stored before it
+    # (the clock is then the calendar).
+    endgame_clock: np.ndarray | None = None
     rival: float = 0.0
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -164,7 +169,14 @@ class PosteriorDraws:
         }
         optional = {
             name: getattr(self, name)
-            for name in ("endgame_base", "endgame_coef", "focal_base", "focal_holdouts", "holdout")
+            for name in (
+                "endgame_base",
+                "endgame_coef",
+                "focal_base",
+                "focal_holdouts",
+                "holdout",
+                "endgame_clock",
+            )
             if getattr(self, name) is not None
         }
         path = Path(path)
@@ -418,14 +430,26 @@ def endgame_cdf(draws: PosteriorDraws, day: np.ndarray) -> np.ndarray:
 
 
 def _endgame_parameters(draws: PosteriorDraws, extra: tuple = (slice(None),)) -> tuple:
-    """The endgame's per-draw parameters (indexed by ``extra`` to broadcast) and its
-    calendar, in the argument order of ``forecast.posterior.endgame``."""
+    """The endgame's per-draw parameters (indexed by ``extra`` to broadcast), its
+    calendar and the clock's shift, in the argument order of ``forecast.posterior.endgame``."""
     return (
         draws.endgame_location[extra],
         draws.endgame_shape[extra],
         draws.endgame_focal[extra],
         np.asarray(draws.calendar_days, dtype=float),
         *draws.focal_window,
+        _clock_shift(draws)[extra],
+    )
+
+
+def _clock_shift(draws: PosteriorDraws) -> np.ndarray:
+    """Per draw, the shift that carries the clock's past into the endgame at the
+    holdouts left (``endgame.clock_shift``); 0 for draws stored without a clock."""
+    if draws.endgame_clock is None or draws.endgame_base is None:
+        return np.zeros(draws.n_draws)
+    elapsed = draws.censor_day - draws.emerged_offset
+    return endgame.clock_shift(
+        draws.endgame_clock, draws.endgame_location, draws.endgame_base, elapsed
     )
 
 
@@ -490,6 +514,7 @@ def _endgame_days(draws: PosteriorDraws) -> np.ndarray:
         draws.endgame_location,
         draws.endgame_shape,
         draws.endgame_focal,
+        _clock_shift(draws),
         np.asarray(draws.calendar_days, dtype=float),
         np.asarray([*draws.focal_window, draws.emerged_offset, draws.censor_day, ENDGAME_GRID]),
     )

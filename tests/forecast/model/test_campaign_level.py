@@ -298,11 +298,12 @@ def test_the_trace_read_from_nutpie_equals_nutpies_own_conversion(synthetic_data
     assert list(ours.posterior["org_effect"].organisation.values) == orgs
 
 
-def _by_hand_log_survival(cfg, day, location, shape, focal, dates):
-    """log P(E > day) written with scipy: the diffuse log-normal's survival and, per fixed
-    date, the factor (1 - focal * the part of its window passed)."""
+def _by_hand_log_survival(cfg, day, location, shape, focal, dates, clock=None):
+    """log P(E > day) written with scipy: the diffuse log-normal's survival (at the
+    clock's reading, if given) and, per fixed date, the factor (1 - focal * the part of
+    its window passed)."""
     lead, tail = cfg["focal_lead_days"], cfg["focal_tail_days"]
-    value = stats.lognorm(s=shape, scale=np.exp(location)).logsf(day)
+    value = stats.lognorm(s=shape, scale=np.exp(location)).logsf(day if clock is None else clock)
     for date in dates:
         start = max(date - lead, 0.0)  # not before emergence
         passed = min(max((day - start) / (date + tail - start), 0.0), 1.0)
@@ -320,9 +321,13 @@ def test_the_campaign_levels_log_density_matches_a_hand_computation(synthetic_da
     orgs = campaign_level.organisations(campaigns, "nato")
     model = campaign_level.reference_model(cfg, campaigns, orgs)
     current_dates = [12.0, 40.0]
+    # 8 days with 9 holdouts and no rival, then 12 with 6 holdouts and a rival (0.8).
+    path_days, path_z = campaign_level.current_path([(8.0, 9.0, 0.0), (12.0, 6.0, 0.8)])
     with model:
         pm.set_data(
             {
+                "campaign_path_days": path_days,
+                "campaign_path_z": path_z,
                 "campaign_x": np.array([1.0, 0.0, 0.8]),
                 "campaign_z": campaign_level.endgame_covariates(6, 0.8),
                 "campaign_dates": campaign_level.calendar_slots(current_dates),
@@ -358,6 +363,18 @@ def test_the_campaign_levels_log_density_matches_a_hand_computation(synthetic_da
         logit = p["focal_intercept"] + p["org_focal"][org] + p["focal_holdouts"] * z[0]
         return location, p["org_shape"][org], 1.0 / (1.0 + np.exp(-logit))
 
+    def clock(c, day: float) -> float:
+        """The clock at ``day`` by walking the campaign's counts before its outcome day:
+        each runs at exp(-coef_holdouts * (log1p(its holdouts) - log1p(emergence's)))."""
+        kept = [n for n in c.counts if n.date == c.emerged or n.date < c.outcome_date]
+        total = 0.0
+        for j, count in enumerate(kept):
+            start = (count.date - c.emerged).days
+            end = (kept[j + 1].date - c.emerged).days if j + 1 < len(kept) else np.inf
+            rate = np.exp(-p["endgame_coef"][0] * (np.log1p(count.holdouts) - np.log1p(c.holdouts)))
+            total += rate * min(max(day - start, 0.0), end - start)
+        return total
+
     expected = 0.0
     for c in campaigns:
         org = orgs.index(c.organisation)
@@ -366,16 +383,29 @@ def test_the_campaign_levels_log_density_matches_a_hand_computation(synthetic_da
         expected += stats.bernoulli(1.0 / (1.0 + np.exp(-logit))).logpmf(int(c.confirmed))
         location, shape, focal = parameters(org, c.holdouts, float(c.rival_candidacy))
         began = max(c.days - cfg["reference_window_days"], 0.5)
-        survived = np.exp(_by_hand_log_survival(cfg, began, location, shape, focal, c.meeting_days))
-        ended = np.exp(_by_hand_log_survival(cfg, c.days, location, shape, focal, c.meeting_days))
+        dates = c.meeting_days
+        survived = np.exp(
+            _by_hand_log_survival(cfg, began, location, shape, focal, dates, clock(c, began))
+        )
+        ended = np.exp(
+            _by_hand_log_survival(cfg, c.days, location, shape, focal, dates, clock(c, c.days))
+        )
         expected += np.log(survived - ended)
     assert any(c.meeting_days for c in campaigns)
+    # The synthetic class has campaigns whose holdouts changed before the outcome.
+    assert any(clock(c, c.days) != c.days for c in campaigns)
     assert float(reference_class) == pytest.approx(expected, rel=1e-7)
     location, shape, focal = parameters(orgs.index("nato"), 6, 0.8)
-    by_hand = _by_hand_log_survival(cfg, 20.0, location, shape, focal, current_dates)
+    # Today's location runs at today's covariates; the first 8 days ran at 9 holdouts'.
+    z_then, z_now = (campaign_level.endgame_covariates(*s) for s in ((9, 0.0), (6, 0.8)))
+    current_clock = 8.0 * np.exp((z_now - z_then) @ p["endgame_coef"]) + 12.0
+    by_hand = _by_hand_log_survival(cfg, 20.0, location, shape, focal, current_dates, current_clock)
+    assert current_clock < 20.0  # nine holdouts ran the clock slower than six
     assert float(still_open) == pytest.approx(by_hand, rel=1e-7)
     # The dates' factors are there: by day 20 the first window (5, 15] has passed.
-    diffuse_only = _by_hand_log_survival(cfg, 20.0, location, shape, 0.0, current_dates)
+    diffuse_only = _by_hand_log_survival(
+        cfg, 20.0, location, shape, 0.0, current_dates, current_clock
+    )
     assert by_hand == pytest.approx(diffuse_only + np.log1p(-focal), rel=1e-12)
 
 
@@ -437,8 +467,10 @@ def test_a_folds_likelihood_ignores_the_left_out_campaigns_days_and_outcome(synt
 
 
 def test_the_time_left_forecast_is_the_endgame_conditioned_on_the_count_by_value():
-    """Without fixed dates the endgame is log-normal: P(settled within 30 days of a count
-    on day t | not by t) is (F(t + 30) - F(t)) / (1 - F(t)), times P(success), per draw."""
+    """Without fixed dates the endgame is log-normal on its clock: P(settled within 30 days
+    of a count on day t | not by t) is (F(c + 30) - F(c)) / (1 - F(c)), times P(success),
+    per draw, with c the clock's reading at t in the units of the count's holdouts: the
+    first 19 days ran at 3 holdouts' rate, the last at 1's."""
     from types import SimpleNamespace
 
     from forecast.checks.campaign_backtest import time_left_forecasts
@@ -492,5 +524,7 @@ def test_the_time_left_forecast_is_the_endgame_conditioned_on_the_count_by_value
             + draws["endgame_coef"][0, s, 0] * np.log1p(1)
         )
         dist = stats.lognorm(s=draws["org_shape"][0, s, 0], scale=np.exp(location))
-        expected.append(draws["p_success"][0, s] * (dist.cdf(t + 30) - dist.cdf(t)) / dist.sf(t))
+        slower = np.exp(-draws["endgame_coef"][0, s, 0] * (np.log1p(3) - np.log1p(1)))
+        c = 19.0 * slower + (t - 19.0)
+        expected.append(draws["p_success"][0, s] * (dist.cdf(c + 30) - dist.cdf(c)) / dist.sf(c))
     assert got == pytest.approx([np.mean(expected)], rel=1e-9)

@@ -121,3 +121,93 @@ def test_the_module_sampler_follows_the_same_story(simulated):
     )
     for day in (6.0, 12.0, 41.0, 101.0):
         assert (ours <= day).mean() == pytest.approx((simulated <= day).mean(), abs=4e-3)
+
+
+# The clock: 20 days with nine holdouts, then one (today's). With the holdouts' coefficient
+# 0.8 on log1p, the first stretch ran at exp(-0.8 (log 10 - log 2)) = 0.276 of today's rate.
+COEF = 0.8
+STARTS = np.array([0.0, 20.0])
+RATES = np.exp(-COEF * (np.log1p(np.array([9.0, 1.0])) - np.log1p(1.0)))
+ELAPSED = 26.0
+# A spread under which the diffuse hazard still rises over these days, so the clock's
+# age shows (at 0.9 it is nearly flat from day 12 to day 40).
+PATH_SHAPE = 0.5
+
+
+def monte_carlo_path_days(n: int, seed: int = 2) -> np.ndarray:
+    """The clock's story written out here: a log-normal reading of the clock (at today's
+    covariates' rate), reached at 0.276 of that rate for the first 20 days and at the full
+    rate after; then the focal dates as in ``monte_carlo_days``."""
+    rng = np.random.default_rng(seed)
+    reading = stats.lognorm(s=PATH_SHAPE, scale=np.exp(LOCATION)).rvs(size=n, random_state=rng)
+    first = 20.0 * RATES[0]
+    days = np.where(reading <= first, reading / RATES[0], 20.0 + (reading - first))
+    for date in DATES:
+        binds = rng.uniform(size=n) < FOCAL
+        when = rng.uniform(date - LEAD, date + TAIL, size=n)
+        days = np.where(binds & (when < days), when, days)
+    return days
+
+
+def test_the_path_clock_and_its_inverse_by_hand():
+    assert RATES[0] == pytest.approx(0.2759, abs=1e-4)
+    clock = endgame.path_clock(np.array([10.0, 20.0, 26.0]), STARTS, RATES)
+    np.testing.assert_allclose(clock, [10 * RATES[0], 20 * RATES[0], 20 * RATES[0] + 6])
+    np.testing.assert_allclose(endgame.path_day(clock, STARTS, RATES), [10.0, 20.0, 26.0])
+    # The shift from the clock in base days equals the path's: base days are today's
+    # divided by exp(coef . z_now); the location is base + coef . z_now.
+    base, z_now = 2.0, np.log1p(1.0)
+    base_clock = endgame.clock(
+        np.array([20.0, 6.0]), np.log1p(np.array([[9.0], [1.0]])), np.array([COEF])
+    )
+    shift = endgame.clock_shift(base_clock, base + COEF * z_now, base, ELAPSED)
+    assert shift == pytest.approx(20.0 * RATES[0] + 6.0 - ELAPSED, rel=1e-12)
+    assert shift < 0.0  # the campaign aged less than its days
+
+
+@pytest.mark.parametrize("day", [27.0, 33.0, 38.0, 45.0, 60.0, 99.0, 150.0])
+def test_the_shifted_cdf_after_a_path_matches_a_monte_carlo(day):
+    """P(E <= day | E > elapsed) with the clock's shift, against the story written out."""
+    days = monte_carlo_path_days(400_000)
+    alive = days > ELAPSED
+    expected = (days[alive] <= day).mean()
+    shift = endgame.path_clock(ELAPSED, STARTS, RATES) - ELAPSED
+    at = [
+        endgame.cdf(d, LOCATION, PATH_SHAPE, FOCAL, DATES, LEAD, TAIL, shift)
+        for d in (ELAPSED, day)
+    ]
+    got = (at[1] - at[0]) / (1.0 - at[0])
+    assert got == pytest.approx(expected, abs=4e-3)
+    # Without the shift (the days counted as if run at today's rate) it differs.
+    if day <= 60.0:
+        plain = [
+            endgame.cdf(d, LOCATION, PATH_SHAPE, FOCAL, DATES, LEAD, TAIL) for d in (ELAPSED, day)
+        ]
+        assert abs((plain[1] - plain[0]) / (1.0 - plain[0]) - expected) > 0.02
+
+
+def test_the_shifted_quantile_inverts_the_shifted_cdf():
+    shift = endgame.path_clock(ELAPSED, STARTS, RATES) - ELAPSED
+    start = endgame.cdf(ELAPSED, LOCATION, PATH_SHAPE, FOCAL, DATES, LEAD, TAIL, shift)
+    u = start + np.array([0.01, 0.2, 0.5, 0.8, 0.99]) * (1.0 - start)
+    days = endgame.quantile(u, LOCATION, PATH_SHAPE, FOCAL, DATES, LEAD, TAIL, shift)
+    assert (days > ELAPSED).all()
+    np.testing.assert_allclose(
+        endgame.cdf(days, LOCATION, PATH_SHAPE, FOCAL, DATES, LEAD, TAIL, shift), u, atol=1e-6
+    )
+
+
+def test_the_module_sampler_follows_the_path():
+    ours = endgame.sample(
+        np.full(400_000, LOCATION),
+        PATH_SHAPE,
+        FOCAL,
+        DATES,
+        LEAD,
+        TAIL,
+        np.random.default_rng(3),
+        (STARTS, np.tile(RATES, (400_000, 1))),
+    )
+    theirs = monte_carlo_path_days(400_000)
+    for day in (10.0, 20.0, 30.0, 41.0, 101.0):
+        assert (ours <= day).mean() == pytest.approx((theirs <= day).mean(), abs=4e-3)
