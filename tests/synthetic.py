@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from forecast.data.reference import CAMPAIGN_COLUMNS, CAMPAIGN_COVARIATES, HOLDOUT_COUNT_COLUMNS
+from forecast.data.reference import CAMPAIGN_COLUMNS, HOLDOUT_COUNT_COLUMNS
 
 QUESTION = """\
 question = "Will the allies confirm the candidate, and by when?"
@@ -193,7 +193,15 @@ def write_dataset(folder: Path) -> Path:
         [
             dict(
                 zip(
-                    ("id", "organisation", "emerged", *CAMPAIGN_COVARIATES, "holdouts"),
+                    (
+                        "id",
+                        "organisation",
+                        "emerged",
+                        "all_largest_backed",
+                        "heavyweight_objection",
+                        "rival_candidacy",
+                        "holdouts",
+                    ),
                     row[:7],
                     strict=True,
                 ),

@@ -97,20 +97,28 @@ def time_left_base_rate(others: Sequence[Campaign]) -> float:
     return (sum(seen) + 1.0) / (len(seen) + 2.0)
 
 
+def at_count(campaign: Campaign, count: HoldoutCount) -> Campaign:
+    """The campaign as a forecast at ``count`` reads it: the count's holdouts, and a
+    blocking objection if a holdout that could block objected in public that day (the
+    emergence day's flag where the count does not say who could block)."""
+    blocking = campaign.blocking_objection
+    if count.blocking_objecting is not None:
+        blocking = count.blocking_objecting > 0
+    return msgspec.structs.replace(campaign, holdouts=count.holdouts, blocking_objection=blocking)
+
+
 def time_left_forecasts(
     cfg: Mapping[str, Any], post: Any, campaign: Campaign, orgs: Sequence[str]
 ) -> list[float]:
     """P(confirmed within ``TIME_LEFT_DAYS`` of each later count | not settled by it), as
-    the shipped campaign level forecasts it at that count: its endgame with the holdouts
-    of the count (``campaign_recovery.campaign_parameters`` of the campaign with them),
+    the shipped campaign level forecasts it at that count: its success and endgame with
+    the holdouts and blocking objection of the count (``at_count``),
     its clock carried along the counts up to that day, conditioned on no endgame by the
     count's day."""
     counts = later_counts(campaign)
     if not counts:
         return []
-    params = campaign_parameters(
-        post, [msgspec.structs.replace(campaign, holdouts=n.holdouts) for n in counts], orgs
-    )
+    params = campaign_parameters(post, [at_count(campaign, n) for n in counts], orgs)
     coef = post["endgame_coef"].values.reshape(-1, len(campaign_level.ENDGAME_COVARIATES))
     dates = np.asarray(campaign.meeting_days, dtype=float)
     window = campaign_level.focal_window(cfg)

@@ -283,7 +283,7 @@ def _simulated(
         largest_members=("AA",),
         all_largest_backed=bool(x[0]),
         heavyweight_objection=bool(x[1]),
-        blocking_objection=bool(x[1]),
+        blocking_objection=bool(x[3]),
         rival_candidacy=bool(x[2]),
         fallback=False,
         holdouts=holdouts,

@@ -213,7 +213,9 @@ def _campaign_state(
 
     All the largest members backing: the least reliable of their endorsements (0 if one
     has none); a heavyweight's objection: the most reliable open objection among them; a
-    rival candidacy: the most reliable one standing among the members.
+    rival candidacy: the most reliable one standing among the members; a blocking
+    objection: the most reliable open objection among the members (under unanimity, the
+    only rule a question may have, every member can block).
     """
     question = dataset.question
     largest = frame.loc[list(question.largest_members)]
@@ -225,6 +227,7 @@ def _campaign_state(
         "all_largest_backed": backed,
         "heavyweight_objection": heavyweight,
         "rival_candidacy": rival,
+        "blocking_objection": float(members["objection"].max()) if len(members) else 0.0,
     }
     return CampaignState(
         path=holdout_path(history, dataset, as_of),
@@ -309,13 +312,33 @@ def holdout_count(members: pd.DataFrame) -> int:
     return int(holding_out(members).sum())
 
 
+# A member's reasons to hold out, by the frame's column that records each.
+HOLDOUT_REASONS: dict[str, str] = {
+    "grievance": "an open grievance (its own or its bloc's)",
+    "rival": "a rival candidacy",
+    "objection": "a public objection",
+}
+
+
 def holding_out(frame: pd.DataFrame) -> pd.Series:
     """Per ally, whether it holds out at the cut-off: a member reported undecided or
     opposed, with a reason on record (no report of support, and an open grievance of its
     own or its bloc's, a standing rival candidacy or an open objection). Silence alone is
     not holding out (data/README.md)."""
-    reason = (frame["grievance"] > 0) | (frame["rival"] > 0) | (frame["objection"] > 0)
+    reason = (frame[list(HOLDOUT_REASONS)] > 0).any(axis=1)
     return (frame["member"] > 0) & (frame["event"] == 0) & reason
+
+
+def holdout_reasons(frame: pd.DataFrame) -> list[tuple[str, ...]]:
+    """Per ally, its reasons on record to hold out (``HOLDOUT_REASONS``' words), empty
+    for an ally that does not hold out (``holding_out``)."""
+    out = holding_out(frame)
+    return [
+        tuple(text for column, text in HOLDOUT_REASONS.items() if row[column] > 0)
+        if out[code]
+        else ()
+        for code, row in frame.iterrows()
+    ]
 
 
 class _History:

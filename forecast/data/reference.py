@@ -61,9 +61,12 @@ CAMPAIGN_COVARIATES: tuple[str, ...] = (
     "all_largest_backed",
     "heavyweight_objection",
     "rival_candidacy",
+    "blocking_objection",
 )
-# Further flags of a campaign on its emergence day, recorded for the reference class.
-CAMPAIGN_FLAGS: tuple[str, ...] = (*CAMPAIGN_COVARIATES, "blocking_objection", "fallback")
+# Further flags of a campaign on its emergence day, recorded for the reference class. A
+# fallback cannot be read from a question's evidence log (no kind records an extension
+# or a second candidate under discussion), so it is not a covariate.
+CAMPAIGN_FLAGS: tuple[str, ...] = (*CAMPAIGN_COVARIATES, "fallback")
 # Stretches of a campaign's holdout path in the compiled campaign level (``holdout_path``):
 # the emergence count and each later count before the outcome's day.
 PATH_SLOTS = 8

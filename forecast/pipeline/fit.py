@@ -15,7 +15,13 @@ import numpy as np
 
 from forecast import __version__
 from forecast.data.dataset import Dataset
-from forecast.data.inputs import ModelInputs, holding_out, setup_frame, spending_scale
+from forecast.data.inputs import (
+    ModelInputs,
+    holding_out,
+    holdout_reasons,
+    setup_frame,
+    spending_scale,
+)
 from forecast.data.records import EvidenceItem
 from forecast.model import campaign_level
 from forecast.model.config import merged
@@ -111,6 +117,7 @@ def draws_from_idata(
         focal_holdouts=stacked("focal_holdouts"),
         endgame_clock=stacked("endgame_clock"),
         holdout=holding_out(frame).to_numpy(float),
+        reasons=tuple(holdout_reasons(frame)),
         rival=inputs.campaign.rival,
         calendar_days=inputs.campaign.calendar_days,
         focal_window=campaign_level.focal_window(merged(model_config)),

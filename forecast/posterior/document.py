@@ -126,10 +126,12 @@ def pivotal_entries(
     assume: Mapping[str, str],
 ) -> list[dict[str, Any]]:
     """Per deadline still ahead, each member not yet endorsed (nor assumed): P(confirmed
-    by it) if it endorsed at the cut-off and if it refused, most decisive first.
+    by it) if it endorsed at the cut-off and if it refused, and ``change``, how much its
+    endorsing today would move the forecast; largest change first, with the reasons on
+    record for which it holds out (none for a member that is only silent).
 
-    An ally's decision matters by ``if_endorses - if_refuses``; ties keep the ally order.
-    A deadline that has passed (``passed``) is left out: no decision now can move it.
+    Ties keep the ally order. A deadline that has passed (``passed``) is left out: no
+    decision now can move it.
     """
     deadlines = [deadline for deadline in deadlines if not passed(draws, deadline[2])]
     if not deadlines:
@@ -137,6 +139,7 @@ def pivotal_entries(
     days = np.array([draws.day(d) for _, _, d in deadlines])
     endorses, refuses = predict.pivotal(draws, days, assume)
     endorses, refuses = endorses.mean(axis=0), refuses.mean(axis=0)  # (ally, k)
+    today = predict.confirmed_by(draws, days, assume).mean(axis=0)  # (k,)
     open_allies = [
         i
         for i, code in enumerate(draws.codes)
@@ -149,13 +152,15 @@ def pivotal_entries(
                 "code": draws.codes[i],
                 "name": names.get(draws.codes[i], draws.codes[i]),
                 "status": draws.status[i],
+                "reasons": list(draws.reasons[i]) if draws.reasons else [],
                 "if_endorses": float(endorses[i, k]),
                 "if_refuses": float(refuses[i, k]),
+                "change": float(endorses[i, k] - today[k]),
             }
             for i in open_allies
         ]
-        rows.sort(key=lambda r: r["if_refuses"] - r["if_endorses"])
-        entries.append({"key": key, "allies": rows})
+        rows.sort(key=lambda r: -r["change"])
+        entries.append({"key": key, "p_confirmed": float(today[k]), "allies": rows})
     return entries
 
 

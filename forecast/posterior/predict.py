@@ -126,6 +126,9 @@ class PosteriorDraws:
     # since emergence, ``forecast.posterior.endgame``); None in draws stored before it
     # (the clock is then the calendar).
     endgame_clock: np.ndarray | None = None
+    # Per ally its reasons on record to hold out at the cut-off (empty for the others;
+    # ``forecast.data.inputs.holdout_reasons``), for the reader.
+    reasons: tuple[tuple[str, ...], ...] = ()
     rival: float = 0.0
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -166,6 +169,7 @@ class PosteriorDraws:
             "calendar_days": list(self.calendar_days),
             "focal_window": list(self.focal_window),
             "rival": self.rival,
+            "reasons": [list(r) for r in self.reasons],
         }
         optional = {
             name: getattr(self, name)
@@ -220,6 +224,7 @@ class PosteriorDraws:
             calendar_days=tuple(float(d) for d in meta.get("calendar_days", ())),
             focal_window=tuple(meta.get("focal_window", STORED_FOCAL_WINDOW)),
             rival=float(meta.get("rival", 0.0)),
+            reasons=tuple(tuple(r) for r in meta.get("reasons", ())),
             **arrays,
         )
 

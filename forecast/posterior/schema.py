@@ -79,16 +79,37 @@ class PivotalAlly(Struct, kw_only=True):
     status: Literal["undecided", "opposed"]
     if_endorses: Annotated[float, Meta(ge=0, le=1)]
     if_refuses: Annotated[float, Meta(ge=0, le=1)]
+    # Documents published before these fields have none.
+    change: (
+        Annotated[
+            float,
+            Meta(
+                ge=-1,
+                le=1,
+                description="if_endorses minus the deadline's forecast: what its endorsing moves",
+            ),
+        ]
+        | None
+    ) = None
+    reasons: Annotated[
+        list[str],
+        Meta(description="Why it holds out, as on record (empty: no reason, only silence)"),
+    ] = msgspec.field(default_factory=list)
 
 
 class PivotalDeadline(Struct, kw_only=True):
-    """One deadline's undecided members, the one whose decision matters most first.
+    """One deadline's undecided members, the one whose endorsing would move the forecast
+    most first.
 
     Only deadlines still ahead of the cut-off are listed: one that has passed is settled.
     """
 
     key: str
     allies: list[PivotalAlly]
+    p_confirmed: (
+        Annotated[float, Meta(ge=0, le=1, description="The deadline's forecast, for reference")]
+        | None
+    ) = None
 
 
 class ForecastDocument(Struct, kw_only=True, forbid_unknown_fields=True):

@@ -198,48 +198,69 @@ function renderAllies(doc) {
     .forEach((a) => list.appendChild(el("li", { "data-code": a.code }, `${a.name}: ${pct(a.p_last_holdout)}`)));
 }
 
-// Rows: undecided members; per deadline, P(confirmed) if each endorsed or refused. Sorted
-// by the largest difference its decision makes at any deadline.
+// Rows: undecided members; per deadline, P(confirmed) if each endorsed today (and by how
+// much that moves the forecast) or refused. Sorted by the largest move its endorsing makes
+// at any deadline; the first PIVOTAL_SHOWN are shown, the rest folded behind a button.
+const PIVOTAL_SHOWN = 5;
 function renderPivotal(doc) {
   const table = document.getElementById("pivotal");
   const head = clear(table.querySelector("thead"));
   const body = clear(table.querySelector("tbody"));
+  const more = document.getElementById("pivotal-more");
+  more.hidden = true;
   // Only deadlines still ahead (a document published before the API left passed ones
   // out may still list them).
   const open = new Set(ahead(doc).map((d) => d.key));
   const pivotal = (doc.pivotal || []).filter((p) => open.has(p.key));
   const row = el("tr");
   row.appendChild(el("th", {}, "ally"));
-  row.appendChild(el("th", {}, "status"));
+  row.appendChild(el("th", {}, "why it holds out"));
   for (const p of pivotal) {
-    row.appendChild(el("th", { class: "num" }, `by ${p.key}: if it endorses`));
+    const today = p.p_confirmed == null ? "" : ` (now ${pct(p.p_confirmed)})`;
+    row.appendChild(el("th", { class: "num" }, `by ${p.key}${today}: if it endorses`));
     row.appendChild(el("th", { class: "num" }, "if it refuses"));
   }
   head.appendChild(row);
   const allies = new Map();
   for (const p of pivotal) {
     for (const a of p.allies) {
-      if (!allies.has(a.code)) allies.set(a.code, { ...a, by: {}, swing: 0 });
+      if (!allies.has(a.code)) allies.set(a.code, { ...a, by: {}, move: -Infinity });
       const entry = allies.get(a.code);
       entry.by[p.key] = a;
-      entry.swing = Math.max(entry.swing, a.if_endorses - a.if_refuses);
+      // Documents published before "change" ranked by the swing alone.
+      entry.move = Math.max(entry.move, a.change ?? a.if_endorses - a.if_refuses);
     }
   }
-  const rows = [...allies.values()].sort((a, b) => b.swing - a.swing);
+  const rows = [...allies.values()].sort((a, b) => b.move - a.move);
   if (!rows.length) {
     const why = open.size ? "No undecided member left." : "Every deadline has passed.";
     body.appendChild(el("tr", {}, "")).appendChild(el("td", { colspan: 2 }, why));
   }
-  for (const a of rows) {
+  rows.forEach((a, index) => {
     const tr = el("tr", { "data-pivotal": a.code });
+    if (index >= PIVOTAL_SHOWN) tr.hidden = true;
     tr.appendChild(el("td", {}, `${a.name} (${a.code})`));
-    tr.appendChild(el("td", { class: a.status }, a.status));
+    const reasons = (a.reasons || []).join("; ");
+    tr.appendChild(el("td", { class: a.status, "data-test": "reasons" }, reasons || `${a.status}, no reason on record`));
     for (const p of pivotal) {
       const cell = a.by[p.key];
-      tr.appendChild(el("td", { class: "num", "data-test": "if-endorses-" + p.key }, cell ? pct(cell.if_endorses) : ""));
+      const td = tr.appendChild(el("td", { class: "num" }));
+      td.appendChild(el("span", { "data-test": "if-endorses-" + p.key }, cell ? pct(cell.if_endorses) : ""));
+      if (cell && cell.change != null) {
+        td.appendChild(el("small", { class: "change", "data-test": "change-" + p.key }, ` ${points(cell.change)}`));
+      }
       tr.appendChild(el("td", { class: "num", "data-test": "if-refuses-" + p.key }, cell ? pct(cell.if_refuses) : ""));
     }
     body.appendChild(tr);
+  });
+  const folded = rows.length - PIVOTAL_SHOWN;
+  if (folded > 0) {
+    more.hidden = false;
+    more.textContent = `Show the other ${folded} members`;
+    more.onclick = () => {
+      body.querySelectorAll("tr[hidden]").forEach((tr) => { tr.hidden = false; });
+      more.hidden = true;
+    };
   }
 }
 

@@ -126,6 +126,7 @@ def test_an_objection_after_an_endorsement_is_a_reversal_that_withdraws_the_supp
     campaign = setup_frame(shipped, [*shipped.evidence, objection], dt.date(2024, 3, 1)).campaign
     assert campaign.covariates[CAMPAIGN_COVARIATES.index("all_largest_backed")] == 0.0
     assert campaign.covariates[CAMPAIGN_COVARIATES.index("heavyweight_objection")] == 1.0
+    assert campaign.covariates[CAMPAIGN_COVARIATES.index("blocking_objection")] == 1.0
 
 
 def test_a_rumoured_objection_does_not_reverse_a_public_endorsement(shipped):
@@ -200,3 +201,33 @@ def test_beyond_the_models_slots_the_fixed_dates_nearest_the_cut_off_are_kept(sh
     # The nine meetings (days 19 to 99) and the three calendar dates (42, 139, 223): the
     # four farthest from day 70 (223, 139, 19 and 29) are left out.
     assert days == (39.0, 42.0, 49.0, 59.0, 69.0, 79.0, 89.0, 99.0)
+
+
+def test_a_members_objection_is_a_blocking_objection_until_it_endorses(shipped):
+    """Under unanimity every member can block: Hungary's public objection raises the
+    campaign's blocking objection to 1, and its endorsement afterwards brings it back to
+    the shipped record's (Türkiye's reported objection, reliability 0.8)."""
+    index = CAMPAIGN_COVARIATES.index("blocking_objection")
+    objection = item("HU", "objection", "2024-03-01")
+    endorsement = item("HU", "endorsement", "2024-03-05")
+    evidence = [*shipped.evidence, objection, endorsement]
+    shipped_only = setup_frame(shipped, shipped.evidence, dt.date(2024, 3, 1))
+    before = shipped_only.campaign
+    objecting = setup_frame(shipped, evidence, dt.date(2024, 3, 1)).campaign
+    endorsed = setup_frame(shipped, evidence, dt.date(2024, 3, 5)).campaign
+    assert shipped_only.frame.loc["TR", "objection"] == 0.8
+    assert before.covariates[index] == 0.8
+    assert objecting.covariates[index] == 1.0
+    assert endorsed.covariates[index] == 0.8
+
+
+def test_the_campaigns_path_counts_the_days_spent_with_each_number_of_holdouts(shipped):
+    """The shipped question emerged on 2024-02-22 with ten holdouts. Poland (a holdout, of
+    the eastern flank) endorses on 1 March: by the end of 10 March the campaign spent 8
+    days (22-29 February) with ten holdouts and 10 days (1-10 March) with nine."""
+    endorsement = item("PL", "endorsement", "2024-03-01")
+    campaign = setup_frame(shipped, [*shipped.evidence, endorsement], dt.date(2024, 3, 10)).campaign
+    assert campaign.elapsed == 18.0
+    assert campaign.holdouts == 9
+    rival = campaign.rival
+    assert campaign.path == ((8.0, 10.0, rival), (10.0, 9.0, rival))

@@ -328,7 +328,7 @@ def test_the_campaign_levels_log_density_matches_a_hand_computation(synthetic_da
             {
                 "campaign_path_days": path_days,
                 "campaign_path_z": path_z,
-                "campaign_x": np.array([1.0, 0.0, 0.8]),
+                "campaign_x": np.array([1.0, 0.0, 0.8, 1.0]),
                 "campaign_z": campaign_level.endgame_covariates(6, 0.8),
                 "campaign_dates": campaign_level.calendar_slots(current_dates),
                 "campaign_elapsed": np.asarray(20.0),
@@ -503,7 +503,7 @@ def test_the_time_left_forecast_is_the_endgame_conditioned_on_the_count_by_value
         # effect.
         "p_success": np.array([[0.9, 0.6]]),
         "success_intercept": np.log(np.array([[0.9 / 0.1, 0.6 / 0.4]])),
-        "success_coef": np.zeros((1, 2, 3)),
+        "success_coef": np.zeros((1, 2, 4)),
         "org_success": np.zeros((1, 2, 1)),
         "endgame_mu": np.array([[3.0, 3.5]]),
         "org_effect": np.array([[[0.2], [-0.1]]]),

@@ -162,8 +162,15 @@ def test_the_document_lists_undecided_members_most_decisive_first_equal_to_each_
     for entry in document["pivotal"]:
         rows = entry["allies"]
         assert {r["code"] for r in rows} == open_allies
-        swings = [r["if_endorses"] - r["if_refuses"] for r in rows]
-        assert swings == sorted(swings, reverse=True)
+        (today,) = [d["p_confirmed"] for d in document["deadlines"] if d["key"] == entry["key"]]
+        assert entry["p_confirmed"] == pytest.approx(today, rel=REL)
+        changes = [r["change"] for r in rows]
+        assert changes == sorted(changes, reverse=True)
+        for row in rows:
+            assert row["change"] == pytest.approx(row["if_endorses"] - today, rel=REL, abs=1e-12)
+            # An opposed member holds out for its public objection, on record.
+            if row["status"] == "opposed":
+                assert "a public objection" in row["reasons"]
         for row in rows:
             for outcome, field in (("endorsed", "if_endorses"), ("opposed", "if_refuses")):
                 what_if = what_ifs[(row["code"], outcome)]

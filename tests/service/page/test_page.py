@@ -74,10 +74,45 @@ def test_page_shows_the_api_numbers_in_a_browser(server: Server):  # noqa: F811
         assert cell(row, 'data-test="p_endorse"') == pct(ally["p_endorse"])
         for key, p in ally["p_endorse_by"].items():
             assert cell(row, f'data-test="by-{key}"') == pct(p)
+    assert_pivotal_shows(dom, document)
     assert "<polyline" in dom  # the probability-over-time chart was drawn
     assert document["run_id"] in dom
     assert "an item with a broken source" in dom and "https://" in dom
     assert "could not be shown" not in dom
+
+
+def points(change: float) -> str:
+    """The page's format of a change in points: a sign and one decimal."""
+    return ("+" if change >= 0 else "\u2212") + f"{abs(100 * change):.1f}"
+
+
+def assert_pivotal_shows(dom: str, document: dict) -> None:
+    """ "What would move it": every undecided member with its reasons and, per deadline,
+    P(confirmed) if it endorsed and the change against today's forecast; the five that
+    move it most shown, the rest folded behind a button."""
+    table = re.search(r'<table id="pivotal">(.*?)</table>', dom, re.S).group(1)
+    rows = dict(re.findall(r'<tr data-pivotal="(\w+)"([^>]*)>', table))
+    members = {a["code"]: a for a in document["pivotal"][0]["allies"]}
+    assert set(rows) == set(members) and len(members) > 5
+    moves = {
+        code: max(
+            a["change"] for p in document["pivotal"] for a in p["allies"] if a["code"] == code
+        )
+        for code in members
+    }
+    shown = {code for code, attrs in rows.items() if "hidden" not in attrs}
+    assert len(shown) == 5
+    assert min(moves[c] for c in shown) >= max(moves[c] for c in set(rows) - shown)
+    assert f"Show the other {len(rows) - 5} members" in dom
+    for entry in document["pivotal"]:
+        for ally in entry["allies"]:
+            row = re.search(
+                rf'<tr data-pivotal="{ally["code"]}"[^>]*>(.*?)</tr>', table, re.S
+            ).group(1)
+            reasons = "; ".join(ally["reasons"]) or f"{ally['status']}, no reason on record"
+            assert cell(row, 'data-test="reasons"') == reasons
+            assert cell(row, f'data-test="if-endorses-{entry["key"]}"') == pct(ally["if_endorses"])
+            assert cell(row, f'data-test="change-{entry["key"]}"') == points(ally["change"])
 
 
 def add_stored_evidence(running: Server, **fields: str) -> None:
