@@ -240,10 +240,22 @@ def simulate(draws: PosteriorDraws, s: int, n: int, rng: np.random.Generator, wh
     mu_e, k_e, off = draws.endgame_location[s], draws.endgame_shape[s], draws.emerged_offset
     lead, tail = draws.focal_window
 
+    def diffuse_day() -> np.ndarray:
+        if draws.endgame_clock is None:
+            return np.exp(mu_e + k_e * rng.standard_normal(n))
+        # The clock: a log-normal reading in base days; at the cut-off (``elapsed`` days
+        # after emergence) it has read ``endgame_clock``, and from then on it runs at
+        # today's rate, exp(base - location) base days a day. A reading already passed
+        # put the endgame before the cut-off (any day before it does).
+        base, read, elapsed = draws.endgame_base[s], draws.endgame_clock[s], c - off
+        reading = np.exp(base + k_e * rng.standard_normal(n))
+        rate = np.exp(base - mu_e)
+        return np.where(reading > read, elapsed + (reading - read) / rate, 0.5 * elapsed)
+
     def endgame_day():
         # The diffuse day; each fixed date binds with its probability and then settles it
         # on a day uniform in its window; the earliest wins.
-        day = np.exp(mu_e + k_e * rng.standard_normal(n))
+        day = diffuse_day()
         for date in draws.calendar_days:
             binds = rng.random(n) < draws.endgame_focal[s]
             when = rng.uniform(date - lead, date + tail, n)
@@ -293,6 +305,28 @@ def test_predictions_match_a_monte_carlo_of_the_campaign(timing, what_if):
 @pytest.mark.parametrize("what_if", [{}, {"AA": "endorsed"}], ids=str)
 def test_predictions_with_focal_dates_match_a_monte_carlo_of_the_campaign(what_if):
     check_against_monte_carlo(two_allies(**FOCAL_POINTS), what_if)
+
+
+# The endgame's clock: today's rate is exp(-0.6) base days a day, and the 20 days since
+# emergence (day 100) read only 1 base day (they ran with many holdouts): against 11 had
+# they run at today's rate, the campaign has aged less than its days.
+CLOCK = {
+    "endgame_base": make_draws().endgame_location - 0.6,
+    "endgame_clock": np.array([1.0, 1.0, 1.0]),
+}
+
+
+@pytest.mark.parametrize("what_if", [{}, {"AA": "endorsed"}], ids=str)
+def test_predictions_on_the_endgames_clock_match_a_monte_carlo_of_the_campaign(what_if):
+    check_against_monte_carlo(two_allies(**FOCAL_POINTS, **CLOCK), what_if)
+
+
+def test_the_clocks_past_moves_the_forecast():
+    """The same draws read as if the 20 days ran at today's rate (shift 0) give another
+    forecast: the clock's reading is used."""
+    aged = predict.confirmed_by(two_allies(**FOCAL_POINTS), np.array(DEADLINES))
+    young = predict.confirmed_by(two_allies(**FOCAL_POINTS, **CLOCK), np.array(DEADLINES))
+    assert np.abs(young - aged).max() > 0.02
 
 
 def test_focal_dates_ahead_raise_the_chance_of_a_deal_before_them():
