@@ -84,7 +84,7 @@ CONFIG_KEYS: tuple[str, ...] = (
 )
 # The endgame's covariates: the size of the holdout group (log1p of the count: the
 # reference class holds 0 to 2, a forecast may hold ten) and a member's rival candidacy.
-ENDGAME_COVARIATES: tuple[str, ...] = ("holdouts", "rival_candidacy")
+ENDGAME_COVARIATES: tuple[str, ...] = ("holdouts", "rival_candidacy", "no_holdouts")
 # Fixed dates per campaign in the compiled model: ``CALENDAR_SLOTS`` (unused slots
 # hold ``NO_DATE``).
 NO_DATE = 1e6

@@ -121,8 +121,13 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     # than that, so 0.5 +- 0.25: positive, and at most about the independent bound. A
     # standing rival candidacy "would probably just prolong the process" (the seed
     # article): 0.3 +- 0.3, from none to about a factor 1.8.
-    "endgame_coef_mu": {"holdouts": 0.5, "rival_candidacy": 0.3},
-    "endgame_coef_sd": {"holdouts": 0.25, "rival_candidacy": 0.3},
+    # No member holding out: what remains is the formal decision. NATO's Council
+    # formalised past appointments the same day to a few days after consensus (the
+    # decision lag's sources), so the diffuse endgame is shorter, by a factor exp(-1) =
+    # 0.37 at the prior mean and from none to 0.14 within two sds; a campaign that waits
+    # for a fixed date (a term's end, a summit) does so through the focal points.
+    "endgame_coef_mu": {"holdouts": 0.5, "rival_candidacy": 0.3, "no_holdouts": -1.0},
+    "endgame_coef_sd": {"holdouts": 0.25, "rival_candidacy": 0.3, "no_holdouts": 0.5},
     # Focal points: log-odds that a fixed date of the calendar (a meeting, the
     # incumbent's term end) settles the campaign, if it has not been settled before.
     # Centred on even odds with 0.12-0.88 plausible: accounts of past selections say

@@ -40,10 +40,10 @@ _SQRT_2PI = float(np.sqrt(2.0 * np.pi))
 
 
 def covariates(holdouts: float, rival: float) -> np.ndarray:
-    """The endgame's covariates: the holdout group's size as ``log1p(holdouts)``, and a
-    member's standing rival candidacy (``forecast.model.campaign_level``'s
-    ``ENDGAME_COVARIATES`` order)."""
-    return np.array([np.log1p(holdouts), rival], dtype=float)
+    """The endgame's covariates: the holdout group's size as ``log1p(holdouts)``, a
+    member's standing rival candidacy, and whether no member holds out at all
+    (``forecast.model.campaign_level``'s ``ENDGAME_COVARIATES`` order)."""
+    return np.array([np.log1p(holdouts), rival, float(holdouts == 0)], dtype=float)
 
 
 def clock(spent: np.ndarray, z: np.ndarray, coef: np.ndarray) -> np.ndarray:

@@ -371,7 +371,15 @@ def test_the_campaign_levels_log_density_matches_a_hand_computation(synthetic_da
         for j, count in enumerate(kept):
             start = (count.date - c.emerged).days
             end = (kept[j + 1].date - c.emerged).days if j + 1 < len(kept) else np.inf
-            rate = np.exp(-p["endgame_coef"][0] * (np.log1p(count.holdouts) - np.log1p(c.holdouts)))
+            # log1p(holdouts) and "none holds out" change; the rival candidacy does not.
+            change = np.array(
+                [
+                    np.log1p(count.holdouts) - np.log1p(c.holdouts),
+                    0.0,
+                    float(count.holdouts == 0) - float(c.holdouts == 0),
+                ]
+            )
+            rate = np.exp(-change @ p["endgame_coef"])
             total += rate * min(max(day - start, 0.0), end - start)
         return total
 
@@ -507,7 +515,7 @@ def test_the_time_left_forecast_is_the_endgame_conditioned_on_the_count_by_value
         "org_success": np.zeros((1, 2, 1)),
         "endgame_mu": np.array([[3.0, 3.5]]),
         "org_effect": np.array([[[0.2], [-0.1]]]),
-        "endgame_coef": np.array([[[0.5, 0.3], [0.4, 0.2]]]),
+        "endgame_coef": np.array([[[0.5, 0.3, -0.8], [0.4, 0.2, -1.2]]]),
         "focal_intercept": np.array([[0.0, 0.0]]),
         "org_focal": np.array([[[0.0], [0.0]]]),
         "focal_holdouts": np.array([[0.0, 0.0]]),

@@ -20,7 +20,9 @@ def test_the_stored_endgame_is_its_coefficients_at_the_holdouts_counted(
     assert draws.holdouts == inputs.campaign.holdouts > 0
     np.testing.assert_array_equal(draws.holdout, holding_out(inputs.frame).to_numpy(float))
     z = np.log1p(float(draws.holdouts))
-    location = draws.endgame_base + draws.endgame_coef @ np.array([z, draws.rival])
+    # The endgame's covariates: log1p(holdouts), the rival candidacy, none holding out.
+    covariates = np.array([z, draws.rival, float(draws.holdouts == 0)])
+    location = draws.endgame_base + draws.endgame_coef @ covariates
     np.testing.assert_allclose(draws.endgame_location, location, rtol=1e-9)
     focal = 1.0 / (1.0 + np.exp(-(draws.focal_base + draws.focal_holdouts * z)))
     np.testing.assert_allclose(draws.endgame_focal, focal, rtol=1e-9)

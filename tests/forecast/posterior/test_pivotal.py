@@ -50,7 +50,7 @@ CASES = {
 }
 # The campaign level's endgame as a function of the holdouts left: AA and CC hold out
 # (two holdouts), BB does not; the fitted location and focal log-odds are those of two.
-COEF = np.array([[0.5, 0.3], [0.7, 0.2], [0.3, 0.4]])
+COEF = np.array([[0.5, 0.3, -0.9], [0.7, 0.2, -1.1], [0.3, 0.4, -0.6]])
 FOCAL_SLOPE = np.array([-0.5, -0.2, -0.8])
 FOCAL_BASE = np.array([0.4, -0.1, 0.9])
 BASE = np.log([45.0, 30.0, 70.0]) - COEF[:, 0] * np.log1p(2.0)
@@ -116,6 +116,26 @@ def test_a_members_refusal_is_a_veto_and_its_endorsement_raises_the_chance():
     base = predict.confirmed_by(draws, days)
     assert (refuses == 0.0).all()
     assert (endorses.mean(axis=0) > base.mean(axis=0)[None, :]).all()
+
+
+def test_the_last_holdouts_endorsement_takes_the_endgame_of_none_left_by_value():
+    """AA and CC hold out: assuming both endorse leaves none, whose endgame is set by
+    hand (location base + the no-holdouts coefficient, focal sigmoid(base)); it raises
+    P(confirmed) by the first deadline more than one holdout's endorsement alone does
+    (the coefficients here shorten the endgame when none is left)."""
+    days = np.array(DEADLINES)
+    draws = three_allies(**with_holdouts())
+    both = {"AA": "endorsed", "CC": "endorsed"}
+    none_left = three_allies(
+        endgame_location=BASE + COEF[:, 2],
+        endgame_focal=1.0 / (1.0 + np.exp(-FOCAL_BASE)),
+        calendar_days=(150.0, 200.0),
+    )
+    expected = predict.confirmed_by(none_left, days, both)
+    np.testing.assert_allclose(predict.confirmed_by(draws, days, both), expected, rtol=REL)
+    one = predict.confirmed_by(draws, days, {"AA": "endorsed"}).mean(axis=0)
+    base = predict.confirmed_by(draws, days).mean(axis=0)
+    assert expected.mean(axis=0)[0] - one[0] > one[0] - base[0]
 
 
 def test_a_holdouts_endorsement_takes_the_endgame_of_one_holdout_fewer_by_value():
