@@ -36,7 +36,7 @@ from forecast.data.reference import CAMPAIGN_COVARIATES, HoldoutCount
 from forecast.model import campaign_level, sampling
 from forecast.model.confirmation import ConfirmationModel
 
-SEEDS = (1, 2, 3)
+SEEDS = (1, 2, 3, 4, 5)  # with three, one parameter of five missed the bar by noise
 N_CAMPAIGNS = 160  # with focal points, 80 left the endgame's location near its prior
 MIN_CONTRACTION = 0.3
 
