@@ -201,7 +201,7 @@ def backtest_campaigns(
     orgs = campaign_level.organisations(campaigns, campaigns[0].organisation)
     # The forecast's own campaign level: compiled once in the process for both.
     compiled = campaign_level.compiled_reference_model(cfg, campaigns, orgs)
-    values = campaign_level.reference_values(campaigns, orgs)
+    values = campaign_level.reference_values(cfg, campaigns, orgs)
     started = time.perf_counter()
     rows = []
     for k, campaign in enumerate(campaigns):

@@ -385,7 +385,7 @@ def run_campaign_recovery(
             orgs = list(SIMULATED_ORGS)
             model = campaign_level.reference_model(cfg, campaigns, orgs)
             compiled = compile_for_nutpie(model)
-        values = campaign_level.reference_values(campaigns, list(SIMULATED_ORGS))
+        values = campaign_level.reference_values(cfg, campaigns, list(SIMULATED_ORGS))
         fitted = compiled.with_data(
             **{k: v for k, v in values.items() if k != "reference_weight"},
             reference_weight=np.full(n_campaigns, weight),

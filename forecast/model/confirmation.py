@@ -122,7 +122,7 @@ class ConfirmationModel:
         return ally_level.data_values(inputs)
 
     def _campaign_values(self, inputs: ModelInputs) -> dict[str, np.ndarray]:
-        return campaign_level.data_values(inputs, self.organisations)
+        return campaign_level.data_values(self.model_config, inputs, self.organisations)
 
     def build_model(self) -> pm.Model:
         """Build (once) the per-ally block of the model on the first cut-off's data.

@@ -226,7 +226,7 @@ def test_each_fold_leaves_its_campaign_out_and_forecasts_it_as_of_its_emergence(
 ):
     campaigns = synthetic_dataset.campaigns
     orgs = campaign_level.organisations(campaigns, campaigns[0].organisation)
-    values = campaign_level.reference_values(campaigns, orgs)
+    values = campaign_level.reference_values(ConfirmationModel.config(), campaigns, orgs)
     assert {c.organisation for c in campaigns} == {"eu", "nato", "wto"}
     for k, campaign in enumerate(campaigns):
         data = fold_data(campaigns, orgs, values, k)
@@ -243,7 +243,7 @@ def test_a_left_out_campaigns_forecast_does_not_depend_on_its_own_outcome(synthe
     campaign's outcome; another campaign's outcome does move them."""
     campaigns = synthetic_dataset.campaigns
     orgs = campaign_level.organisations(campaigns, campaigns[0].organisation)
-    values = campaign_level.reference_values(campaigns, orgs)
+    values = campaign_level.reference_values(ConfirmationModel.config(), campaigns, orgs)
     compiled = campaign_level.compiled_reference_model(ConfirmationModel.config(), campaigns, orgs)
     settings = {"chains": 2, "tune": 60, "draws": 50, "target_accept": 0.9}
     confirmed = values["reference_confirmed"].copy()
@@ -452,20 +452,26 @@ def test_a_folds_likelihood_ignores_the_left_out_campaigns_days_and_outcome(synt
     cfg = ConfirmationModel.config()
     campaigns = synthetic_dataset.campaigns
     orgs = campaign_level.organisations(campaigns, campaigns[0].organisation)
-    values = campaign_level.reference_values(campaigns, orgs)
+    values = campaign_level.reference_values(ConfirmationModel.config(), campaigns, orgs)
     model = campaign_level.reference_model(cfg, campaigns, orgs)
     logp = model.compile_logp(mode="FAST_COMPILE")
     point = model.initial_point()
 
     def fold_logp(k: int, changed: int) -> tuple[float, float]:
-        days = values["reference_days"].copy()
-        days[changed] += 9.0
+        # Campaign ``changed`` ended nine days later: its days and its clock's stretches.
+        later = list(campaigns)
+        later[changed] = msgspec.structs.replace(
+            later[changed], outcome_date=later[changed].outcome_date + dt.timedelta(days=9)
+        )
+        moved = campaign_level.reference_values(cfg, later, orgs)
+        keys = ("reference_days", "reference_path_began", "reference_path_ended")
+        assert all(not np.array_equal(moved[key], values[key]) for key in keys)
         with model:
             pm.set_data(fold_data(campaigns, orgs, values, k))
             before = float(logp(point))
-            pm.set_data({"reference_days": days})
+            pm.set_data({key: moved[key] for key in keys})
             after = float(logp(point))
-            pm.set_data({"reference_days": values["reference_days"]})
+            pm.set_data({key: values[key] for key in keys})
         return before, after
 
     before, after = fold_logp(2, changed=2)
