@@ -160,11 +160,11 @@ class Stub(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def dom() -> Iterator[str]:
+def rendered(stub: type[Stub]) -> Iterator[str]:
+    """The page as Chromium renders it beside ``stub``'s answers (a fixture's body)."""
     if CHROMIUM is None:
         missing("chromium")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Stub)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), stub)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -172,6 +172,11 @@ def dom() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="module")
+def dom() -> Iterator[str]:
+    yield from rendered(Stub)
 
 
 def test_a_passed_deadline_card_states_the_settled_fact(dom):

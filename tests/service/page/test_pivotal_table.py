@@ -11,15 +11,12 @@ from __future__ import annotations
 import copy
 import json
 import re
-import threading
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 
 import pytest
 
-from tests.service.conftest import missing
 from tests.service.page import test_passed_deadlines as passed
-from tests.service.page.test_page import CHROMIUM, assert_pivotal_shows, cell, render
+from tests.service.page.test_page import assert_pivotal_shows, cell
 
 # Seven undecided members, the first three holding out for reasons on record. Their
 # changes by June differ from their order by the summit: the page ranks by the largest.
@@ -68,16 +65,7 @@ class Stub(passed.Stub):
 
 @pytest.fixture(scope="module")
 def dom() -> Iterator[str]:
-    if CHROMIUM is None:
-        missing("chromium")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Stub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield render(f"http://127.0.0.1:{server.server_address[1]}/")
-    finally:
-        server.shutdown()
-        server.server_close()
+    yield from passed.rendered(Stub)
 
 
 def test_the_five_that_move_it_most_come_first_and_the_rest_are_folded(dom):
