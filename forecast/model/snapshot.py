@@ -21,10 +21,20 @@ model before any compiling:
 - the versions of PyMC, PyTensor, nutpie, numba, llvmlite and NumPy, and
   ``SNAPSHOT_VERSION``.
 
+- PyTensor's settings that change what a graph compiles to (mode, linker, optimizer
+  and its inclusions and exclusions, floatX), the model's initial-value strategies, and
+  the source of this module and of ``forecast.model.compiled`` (the compile arguments
+  fixed in code).
+
 A changed model, prior, data shape or library is another key; an entry that cannot be
-read (corrupt, truncated, from another build) is deleted, logged and rebuilt. Entries
-live beside numba's cache in PyTensor's compile directory (``base_compiledir``), which
-only this user writes, as numba's own pickled cache entries do.
+read (corrupt, truncated, from another build) is deleted, logged and rebuilt.
+
+**Unpickling runs code**, so nothing is unpickled from a place another user could have
+written: the folder (in PyTensor's compile directory, beside numba's cache) is created
+private (0700), and before any entry is read both the folder and the entry must belong
+to this user and be writable by no one else. A folder that fails the check is neither
+read nor written (logged once per process: the model compiles as if there were no
+snapshot). A save that fails removes its partial file.
 """
 
 from __future__ import annotations
@@ -92,6 +102,11 @@ def model_key(model: pm.Model) -> str:
     digest = hashlib.sha256()
     versions = {name: metadata.version(name) for name in _LIBRARIES}
     digest.update(repr((SNAPSHOT_VERSION, versions, model.check_bounds)).encode())
+    digest.update(repr(_compile_settings()).encode())
+    strategies = {rv.name: repr(value) for rv, value in model.rvs_to_initial_values.items()}
+    digest.update(repr(sorted(strategies.items())).encode())
+    for source in _SOURCES:
+        digest.update(source.read_bytes())
     printed = debugprint(outputs, file="str", print_type=True)
     # A random generator prints its address; its state is reseeded at every use.
     digest.update(re.sub(r" at 0x[0-9a-fA-F]+", "", printed).encode())
@@ -110,13 +125,59 @@ def model_key(model: pm.Model) -> str:
     return digest.hexdigest()
 
 
+# The code that builds what a snapshot holds: a change to it is another key.
+_SOURCES = (Path(__file__), Path(__file__).with_name("compiled.py"))
+# Folders found unsafe in this process (logged once each).
+_UNSAFE: set[Path] = set()
+
+
+def _compile_settings() -> tuple:
+    """PyTensor's settings that change the compiled functions."""
+    import pytensor
+
+    config = pytensor.config
+    return (
+        config.mode,
+        config.linker,
+        config.optimizer,
+        config.optimizer_including,
+        config.optimizer_excluding,
+        config.optimizer_requiring,
+        config.floatX,
+    )
+
+
 def _path(key: str) -> Path:
     return directory() / f"{key}.pkl"
 
 
+def _private(path: Path) -> bool:
+    """Owned by this user and writable by no one else (a folder or a file)."""
+    status = path.stat()
+    return status.st_uid == os.getuid() and not status.st_mode & 0o022
+
+
+def _safe_folder() -> Path | None:
+    """The snapshot folder, created private if missing; None if it exists but another
+    user owns it or others can write it (logged once)."""
+    folder = directory()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if _private(folder):
+        return folder
+    if folder not in _UNSAFE:
+        _UNSAFE.add(folder)
+        logger.warning(
+            "compile snapshot: %s is not private to this user (owner or mode); "
+            "not reading or writing snapshots there",
+            folder,
+        )
+    return None
+
+
 def stored(key: str) -> bool:
-    """Whether a snapshot of ``key`` is on disk (a machine that compiled the model before)."""
-    return _path(key).exists()
+    """Whether a snapshot of ``key`` is on disk where it may be read (a machine that
+    compiled the model before)."""
+    return _path(key).exists() and _safe_folder() is not None and _private(_path(key))
 
 
 def load(model: pm.Model, key: str) -> Functions | None:
@@ -124,7 +185,10 @@ def load(model: pm.Model, key: str) -> Functions | None:
     current data; None if there are none or they cannot be read (such an entry is
     deleted and logged)."""
     path = _path(key)
-    if not path.exists():
+    if not path.exists() or _safe_folder() is None:
+        return None
+    if not _private(path):
+        logger.warning("compile snapshot: %s is writable by others; not loading it", path.name)
         return None
     started = time.perf_counter()
     try:
@@ -162,10 +226,15 @@ def save(key: str, functions: Functions, initial: InitialValues) -> Path:
         shape_info=functions.shape_info,
     )
     path = _path(key)
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=folder, suffix=".partial", delete=False) as stream:
-        pickle.dump(stored, stream, protocol=pickle.HIGHEST_PROTOCOL)
+    if _safe_folder() is None:
+        return path
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".partial", delete=False) as stream:
+        try:
+            pickle.dump(stored, stream, protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException:
+            stream.close()
+            Path(stream.name).unlink(missing_ok=True)
+            raise
     os.replace(stream.name, path)
     logger.info("compile snapshot: stored %s (%.1f MB)", key[:12], path.stat().st_size / 1e6)
     return path

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+from pathlib import Path
 
 import numpy as np
 import pymc as pm
@@ -215,3 +216,77 @@ def test_a_corrupt_snapshot_is_discarded_and_rebuilt(cache_dir, caplog):
     assert logp_and_grad(rebuilt, point)[0] == pytest.approx(
         logp_and_grad(reference, point)[0], rel=1e-12
     )
+
+
+class _Planted:
+    """Unpickling it runs code: it writes a marker file."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (Path(self.marker), "ran"))
+
+
+def test_a_snapshot_is_never_unpickled_from_a_folder_others_can_write(
+    tmp_path, monkeypatch, caplog
+):
+    """A pickle planted in a folder writable by others, or a pickle writable by others in
+    a private folder, is not loaded: its code does not run, and the model compiles as if
+    there were none. The folder is created private."""
+    import pickle
+
+    folder = tmp_path / "snapshots"
+    monkeypatch.setattr(snapshot, "directory", lambda: folder)
+    monkeypatch.setattr(snapshot, "_UNSAFE", set())
+    model = small_model(prior_sd=3.0)
+    key = snapshot.model_key(model)
+    assert not snapshot.stored(key)
+    assert snapshot._safe_folder() == folder
+    assert folder.stat().st_mode & 0o777 == 0o700  # created private
+    marker = tmp_path / "ran.txt"
+    (folder / f"{key}.pkl").write_bytes(pickle.dumps(_Planted(str(marker))))
+    (folder / f"{key}.pkl").chmod(0o666)
+    caplog.set_level(logging.WARNING, logger=snapshot.__name__)
+    assert snapshot.load(model, key) is None and not snapshot.stored(key)
+    assert "writable by others" in caplog.text
+    (folder / f"{key}.pkl").chmod(0o600)
+    folder.chmod(0o777)
+    assert snapshot.load(model, key) is None and not snapshot.stored(key)
+    assert "is not private to this user" in caplog.text
+    assert not marker.exists()
+    # Nor is one written there.
+    before = sorted(folder.iterdir())
+    snapshot.save("another", snapshot.Functions(1, 1, None, None, None, (["mu"],)), _initial())
+    assert sorted(folder.iterdir()) == before
+    # Private again: the planted entry is read, and its code runs (this is what the
+    # check guards against).
+    folder.chmod(0o700)
+    snapshot.load(model, key)
+    assert marker.exists()
+
+
+def _initial() -> snapshot.InitialValues:
+    return snapshot.InitialValues(function=None, names=["mu"])
+
+
+def test_a_failed_save_leaves_no_partial_file(tmp_path, monkeypatch):
+    folder = tmp_path / "snapshots"
+    monkeypatch.setattr(snapshot, "directory", lambda: folder)
+    unpicklable = snapshot.Functions(1, 1, lambda: None, None, None, (["mu"],))
+    with pytest.raises(Exception):  # noqa: B017 - pickle raises several kinds
+        snapshot.save("key", unpicklable, _initial())
+    assert list(folder.iterdir()) == []
+
+
+def test_the_snapshot_key_follows_pytensor_settings_and_initial_values(monkeypatch):
+    key = snapshot.model_key(small_model())
+    assert "o4" in snapshot._compile_settings()  # PyTensor's optimizer, read
+    settings = snapshot._compile_settings()
+    monkeypatch.setattr(snapshot, "_compile_settings", lambda: (*settings[:-1], "float32"))
+    assert snapshot.model_key(small_model()) != key
+    monkeypatch.undo()
+    with small_model() as model:
+        model.set_initval(model["mu"], 0.5)
+    assert snapshot.model_key(model) != key
+    assert snapshot.model_key(small_model()) == key
