@@ -169,14 +169,18 @@ def validated(
     Raises
     ------
     ValueError
-        An unknown model config key, timing form or sampler, naming the valid ones.
+        An unknown model or sampler config key, timing form or sampler, naming the
+        valid ones (a misspelt key would otherwise be ignored and recorded as used).
     """
-    unknown = set(model_config or {}) - set(DEFAULT_MODEL_CONFIG)
-    if unknown:
-        raise ValueError(
-            f"unknown model_config keys {sorted(unknown)}; valid: "
-            f"{', '.join(sorted(DEFAULT_MODEL_CONFIG))}"
-        )
+    for name, given, defaults in (
+        ("model_config", model_config, DEFAULT_MODEL_CONFIG),
+        ("sampler_config", sampler_config, DEFAULT_SAMPLER_CONFIG),
+    ):
+        unknown = set(given or {}) - set(defaults)
+        if unknown:
+            raise ValueError(
+                f"unknown {name} keys {sorted(unknown)}; valid: {', '.join(sorted(defaults))}"
+            )
     model = merged(model_config)
     sampler = {**DEFAULT_SAMPLER_CONFIG, **(sampler_config or {})}
     if model["timing"] not in TIMING_FORMS:

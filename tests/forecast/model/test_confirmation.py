@@ -13,6 +13,7 @@ import pytest
 
 from forecast.data.records import EvidenceItem
 from forecast.model import campaign_level, sampling
+from forecast.model.config import validated
 from forecast.model.confirmation import ConfigMismatchError, ConfirmationModel, NotFittedError
 from forecast.pipeline.fit import Forecaster, draws_from_idata
 from forecast.pipeline.store import POSTERIOR_FILE
@@ -298,3 +299,21 @@ def test_the_pymc_models_are_built_and_given_data_only_when_read(synthetic_datas
     blocks = (model.model, model.campaign_model)
     assert names == [rv.name for block in blocks for rv in block.free_RVs]
     assert "success_intercept" in names
+
+
+@pytest.mark.parametrize(
+    ("model_config", "sampler_config", "named"),
+    [
+        ({"intercept_muu": 3.0}, None, "unknown model_config keys ['intercept_muu']"),
+        (None, {"draw": 2000}, "unknown sampler_config keys ['draw']"),
+    ],
+)
+def test_a_misspelt_config_key_is_refused_naming_the_valid_ones(
+    model_config, sampler_config, named
+):
+    """A typo would otherwise be ignored and recorded as used (the worker starting with
+    FORECAST_SAMPLER_CONFIG='{"draw": 2000}' sampled 700 draws and said 2000)."""
+    with pytest.raises(ValueError) as raised:
+        validated(model_config, sampler_config)
+    assert named in str(raised.value)
+    assert ("draws" if sampler_config else "intercept_mu") in str(raised.value)
