@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ import pandas as pd
 from forecast import __version__
 from forecast.data.dataset import DEFAULT_DATA_DIR, Dataset
 from forecast.data.records import EvidenceItem
+from forecast.files import replacing
 from forecast.model.config import config_hash
 
 logger = logging.getLogger(__name__)
@@ -217,17 +217,9 @@ def compute(
 
 def write_result(stored: StoredResult, folder: Path | str | None = None) -> Path:
     """Write ``<folder>/<name>.json`` atomically (a reader never sees half a file)."""
-    target = checks_dir(folder)
-    target.mkdir(parents=True, exist_ok=True)
-    path = target / f"{stored.name}.json"
-    handle, tmp = tempfile.mkstemp(dir=target, prefix=f".{stored.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(dataclasses.asdict(stored), out, indent=1, allow_nan=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    path = checks_dir(folder) / f"{stored.name}.json"
+    with replacing(path) as partial, partial.open("w") as out:
+        json.dump(dataclasses.asdict(stored), out, indent=1, allow_nan=True)
     return path
 
 

@@ -4,7 +4,6 @@ the two blocks' fits, and write a posterior to disk."""
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,8 @@ import arviz as az
 import numpy as np
 import pymc as pm
 import xarray as xr
+
+from forecast.files import replacing
 
 
 def sample(compiled: Any, settings: Mapping[str, Any], seed: int, *, blocking: bool = True) -> Any:
@@ -215,9 +216,6 @@ def joined(allies: az.InferenceData, campaign: az.InferenceData) -> az.Inference
 def write_posterior(idata: az.InferenceData, path: Path | str) -> Path:
     """Write a fit's posterior as netCDF (configs and version are in its attributes)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Written beside and renamed: a reader never opens half a file.
-    partial = path.with_name(path.name + ".partial")
-    idata.to_netcdf(str(partial), engine="h5netcdf")
-    os.replace(partial, path)
+    with replacing(path) as partial:  # a reader never opens half a file
+        idata.to_netcdf(str(partial), engine="h5netcdf")
     return path

@@ -44,7 +44,6 @@ import logging
 import os
 import pickle
 import re
-import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
@@ -52,6 +51,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pymc as pm
+
+from forecast.files import replacing
 
 logger = logging.getLogger(__name__)
 
@@ -228,14 +229,8 @@ def save(key: str, functions: Functions, initial: InitialValues) -> Path:
     path = _path(key)
     if _safe_folder() is None:
         return path
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".partial", delete=False) as stream:
-        try:
-            pickle.dump(stored, stream, protocol=pickle.HIGHEST_PROTOCOL)
-        except BaseException:
-            stream.close()
-            Path(stream.name).unlink(missing_ok=True)
-            raise
-    os.replace(stream.name, path)
+    with replacing(path) as partial, partial.open("wb") as stream:
+        pickle.dump(stored, stream, protocol=pickle.HIGHEST_PROTOCOL)
     logger.info("compile snapshot: stored %s (%.1f MB)", key[:12], path.stat().st_size / 1e6)
     return path
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any
 import msgspec
 
 from forecast.data.records import EvidenceItem
+from forecast.files import replacing
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +34,8 @@ def new_run_id(now: dt.datetime | None = None) -> str:
 
 def write_json(path: Path, payload: Any) -> None:
     """Write JSON atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1, sort_keys=False, default=str))
-    os.replace(tmp, path)
+    with replacing(path) as partial:
+        partial.write_text(json.dumps(payload, indent=1, sort_keys=False, default=str))
 
 
 def read_json(path: Path) -> Any:

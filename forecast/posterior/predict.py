@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from forecast.files import replacing
 from forecast.posterior import endgame, threads, timing
 
 logger = logging.getLogger(__name__)
@@ -184,8 +185,8 @@ class PosteriorDraws:
             if getattr(self, name) is not None
         }
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as handle:
+        # Written beside and renamed: the API reads this file while a run replaces it.
+        with replacing(path) as partial, partial.open("wb") as handle:
             np.savez(
                 handle,
                 meta=np.array(json.dumps(meta)),

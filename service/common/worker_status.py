@@ -18,6 +18,8 @@ from pathlib import Path
 
 import msgspec
 
+from forecast.files import replacing
+
 logger = logging.getLogger(__name__)
 
 # In the artifacts directory, which the worker writes and the API process reads.
@@ -53,14 +55,11 @@ def report_now(
 def write_report(path: Path, report: WorkerReport) -> bool:
     """Replace the report at ``path``; False (logged) if it could not be written at all."""
     data = msgspec.json.encode(report).ljust(REPORT_BYTES)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
+        with replacing(path) as partial:
+            partial.write_bytes(data)
         return True
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
+    except OSError as exc:  # the partial file is gone; a read-only folder? write in place
         replace_error = exc
     try:
         with path.open("r+b") as handle:
