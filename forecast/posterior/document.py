@@ -263,6 +263,11 @@ def _numpy_to_python(value: Any) -> Any:
     raise NotImplementedError(f"cannot encode {type(value).__name__}")
 
 
+# The fields of a document that belong to its run, not to its numbers (``Forecaster.run``
+# passes them as ``meta``).
+RUN_FIELDS: tuple[str, ...] = ("run_id", "published_at", "evidence_count", "diagnostics")
+
+
 def rerender(
     run_dir: Path | str,
     document: Mapping[str, Any],
@@ -283,25 +288,9 @@ def rerender(
         for d in document["deadlines"]
         if not d["key"].startswith(BY_PREFIX)
     ]
-    meta = {
-        k: v
-        for k, v in document.items()
-        if k
-        not in (
-            "question",
-            "candidate",
-            "as_of",
-            "assume",
-            "deadlines",
-            "p_ever_confirmed",
-            "p_ever_confirmed_interval",
-            "allies",
-            "pivotal",
-            "curve",
-            "timing_form",
-            "freshness",
-        )
-    }
+    # The run's own fields, and nothing else: every number is computed again from the
+    # draws (a key passed through unread would echo a stored value into the what-if).
+    meta = {k: document[k] for k in RUN_FIELDS if k in document}
     return build_document(
         draws,
         question=document["question"],
