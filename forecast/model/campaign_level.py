@@ -148,10 +148,10 @@ def reference_values(
 ) -> dict[str, np.ndarray]:
     """Arrays of the reference class for ``pm.Data``: covariates, organisation, days, outcome,
     the endgame's covariates and the fixed dates after each emergence, and the holdout
-    path (``reference_path``): each stretch's covariates less the emergence day's, and
-    the days of each stretch before the two ends of the outcome's week (the clock at a
-    day is the stretches' rates times these days; the days are data, so the log-density
-    computes only the rates).
+    path (``reference_path``) as a list of stretches: each one's campaign, covariates
+    less the emergence day's, and days before the two ends of the outcome's week (the
+    clock at a day is the stretches' rates times these days; the days are data, so the
+    log-density computes only the rates, one per stretch).
 
     ``reference_weight`` is 1 for every campaign; a backtest sets a left-out one to 0.
     """
@@ -165,10 +165,17 @@ def reference_values(
     path_z = np.array([p[1] for p in paths]).reshape(
         len(campaigns), PATH_SLOTS, len(ENDGAME_COVARIATES)
     )
+    # One entry per stretch that starts before the outcome's day ends (a ragged list:
+    # campaigns hold one to eight): its campaign, its covariates less the emergence
+    # day's, and its days before each end of the outcome's week.
+    dz = path_z - z[:, None, :]
+    ended_days = stretch_days(ended, starts)
+    campaign, stretch = np.nonzero(ended_days > 0)
     return {
-        "reference_path_dz": path_z - z[:, None, :],
-        "reference_path_began": stretch_days(began, starts),
-        "reference_path_ended": stretch_days(ended, starts),
+        "reference_stretch_campaign": campaign.astype("int64"),
+        "reference_stretch_dz": dz[campaign, stretch].reshape(-1, len(ENDGAME_COVARIATES)),
+        "reference_stretch_began": stretch_days(began, starts)[campaign, stretch],
+        "reference_stretch_ended": ended_days[campaign, stretch],
         "reference_z": z,
         "reference_dates": np.array([calendar_slots(c.meeting_days) for c in campaigns]).reshape(
             len(campaigns), CALENDAR_SLOTS
@@ -366,8 +373,10 @@ def _reference_class(
     outcome = pm.logp(pm.Bernoulli.dist(logit_p=logit_ref), reference["reference_confirmed"])
     z = reference["reference_z"]
     location_ref = _location(params, org, z)
-    # Each stretch's clock rate against the emergence day's (the location's) covariates.
-    rates = pt.exp(-pt.dot(reference["reference_path_dz"], params["endgame_coef"]))
+    # Each stretch's clock rate against the emergence day's (the location's) covariates;
+    # a campaign's clock adds its stretches' days at their rates.
+    rates = pt.exp(-pt.dot(reference["reference_stretch_dz"], params["endgame_coef"]))
+    campaign = reference["reference_stretch_campaign"]
     shape_ref = params["org_shape"][org]
     focal_ref = _focal(params, org, z)
     dates = reference["reference_dates"]
@@ -376,8 +385,9 @@ def _reference_class(
     # one-campaign organisation cannot pull its spread to zero (an unbounded density).
     ended = reference["reference_days"]
     began = pt.maximum(ended - cfg["reference_window_days"], 0.5)
-    clock_began = pt.sum(rates * reference["reference_path_began"], axis=-1)
-    clock_ended = pt.sum(rates * reference["reference_path_ended"], axis=-1)
+    no_days = pt.zeros_like(ended)
+    clock_began = pt.inc_subtensor(no_days[campaign], rates * reference["reference_stretch_began"])
+    clock_ended = pt.inc_subtensor(no_days[campaign], rates * reference["reference_stretch_ended"])
     survived = log_survival(cfg, began, location_ref, shape_ref, focal_ref, dates, clock_began)
     ended_by = log_survival(cfg, ended, location_ref, shape_ref, focal_ref, dates, clock_ended)
     days = survived + pt.log1mexp(ended_by - survived)
@@ -462,15 +472,15 @@ def reference_model(
     dims = {
         "reference_x": ("campaign", "campaign_covariate"),
         "reference_z": ("campaign", "endgame_covariate"),
-        "reference_path_dz": ("campaign", "path_slot", "endgame_covariate"),
-        "reference_path_began": ("campaign", "path_slot"),
-        "reference_path_ended": ("campaign", "path_slot"),
+        # The stretches' list is as long as the data's: no coordinate.
+        "reference_stretch_campaign": None,
+        "reference_stretch_dz": None,
+        "reference_stretch_began": None,
+        "reference_stretch_ended": None,
     }
     with pm.Model(coords=coords) as model:
         reference = {
-            name: pm.Data(
-                name, value, dims=dims.get(name, ("campaign", "calendar_slot"))[: value.ndim]
-            )
+            name: pm.Data(name, value, dims=_dims(dims, name, value.ndim))
             for name, value in values.items()
         }
         current = {
@@ -495,6 +505,13 @@ def reference_model(
         org = pm.Data("campaign_org", np.asarray(0, dtype="int64"))
         add_campaign_level(cfg, reference, current, org)
     return model
+
+
+def _dims(dims: Mapping[str, Any], name: str, ndim: int) -> tuple[str, ...] | None:
+    """A reference array's dims: as given (None: none), or campaign by calendar slot."""
+    if name in dims:
+        return dims[name]
+    return ("campaign", "calendar_slot")[:ndim]
 
 
 def _process_key(cfg: Mapping[str, Any], campaigns: Sequence[Campaign], orgs: Sequence[str]) -> str:

@@ -464,7 +464,7 @@ def test_a_folds_likelihood_ignores_the_left_out_campaigns_days_and_outcome(synt
             later[changed], outcome_date=later[changed].outcome_date + dt.timedelta(days=9)
         )
         moved = campaign_level.reference_values(cfg, later, orgs)
-        keys = ("reference_days", "reference_path_began", "reference_path_ended")
+        keys = ("reference_days", "reference_stretch_began", "reference_stretch_ended")
         assert all(not np.array_equal(moved[key], values[key]) for key in keys)
         with model:
             pm.set_data(fold_data(campaigns, orgs, values, k))
