@@ -85,13 +85,17 @@ class CampaignFits:
     def __init__(self) -> None:
         self._key: str | None = None
         self._fit: az.InferenceData | None = None
+        # The compiled log-density the kept fit was sampled with: ``with_data`` copies of
+        # one compiled model share it, another compiled model (a changed graph with data
+        # of the same shapes) does not. Held, so its identity cannot pass to a new object.
+        self._logp: Any = None
         self.reused = False  # whether the last ``fit`` was taken from here
 
     @staticmethod
     def key(compiled: Any, settings: Mapping[str, Any], seed: int) -> str:
         """A digest of everything a fit of ``compiled`` (one compiled model) depends on
-        besides the model itself: each data array's name, dtype, shape and bytes, the
-        settings and the seed."""
+        besides the model itself (``fit`` checks that by identity): each data array's
+        name, dtype, shape and bytes, the settings and the seed."""
         digest = hashlib.sha256(repr((sorted(settings.items()), int(seed))).encode())
         for name in sorted(compiled.shared_data):
             value = np.ascontiguousarray(compiled.shared_data[name])
@@ -103,10 +107,11 @@ class CampaignFits:
         """The fit of ``compiled`` at ``settings`` and ``seed``: the last one if its key
         matches, else sampled now (and kept)."""
         key = self.key(compiled, settings, seed)
-        self.reused = key == self._key
+        logp = compiled.compiled_logp_func
+        self.reused = key == self._key and logp is self._logp
         if not self.reused:
-            self._fit, self._key = None, None  # a failed sampling keeps nothing stale
-            self._fit, self._key = sample(compiled, settings, seed), key
+            self._fit, self._key, self._logp = None, None, None  # a failure keeps nothing
+            self._fit, self._key, self._logp = sample(compiled, settings, seed), key, logp
         return self._fit
 
 

@@ -317,3 +317,42 @@ def test_a_misspelt_config_key_is_refused_naming_the_valid_ones(
         validated(model_config, sampler_config)
     assert named in str(raised.value)
     assert ("draws" if sampler_config else "intercept_mu") in str(raised.value)
+
+
+def test_a_kept_campaign_fit_is_reused_only_for_the_same_model_data_settings_and_seed(
+    monkeypatch,
+):
+    """``CampaignFits`` against a stand-in sampler: a ``with_data`` copy with the same data
+    reuses the fit; other data, settings, a seed or another compiled model (same data)
+    sample again."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    sampled = []
+
+    def stand_in(compiled, settings, seed):
+        sampled.append((compiled, seed))
+        return SimpleNamespace(number=len(sampled))
+
+    monkeypatch.setattr(sampling, "sample", stand_in)
+
+    @dataclasses.dataclass(frozen=True)
+    class Compiled:
+        shared_data: dict
+        compiled_logp_func: object
+
+    model = Compiled({"x": np.array([1.0, 2.0])}, object())
+    settings = {"draws": 10, "tune": 10}
+    fits = sampling.CampaignFits()
+    first = fits.fit(model, settings, 1)
+    copy = dataclasses.replace(model, shared_data={"x": np.array([1.0, 2.0])})
+    assert fits.fit(copy, settings, 1) is first and fits.reused
+    for other, other_settings, seed in (
+        (dataclasses.replace(model, shared_data={"x": np.array([1.0, 3.0])}), settings, 1),
+        (model, {**settings, "draws": 20}, 1),
+        (model, settings, 2),
+        (Compiled({"x": np.array([1.0, 2.0])}, object()), settings, 1),
+    ):
+        fits.fit(model, settings, 1)  # the first fit's key kept again
+        assert fits.fit(other, other_settings, seed).number == len(sampled)
+        assert not fits.reused and sampled[-1] == (other, seed)
