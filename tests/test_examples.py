@@ -107,3 +107,28 @@ def test_the_service_serves_the_2014_question(tmp_path):
     assert schema["info"]["title"] == "Jens Stoltenberg confirmation forecast"
     assert len(evidence) == len(load_dataset(EXAMPLE).evidence)
     assert {e["ally"] for e in evidence} >= {"US", "DE"}
+
+
+def test_the_readmes_headline_numbers_are_the_shipped_forecasts(tmp_path):
+    """The README states the shipped forecast (as of 2024-02-22, seed 20240222) in whole
+    percents: a change to the model or the data that moves one of them by more than a
+    point must update the README too."""
+    import datetime as dt
+    import re
+
+    from forecast.pipeline.fit import Forecaster
+
+    readme = (EXAMPLE.parents[1] / "README.md").read_text()
+    sentence = re.search(r"As of 2024-02-22: (P\(before the April.*?P\(ever\) \d+%)", readme, re.S)
+    assert sentence, "the README's headline sentence"
+    stated = [int(p) for p in re.findall(r"(\d+)%", sentence.group(1))]
+    dataset = load_dataset()
+    document = (
+        Forecaster(dataset)
+        .run(dataset.evidence, dt.date(2024, 2, 22), seed=20240222, run_id="r", run_dir=tmp_path)
+        .document
+    )
+    forecast = [d["p_confirmed"] for d in document["deadlines"]] + [document["p_ever_confirmed"]]
+    assert len(stated) == len(forecast) == 5
+    for percent, p in zip(stated, forecast, strict=True):
+        assert abs(100 * p - percent) <= 1.0, (stated, forecast)
