@@ -83,7 +83,8 @@ CONFIG_KEYS: tuple[str, ...] = (
     "focal_tail_days",
 )
 # The endgame's covariates: the size of the holdout group (log1p of the count: the
-# reference class holds 0 to 2, a forecast may hold ten) and a member's rival candidacy.
+# reference class mostly holds 0 to 5, a forecast may hold ten), a member's rival
+# candidacy, and whether no member holds out (``forecast.posterior.endgame.covariates``).
 ENDGAME_COVARIATES: tuple[str, ...] = ("holdouts", "rival_candidacy", "no_holdouts")
 # Fixed dates per campaign in the compiled model: ``CALENDAR_SLOTS`` (unused slots
 # hold ``NO_DATE``).
@@ -169,12 +170,12 @@ def reference_values(
     # campaigns hold one to eight): its campaign, its covariates less the emergence
     # day's, and its days before each end of the outcome's week.
     dz = path_z - z[:, None, :]
-    ended_days = stretch_days(ended, starts)
+    ended_days = endgame.stretch_days(ended, starts)
     campaign, stretch = np.nonzero(ended_days > 0)
     return {
         "reference_stretch_campaign": campaign.astype("int64"),
         "reference_stretch_dz": dz[campaign, stretch].reshape(-1, len(ENDGAME_COVARIATES)),
-        "reference_stretch_began": stretch_days(began, starts)[campaign, stretch],
+        "reference_stretch_began": endgame.stretch_days(began, starts)[campaign, stretch],
         "reference_stretch_ended": ended_days[campaign, stretch],
         "reference_z": z,
         "reference_dates": np.array([calendar_slots(c.meeting_days) for c in campaigns]).reshape(
@@ -342,15 +343,6 @@ def log_survival(
 def _location(params: Mapping[str, Any], org: Any, z: Any) -> Any:
     """The diffuse endgame's log-scale location, per campaign."""
     return params["endgame_mu"] + params["org_effect"][org] + pt.dot(z, params["endgame_coef"])
-
-
-def stretch_days(day: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Per campaign and stretch, the days of the stretch before ``day`` (one per
-    campaign): stretch ``j`` lasts from ``starts[..., j]`` until the next starts (unused
-    ones start at ``NO_DATE``). The clock at ``day`` is ``sum(rates * stretch_days)``, as
-    ``forecast.posterior.endgame.path_clock`` computes it."""
-    ends = np.concatenate([starts[..., 1:], np.full_like(starts[..., :1], 2.0 * NO_DATE)], -1)
-    return np.clip(np.asarray(day, float)[..., None] - starts, 0.0, ends - starts)
 
 
 def _focal(params: Mapping[str, Any], org: Any, z: Any) -> Any:

@@ -46,14 +46,6 @@ def covariates(holdouts: float, rival: float) -> np.ndarray:
     return np.array([np.log1p(holdouts), rival, float(holdouts == 0)], dtype=float)
 
 
-def clock(spent: np.ndarray, z: np.ndarray, coef: np.ndarray) -> np.ndarray:
-    """Base days on the endgame's clock after ``spent[..., s]`` days at covariates
-    ``z[s, :]`` (one row per stretch of the campaign with the same covariates); ``coef``
-    has the covariates on its last axis, its leading axes broadcast (one per draw)."""
-    rates = np.exp(-np.asarray(coef, float) @ np.asarray(z, float).T)  # (..., stretch)
-    return (rates * np.asarray(spent, float)).sum(axis=-1)
-
-
 def clock_shift(
     base_days: np.ndarray, location: np.ndarray, base: np.ndarray, elapsed: float
 ) -> np.ndarray:
@@ -63,14 +55,20 @@ def clock_shift(
     return np.exp(np.asarray(location, float) - base) * base_days - elapsed
 
 
-def path_clock(day: np.ndarray, starts: np.ndarray, rates: np.ndarray) -> np.ndarray:
-    """The clock at ``day`` along a path of stretches: stretch ``j`` starts on day
-    ``starts[j]`` (in order; the first at 0) and runs at ``rates[..., j]`` until the next
-    starts. ``day`` broadcasts against ``rates``' leading axes."""
+def stretch_days(day: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The days of each stretch of a path before ``day``: stretch ``j`` starts on day
+    ``starts[..., j]`` (in order; the first at 0) and lasts until the next starts (the
+    last for ever), shape ``day.shape + (stretch,)`` (``starts`` broadcasts: one path, or
+    one per ``day``)."""
     starts = np.asarray(starts, float)
-    ends = np.append(starts[1:], np.inf)
-    passed = np.clip(np.asarray(day, float)[..., None] - starts, 0.0, ends - starts)
-    return (np.asarray(rates, float) * passed).sum(axis=-1)
+    ends = np.concatenate([starts[..., 1:], np.full_like(starts[..., :1], np.inf)], axis=-1)
+    return np.clip(np.asarray(day, float)[..., None] - starts, 0.0, ends - starts)
+
+
+def path_clock(day: np.ndarray, starts: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """The clock at ``day`` along a path of stretches (``stretch_days``), stretch ``j``
+    running at ``rates[..., j]``. ``day`` broadcasts against ``rates``' leading axes."""
+    return (np.asarray(rates, float) * stretch_days(day, starts)).sum(axis=-1)
 
 
 def path_day(clock: np.ndarray, starts: np.ndarray, rates: np.ndarray) -> np.ndarray:

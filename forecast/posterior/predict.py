@@ -115,7 +115,7 @@ class PosteriorDraws:
     # The campaign level's endgame as a function of the holdouts left (None in draws
     # stored before it: a what-if then leaves the endgame as fitted). Per draw the
     # location and the focal log-odds before the campaign's covariates, the covariates'
-    # coefficients (``ENDGAME_COVARIATES`` order: log1p(holdouts), rival) and the focal
+    # coefficients (``ENDGAME_COVARIATES`` order: log1p(holdouts), rival, none left) and the focal
     # slope on log1p(holdouts); per ally whether it holds out at the cut-off
     # (``forecast.data.inputs.holding_out``), and the rival covariate.
     endgame_base: np.ndarray | None = None
@@ -389,8 +389,10 @@ def _under(draws: PosteriorDraws, assume: Mapping[str, str]) -> PosteriorDraws:
     no coefficients.
 
     The endgame's location and P(a fixed date binds) depend on the holdouts left
-    (``forecast.model.campaign_level``: ``log1p(holdouts)`` is a covariate of both), so a
-    holdout assumed to endorse shortens the endgame as a fit with its endorsement does.
+    (``forecast.model.campaign_level``: ``log1p(holdouts)`` is a covariate of both, and
+    "none left" of the location), so a holdout assumed to endorse shortens the endgame
+    as a fit with its endorsement does; the clock's shift follows the location
+    (``_clock_shift``).
     The derived draws are kept in the draws' cache, one per number of holdouts left.
     """
     if draws.endgame_base is None or draws.holdout is None:

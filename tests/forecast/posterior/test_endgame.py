@@ -157,9 +157,8 @@ def test_the_path_clock_and_its_inverse_by_hand():
     # The shift from the clock in base days equals the path's: base days are today's
     # divided by exp(coef . z_now); the location is base + coef . z_now.
     base, z_now = 2.0, np.log1p(1.0)
-    base_clock = endgame.clock(
-        np.array([20.0, 6.0]), np.log1p(np.array([[9.0], [1.0]])), np.array([COEF])
-    )
+    # By hand: 20 days at nine holdouts' rate and 6 at one's, in base days (covariates 0).
+    base_clock = 20.0 * np.exp(-COEF * np.log1p(9.0)) + 6.0 * np.exp(-COEF * np.log1p(1.0))
     shift = endgame.clock_shift(base_clock, base + COEF * z_now, base, ELAPSED)
     assert shift == pytest.approx(20.0 * RATES[0] + 6.0 - ELAPSED, rel=1e-12)
     assert shift < 0.0  # the campaign aged less than its days
