@@ -26,6 +26,7 @@ from forecast.data.records import (
     ValidationError,
     Vocabulary,
     parse_date,
+    required,
     validate_evidence,
 )
 from forecast.data.reference import (
@@ -333,18 +334,11 @@ def _load_rows(
     return tuple(records)
 
 
-def _required(row: Mapping[str, str], field: str, problems: list[Problem]) -> str:
-    value = (row.get(field) or "").strip()
-    if not value:
-        problems.append(Problem(field, "is required", "non-empty text"))
-    return value
-
-
 def _bloc(row: dict[str, str], problems: list[Problem]) -> Bloc | None:
     key = row["key"].strip()
     if not SLUG_PATTERN.match(key):
         problems.append(Problem("key", f"{key!r} is not a key", "lower-case snake_case"))
-    fields = {f: _required(row, f, problems) for f in ("label", "description", "source")}
+    fields = {f: required(row, f, problems) for f in ("label", "description", "source")}
     return None if problems else Bloc(key=key, **fields)
 
 
@@ -376,8 +370,8 @@ def _ally(row: dict[str, str], problems: list[Problem], bloc_keys: tuple[str, ..
                 )
             )
     member_since = parse_date(row["member_since"], "member_since", problems, optional=True)
-    name = _required(row, "name", problems)
-    source = _required(row, "source", problems)
+    name = required(row, "name", problems)
+    source = required(row, "source", problems)
     spending_source = row["spending_source"].strip()
     if spending is not None and not spending_source:
         problems.append(Problem("spending_source", "is required with a spending figure", "a URL"))
@@ -435,8 +429,8 @@ def _grievance(
                 "resolved", f"{resolved} is before recorded {recorded}", f"on or after {recorded}"
             )
         )
-    summary = _required(row, "summary", problems)
-    source = _required(row, "source", problems)
+    summary = required(row, "summary", problems)
+    source = required(row, "source", problems)
     if problems:
         return None
     return Grievance(

@@ -222,7 +222,7 @@ def _campaign_state(
     backed = float(np.min(np.where(largest["event"] > 0, largest["reliability"], 0.0)))
     heavyweight = float(largest["objection"].max())
     members = frame[frame["member"] > 0]
-    rival = float(members["rival"].max()) if len(members) else 0.0
+    holdouts, rival = endgame_state(members)
     covariates = {
         "all_largest_backed": backed,
         "heavyweight_objection": heavyweight,
@@ -235,7 +235,7 @@ def _campaign_state(
         emerged_offset=float((question.emerged - question.campaign_start).days),
         elapsed=endgame_day(question.emerged, as_of),
         withdrawn=bool(history.items(question.sponsor, "withdrawal", as_of)),
-        holdouts=holdout_count(members),
+        holdouts=holdouts,
         calendar_days=tuple(
             endgame_day(question.emerged, d) for d in calendar_dates(history, question, as_of)
         ),
@@ -298,12 +298,18 @@ def holdout_path(
 
 
 def _state_on(history: _History, dataset: Dataset, day: dt.date) -> tuple[float, float]:
-    """(holdouts, rival) on ``day``: the campaign-level state ``_campaign_state`` reads."""
+    """(holdouts, rival) on ``day`` (``endgame_state``)."""
     scale = SpendingScale(0.0, 1.0)  # spending does not enter the state
     frame = pd.DataFrame([_row(a.code, history, dataset, day, scale) for a in dataset.allies])
-    members = frame[frame["member"] > 0]
+    holdouts, rival = endgame_state(frame[frame["member"] > 0])
+    return float(holdouts), rival
+
+
+def endgame_state(members: pd.DataFrame) -> tuple[int, float]:
+    """The members' state the endgame reads: how many hold out (``holdout_count``) and
+    the most reliable standing rival candidacy among them."""
     rival = float(members["rival"].max()) if len(members) else 0.0
-    return float(holdout_count(members)), rival
+    return holdout_count(members), rival
 
 
 def holdout_count(members: pd.DataFrame) -> int:

@@ -171,6 +171,16 @@ def parse_date(value: Any, field: str, problems: list[Problem], *, optional: boo
         return None
 
 
+def required(
+    row: Mapping[str, str], field: str, problems: list[Problem], valid: str = "non-empty text"
+) -> str:
+    """A CSV row's text field, stripped; a problem if it is empty."""
+    value = (row.get(field) or "").strip()
+    if not value:
+        problems.append(Problem(field, "is required", valid))
+    return value
+
+
 def _text(raw: Mapping[str, Any], field: str, limit: int, problems: list[Problem]) -> str:
     value = raw.get(field)
     if not isinstance(value, str) or not value.strip():

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from forecast.data.records import Problem, parse_date
+from forecast.data.records import Problem, parse_date, required
 
 logger = logging.getLogger(__name__)
 
@@ -221,11 +221,9 @@ def parse_campaign(row: dict[str, str], problems: list[Problem]) -> Campaign | N
     ended = parse_date(row["outcome_date"], "outcome_date", problems)
     _check_dates(emerged, ended, problems)
     meetings = parse_meetings(row["fixed_meetings"], problems)
-    text = {}
-    for field in ("post", "front_runner", "largest_members", "source"):
-        text[field] = row[field].strip()
-        if not text[field]:
-            problems.append(Problem(field, "is required", "non-empty text"))
+    text = {
+        f: required(row, f, problems) for f in ("post", "front_runner", "largest_members", "source")
+    }
     if problems:
         return None
     return Campaign(
@@ -292,9 +290,7 @@ def parse_holdout_count(row: dict[str, str], problems: list[Problem]) -> Holdout
                 problems.append(
                     Problem(field, f"{value} is more than the {limit} {bound}", f"at most {limit}")
                 )
-    source = row["source"].strip()
-    if not source:
-        problems.append(Problem("source", "is required", "a URL"))
+    source = required(row, "source", problems, "a URL")
     if problems:
         return None
     return HoldoutCount(
