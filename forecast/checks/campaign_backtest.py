@@ -324,17 +324,12 @@ def time_left_scores(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         diffs.append(
             float(np.mean([(f - y) ** 2 - (left["base_rate"] - y) ** 2 for f, y in pairs]))
         )
-    d = np.array(diffs)
     return {
         "days": TIME_LEFT_DAYS,
         "counts": len(model),
         **brier_log(model),
         **{f"base_rate_{k}": v for k, v in brier_log(base).items() if k != "n"},
-        "paired": {
-            "difference": float(d.mean()) if d.size else float("nan"),
-            "se": float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else float("nan"),
-            "n": int(d.size),
-        },
+        "paired": _mean_and_se(diffs),
     }
 
 
@@ -353,9 +348,15 @@ def paired_difference(
         model = np.array([r["forecasts"][q] for q in asked])
         other = np.array([r[against][q] for q in asked])
         diffs.append(float(np.mean((model - y) ** 2) - np.mean((other - y) ** 2)))
-    d = np.array(diffs)
+    return _mean_and_se(diffs)
+
+
+def _mean_and_se(diffs: Sequence[float]) -> dict[str, float]:
+    """Per-campaign differences summarised: their mean, its standard error (sd /
+    sqrt(n)) and n; NaN where too few to tell."""
+    d = np.array(diffs, dtype=float)
     se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else float("nan")
-    return {"difference": float(d.mean()) if d.size else float("nan"), "se": se, "n": d.size}
+    return {"difference": float(d.mean()) if d.size else float("nan"), "se": se, "n": int(d.size)}
 
 
 def _question_scores(pairs, question: str) -> dict[str, float]:
