@@ -12,8 +12,13 @@ import pandas as pd
 
 from forecast.data.dataset import Dataset, Question
 from forecast.data.records import EvidenceItem, Problem, ValidationError
-from forecast.data.reference import CAMPAIGN_COVARIATES, Campaign, endgame_day
-from forecast.data.reference import PATH_SLOTS as REFERENCE_PATH_SLOTS
+from forecast.data.reference import (
+    CALENDAR_SLOTS,
+    CAMPAIGN_COVARIATES,
+    PATH_SLOTS,
+    Campaign,
+    endgame_day,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +45,6 @@ STATUSES: tuple[str, ...] = ("endorsed", "undecided", "opposed", "not_member")
 WAVE_SIZE = 4
 # Endorsements on or before this day of the campaign are the sponsor's own.
 SPONSOR_DAY = 1.0
-# Fixed dates of a campaign the compiled model holds (forecast.model.campaign_level):
-# with more (the calendar and the meetings announced since), those nearest the cut-off.
-CALENDAR_SLOTS = 8
-# Distinct (holdouts, rival) states of the current campaign's path that the compiled
-# campaign level holds (``holdout_path``); the reference class's counts use as many.
-PATH_SLOTS = REFERENCE_PATH_SLOTS
 
 
 class SpendingScale(msgspec.Struct, frozen=True):

@@ -70,6 +70,10 @@ CAMPAIGN_FLAGS: tuple[str, ...] = (*CAMPAIGN_COVARIATES, "fallback")
 # Stretches of a campaign's holdout path in the compiled campaign level (``holdout_path``):
 # the emergence count and each later count before the outcome's day.
 PATH_SLOTS = 8
+# Fixed dates per campaign in the compiled campaign level (its calendar of focal points):
+# a past campaign's meetings after its emergence, or a question's calendar and the
+# meetings announced since (of which those nearest the cut-off are kept).
+CALENDAR_SLOTS = 8
 _SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -221,6 +225,15 @@ def parse_campaign(row: dict[str, str], problems: list[Problem]) -> Campaign | N
     ended = parse_date(row["outcome_date"], "outcome_date", problems)
     _check_dates(emerged, ended, problems)
     meetings = parse_meetings(row["fixed_meetings"], problems)
+    after = [m for m in meetings if emerged is None or m > emerged]
+    if len(after) > CALENDAR_SLOTS:
+        problems.append(
+            Problem(
+                "fixed_meetings",
+                f"{len(after)} meetings after the emergence day",
+                f"at most {CALENDAR_SLOTS} (the campaign level's calendar slots)",
+            )
+        )
     text = {
         f: required(row, f, problems) for f in ("post", "front_runner", "largest_members", "source")
     }

@@ -11,7 +11,12 @@ import pytest
 
 from forecast.data.dataset import load_dataset
 from forecast.data.records import ValidationError
-from forecast.data.reference import BLOCKING_RULES, CAMPAIGN_COLUMNS, HOLDOUT_COUNT_COLUMNS
+from forecast.data.reference import (
+    BLOCKING_RULES,
+    CALENDAR_SLOTS,
+    CAMPAIGN_COLUMNS,
+    HOLDOUT_COUNT_COLUMNS,
+)
 from tests.synthetic import CAMPAIGNS, LATER_COUNTS, write_dataset
 
 # The synthetic campaigns.csv holds 10 rows after its header: the next row is row 12.
@@ -281,6 +286,17 @@ def test_fixed_meetings_are_read_as_dates_and_only_those_after_emergence_count(t
     assert campaign.meetings == (dt.date(2009, 12, 30), dt.date(2010, 1, 10), dt.date(2010, 1, 20))
     # Emerged 2010-01-01 (the end of that day is day 1 of the endgame's clock).
     assert campaign.meeting_days == (10.0, 20.0)
+
+
+def test_more_fixed_meetings_after_emergence_than_the_model_holds_are_refused(tmp_path):
+    """``check`` refuses what the fit could not hold (the campaign level's calendar slots):
+    nine meetings after the emergence day, while one before it does not count."""
+    folder = write_dataset(tmp_path / "data")
+    after = ";".join(f"m{day}=2010-01-{day:02d}" for day in range(2, 2 + CALENDAR_SLOTS))
+    append_campaign(folder, campaign_row(fixed_meetings=f"before=2009-12-30;{after}"))
+    assert len(load_dataset(folder).campaigns[-1].meeting_days) == CALENDAR_SLOTS
+    append_campaign(folder, campaign_row(id="extra_2011", fixed_meetings=f"{after};m=2010-01-31"))
+    assert ("campaigns.csv", NEXT_CAMPAIGN_ROW + 1, "fixed_meetings") in refused(folder)
 
 
 @pytest.mark.parametrize("meetings", ["council 2010-01-20", "council=20 Jan 2010", "=2010-01-20"])
