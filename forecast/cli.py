@@ -6,7 +6,6 @@ before or after the command; ``FORECAST_DATA_DIR``; default ``data/``)."""
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
 import logging
@@ -18,10 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
-from forecast.data.dataset import Dataset, live_as_of, load_dataset
-from forecast.data.records import EvidenceItem, ValidationError, validate_evidence
+from forecast.data.clock import today
+from forecast.data.dataset import Dataset, load_dataset, read_evidence
+from forecast.data.records import EvidenceItem, ValidationError
 from forecast.pipeline.store import (
     DEFAULT_RUNS_DIR,
     latest_published,
@@ -83,26 +81,14 @@ def _dates(text: str) -> list[dt.date]:
 
 
 def read_evidence_file(path: Path, dataset: Dataset) -> list[EvidenceItem]:
-    """Validate an evidence CSV (the ``evidence.csv`` columns) against the dataset.
-
-    Grievances recorded in the same file may be resolved by id in later rows.
-    """
-    problems = []
-    items: list[EvidenceItem] = []
-    with path.open(newline="") as handle:
-        for number, row in enumerate(csv.DictReader(handle), start=2):
-            raw = {k: v for k, v in row.items() if v not in (None, "")}
-            vocabulary = dataset.vocabulary(tuple(e.id for e in items if e.kind == "grievance"))
-            try:
-                items.append(validate_evidence(raw, vocabulary, latest=dt.date.today()))
-            except ValidationError as exc:
-                problems.extend(
-                    str(msgspec.structs.replace(p, file=path.name, row=number))
-                    for p in exc.problems
-                )
-    if problems:
-        raise SystemExit("invalid evidence file:\n  " + "\n  ".join(problems))
-    return items
+    """The items of an evidence CSV (``dataset.read_evidence``, dated up to today in
+    UTC); exits listing every problem."""
+    try:
+        return list(read_evidence(path, dataset, latest=today()))
+    except ValidationError as exc:
+        raise SystemExit(
+            "invalid evidence file:\n  " + "\n  ".join(str(p) for p in exc.problems)
+        ) from None
 
 
 def _evidence(dataset: Dataset, extra: Path | None) -> list[EvidenceItem]:
@@ -149,7 +135,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     progress("loading the data")
     dataset = load_dataset(args.data_dir)
     evidence = _evidence(dataset, args.evidence)
-    as_of = args.as_of or live_as_of(dataset, (e.date for e in evidence))
+    as_of = args.as_of or dataset.question.live_as_of(e.date for e in evidence)
     progress("loading PyMC")
     from forecast.model.gate import GateFailed
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from forecast.data.clock import CLOCKS, live_as_of
 from forecast.data.records import (
     EVIDENCE_FIELDS,
     EVIDENCE_FIELDS_BEFORE_MEETINGS,
@@ -119,6 +120,13 @@ class Question(msgspec.Struct, frozen=True, kw_only=True):
     appointments: tuple[Appointment, ...]
     # Fixed meetings and hard dates known on the opening day (none: no focal points).
     calendar: tuple[CalendarDate, ...] = ()
+    # How the live cut-off moves (``clock.CLOCKS``): with the newest evidence (a replay)
+    # or with today's date (a question still open).
+    clock: str = "evidence"
+
+    def live_as_of(self, evidence_dates: Iterable[dt.date], now: dt.date | None = None) -> dt.date:
+        """The live forecast's cut-off given the evidence standing (``clock.live_as_of``)."""
+        return live_as_of(self.opened, self.clock, evidence_dates, now)
 
 
 class Dataset(msgspec.Struct, frozen=True, kw_only=True):
@@ -207,11 +215,7 @@ def load_dataset(data_dir: Path | str | None = None) -> Dataset:
     vocabulary = Vocabulary(
         allies=codes, blocs=bloc_keys, grievances=tuple(g.id for g in grievances)
     )
-    evidence = _load_rows(
-        folder / "evidence.csv",
-        problems,
-        lambda r, _p: validate_evidence(_nonempty(r), vocabulary, latest=opened),
-    )
+    evidence = _load_evidence(folder / "evidence.csv", problems, vocabulary, latest=opened)
     campaign_problems: list[Problem] = []
     campaigns = _load_rows(folder / "campaigns.csv", campaign_problems, parse_campaign, unique="id")
     counts = _load_rows(
@@ -259,14 +263,61 @@ def load_dataset(data_dir: Path | str | None = None) -> Dataset:
     return dataset
 
 
+def read_evidence(path: Path, dataset: Dataset, latest: dt.date | None) -> tuple[EvidenceItem, ...]:
+    """The items of an evidence CSV laid out as ``evidence.csv`` (a replay's later
+    evidence, say), validated against ``dataset`` as its own ``evidence.csv`` is.
+
+    Parameters
+    ----------
+    path
+        A UTF-8 CSV with the ``evidence.csv`` header.
+    dataset
+        The question whose allies, blocs and grievances the items may name.
+    latest
+        The last date an item may carry (``clock.today()`` for what is known now).
+
+    Raises
+    ------
+    ValidationError
+        Listing every problem, each with file, row, field and valid values.
+    """
+    problems: list[Problem] = []
+    items = _load_evidence(path, problems, dataset.vocabulary(), latest=latest)
+    if problems:
+        raise ValidationError(problems)
+    return items
+
+
+def _load_evidence(
+    path: Path, problems: list[Problem], vocabulary: Vocabulary, *, latest: dt.date | None
+) -> tuple[EvidenceItem, ...]:
+    """Evidence rows in file order; a grievance recorded in a row may be resolved by id
+    in a later row of the same file."""
+    recorded: list[str] = []
+
+    def parse(row: dict[str, str], _problems: list[Problem]) -> EvidenceItem:
+        known = msgspec.structs.replace(vocabulary, grievances=(*vocabulary.grievances, *recorded))
+        item = validate_evidence(_nonempty(row), known, latest=latest)
+        if item.kind == "grievance":
+            recorded.append(item.id)
+        return item
+
+    return _load_rows(path, problems, parse, layout="evidence.csv")
+
+
 def _nonempty(row: Mapping[str, str]) -> dict[str, str]:
     """CSV cells left empty mean 'not given'."""
     return {k: v for k, v in row.items() if v is not None and v.strip() != ""}
 
 
-def _read_csv(path: Path, problems: list[Problem]) -> Iterator[tuple[int, dict[str, str]]]:
+def _read_csv(
+    path: Path, problems: list[Problem], layout: str | None = None
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """The rows of a UTF-8 CSV with their numbers, if its header is that of ``layout`` (a
+    shipped file's name; default the file's own)."""
     name = path.name
-    expected = COLUMNS[name]
+    layout = layout or name
+    expected = COLUMNS[layout]
     try:
         handle = path.open(newline="", encoding="utf-8")
     except OSError as exc:
@@ -276,7 +327,7 @@ def _read_csv(path: Path, problems: list[Problem]) -> Iterator[tuple[int, dict[s
         reader = csv.DictReader(handle)
         header = tuple(reader.fieldnames or ())
         if header != expected and not (
-            name == "evidence.csv" and header == EVIDENCE_FIELDS_BEFORE_MEETINGS
+            layout == "evidence.csv" and header == EVIDENCE_FIELDS_BEFORE_MEETINGS
         ):
             problems.append(
                 Problem("(header)", f"columns are {list(header)}", ", ".join(expected), name, 1)
@@ -299,15 +350,16 @@ def _load_rows(
     parse: Callable[[dict[str, str], list[Problem]], Any],
     unique: str | None = None,
     numbered: bool = False,
+    layout: str | None = None,
 ) -> tuple[Any, ...]:
     """Parse each row, collecting problems tagged with the file and row number.
 
     ``unique`` names a field whose value may appear in one row only; ``numbered`` pairs
-    each record with its row number.
+    each record with its row number; ``layout`` names the shipped file whose columns it has.
     """
     records = []
     first_row: dict[Any, int] = {}
-    for number, row in _read_csv(path, problems):
+    for number, row in _read_csv(path, problems, layout):
         row_problems: list[Problem] = []
         try:
             record = parse(row, row_problems)
@@ -460,6 +512,10 @@ def _load_question(path: Path, problems: list[Problem]) -> Question | None:
     except msgspec.ValidationError as exc:
         problems.append(Problem("(file)", str(exc), "see data/README.md", path.name))
         return None
+    if question.clock not in CLOCKS:
+        problems.append(
+            Problem("clock", f"{question.clock!r} is not a clock", ", ".join(CLOCKS), path.name)
+        )
     if question.rule != "unanimity":
         problems.append(
             Problem("rule", f"{question.rule!r} is not supported", "unanimity", path.name)
@@ -537,8 +593,3 @@ def _check_campaign_roles(
                 "question.toml",
             )
         )
-
-
-def live_as_of(dataset: Dataset, evidence_dates: Iterable[dt.date]) -> dt.date:
-    """The cut-off of the live forecast: the opening date or the latest evidence, if later."""
-    return max([dataset.question.opened, *evidence_dates])

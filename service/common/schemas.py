@@ -132,10 +132,7 @@ class RunIn(Struct, kw_only=True, forbid_unknown_fields=True):
 
     as_of: Annotated[
         dt.date,
-        Meta(
-            description="Cut-off date, from the campaign start to today in UTC (or to the "
-            "newest evidence date, if later)"
-        ),
+        Meta(description="Cut-off date, from the campaign start to today in UTC"),
     ]
     seed: Annotated[int, Meta(ge=0, le=2**32 - 1, description=VALID["seed"])] | None = None
 
@@ -175,7 +172,8 @@ class FailedRun(Struct, kw_only=True):
 
 
 class Freshness(Struct, kw_only=True):
-    """Whether the live forecast reflects every stored evidence item, and if not why."""
+    """Whether the live forecast reflects every stored evidence item (and, on the live
+    clock, today), and if not why; and how old its cut-off is."""
 
     up_to_date: bool
     pending_evidence: Annotated[
@@ -188,6 +186,18 @@ class Freshness(Struct, kw_only=True):
     failed_run: Annotated[
         FailedRun | None,
         Meta(description="The newest run for them, when it failed (the gate's reason)"),
+    ] = None
+    clock: Annotated[
+        str,
+        Meta(
+            description="How the live cut-off moves: 'evidence' (a replay: the newest "
+            "evidence date) or 'live' (a question still open: today in UTC, so that "
+            "silence counts; behind, and not up to date, once the day has moved)"
+        ),
+    ] = "evidence"
+    cut_off_age_days: Annotated[
+        int | None,
+        Meta(description="Days from the live forecast's cut-off to today in UTC"),
     ] = None
 
 

@@ -10,10 +10,9 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
-from service.common.errors import InvalidInput
 from service.common.paging import DEFAULT_LIMIT, MAX_LIMIT, next_link
 from service.common.schemas import VALID, EvidenceIn, EvidenceOut, EvidencePosted, EvidenceRetracted
-from service.evidence.service import EvidenceService
+from service.evidence.service import EvidenceService, not_valid
 from service.http.auth import require_token
 from service.http.responses import problems
 
@@ -30,8 +29,7 @@ async def every_problem(request: Request) -> None:
         service: EvidenceService = request.app.state.evidence
         problems = await anyio.to_thread.run_sync(service.problems, raw)
         if problems:
-            fields = ", ".join(dict.fromkeys(p.field for p in problems))
-            raise InvalidInput(f"the evidence is not valid: {fields}", problems)
+            raise not_valid(problems)
 
 
 class EvidenceController(Controller):

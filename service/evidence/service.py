@@ -11,9 +11,15 @@ import msgspec
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from forecast.data.clock import today, utcnow
 from forecast.data.dataset import Dataset
-from forecast.data.records import EVIDENCE_FIELDS, EvidenceItem, ValidationError, validate_evidence
-from service.common.clock import today, utcnow
+from forecast.data.records import (
+    EVIDENCE_FIELDS,
+    EvidenceItem,
+    ValidationError,
+    Vocabulary,
+    validate_evidence,
+)
 from service.common.db import Database
 from service.common.errors import BadRequest, InvalidInput, NotFound
 from service.common.paging import DEFAULT_LIMIT, Key, keyset_cut, keyset_order, keyset_select
@@ -73,6 +79,33 @@ def posted_grievances(session: Session) -> tuple[str, ...]:
     )
 
 
+def checked(
+    raw: Mapping[str, Any], vocabulary: Vocabulary
+) -> tuple[EvidenceItem | None, list[ProblemError]]:
+    """A posted item typed, or ``None`` with every problem at once, one per field (a
+    control character or a bad address says most), each naming the valid values."""
+    present = {k: v for k, v in raw.items() if v is not None}
+    found = text_problems(present)
+    source = present.get("source")
+    if isinstance(source, str) and (bad_source := source_problem(source)):
+        found.append(bad_source)
+    try:
+        item = validate_evidence(present, vocabulary, latest=today())
+    except ValidationError as exc:
+        named = {p.field for p in found}
+        found += [
+            ProblemError(p.field, p.message, p.valid) for p in exc.problems if p.field not in named
+        ]
+        return None, found
+    return (None if found else item), found
+
+
+def not_valid(problems: list[ProblemError]) -> InvalidInput:
+    """The 422 for a posted item, naming its fields at fault in the title."""
+    fields = ", ".join(dict.fromkeys(p.field for p in problems))
+    return InvalidInput(f"the evidence is not valid: {fields}", problems)
+
+
 class EvidenceService:
     """What the evidence routes do, each write in one transaction."""
 
@@ -84,24 +117,8 @@ class EvidenceService:
     def problems(self, raw: Mapping[str, Any]) -> list[ProblemError]:
         """Every problem of a posted JSON object at once, each naming its field and the
         valid values (as the file loader reports a row); empty for a valid item."""
-        present = {k: v for k, v in raw.items() if v is not None}
-        found = text_problems(present)
-        source = present.get("source")
-        if isinstance(source, str) and (bad_source := source_problem(source)):
-            found.append(bad_source)
         with self.database.reader() as session:
-            vocabulary = self.dataset.vocabulary(posted_grievances(session))
-        try:
-            validate_evidence(present, vocabulary, latest=today())
-        except ValidationError as exc:
-            # One problem per field: a control character or a bad address says most.
-            named = {p.field for p in found}
-            found += [
-                ProblemError(p.field, p.message, p.valid)
-                for p in exc.problems
-                if p.field not in named
-            ]
-        return found
+            return checked(raw, self.dataset.vocabulary(posted_grievances(session)))[1]
 
     def add(self, data: EvidenceIn) -> EvidencePosted:
         """Store an item once and queue (or join) the live run.
@@ -111,19 +128,14 @@ class EvidenceService:
         InvalidInput
             Naming each field at fault and its valid values; nothing is stored.
         """
-        raw = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
-        problems = text_problems(raw)
-        if not problems and (bad_source := source_problem(data.source)):
-            problems.append(bad_source)
-        if problems:
-            raise InvalidInput("the evidence is not valid", problems)
+        raw = msgspec.structs.asdict(data)
 
         def work(session: Session) -> EvidencePosted:
-            vocabulary = self.dataset.vocabulary(posted_grievances(session))
-            try:
-                item = validate_evidence(raw, vocabulary, latest=today())
-            except ValidationError as exc:
-                raise InvalidInput.from_validation(exc, "the evidence is not valid") from None
+            # Checked again in the transaction that stores it: a grievance it resolves may
+            # have been retracted since the request was first checked.
+            item, problems = checked(raw, self.dataset.vocabulary(posted_grievances(session)))
+            if item is None:
+                raise not_valid(problems)
             row = session.get(EvidenceRow, item.id, with_for_update=True)
             if row is not None and row.retracted_at is None:
                 return EvidencePosted(evidence_id=row.id, run_id=row.run_id, stored="duplicate")

@@ -13,6 +13,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 import msgspec
 from sqlalchemy import select
 
+from forecast.data.clock import today
 from service.common.db import Database
 from service.common.errors import NotFound
 from service.common.schemas import AllyForecast, Freshness
@@ -114,22 +115,24 @@ class Documents:
 
 class ServedViews:
     """The bytes GET /forecast answers with: a run's stored document with the freshness of
-    the live forecast, kept by (run id, live run id, freshness token)."""
+    the live forecast, kept by (run id, live run id, freshness token, today's date: the
+    cut-off's age and, on the live clock, whether it is behind change with the day)."""
 
-    def __init__(self, database: Database):
+    def __init__(self, database: Database, clock: str = "evidence"):
         self.database = database
+        self.clock = clock
         self._served: Lru[tuple[Any, ...], tuple[View, Freshness]] = Lru(CACHE_SIZE)
 
     def peek_live(self, live_id: str, token: tuple[Any, ...]) -> View | None:
         """The live forecast as served, if it is cached for this token (never computes)."""
-        served = self._served.peek((live_id, live_id, token))
+        served = self._served.peek((live_id, live_id, token, today()))
         return served[0] if served is not None else None
 
     def get(self, stored: View, live_id: str, token: tuple[Any, ...]) -> tuple[View, Freshness]:
-        """``stored`` with the live forecast's freshness (read once per token), and it."""
+        """``stored`` with the live forecast's freshness (read once per token and day)."""
 
         def serve() -> tuple[View, Freshness]:
-            state = freshness(self.database, live_id)
+            state = freshness(self.database, live_id, self.clock)
             return view_of(stored.run_id, with_freshness(stored.body, state)), state
 
-        return self._served.get_or((stored.run_id, live_id, token), serve)
+        return self._served.get_or((stored.run_id, live_id, token, today()), serve)

@@ -13,7 +13,7 @@ import msgspec
 from sqlalchemy import Select, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from service.common.clock import utcnow
+from forecast.data.clock import utcnow
 from service.common.db import Database
 from service.common.errors import NotFound
 from service.common.paging import DEFAULT_LIMIT, Key, keyset_page

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 import msgspec
 from sqlalchemy import select
 
-from service.common.clock import utcnow
+from forecast.data.clock import utcnow
 from service.common.db import Database
 from service.common.errors import NoForecast, NotFound
 from service.common.paging import DEFAULT_LIMIT, Key, keyset_page

@@ -59,7 +59,7 @@ class ForecastService:
         self.artifacts_dir = artifacts_dir
         self.live = LiveProbe(database)
         self.documents = Documents(database)
-        self.served_views = ServedViews(database)
+        self.served_views = ServedViews(database, dataset.question.clock)
         self.published = History(database, self.documents, self.live)
         self.what_ifs = WhatIfs(artifacts_dir, what_if_workers, what_if_queue)
 

@@ -12,10 +12,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecast.data.dataset import Dataset, live_as_of
+from forecast.data.clock import today, utcnow
+from forecast.data.dataset import Dataset
 from forecast.data.records import EVIDENCE_FIELDS, EvidenceItem
 from forecast.pipeline.store import new_run_id
-from service.common.clock import utcnow
 from service.common.tables import EvidenceRow, ForecastRow, RunRow
 from service.forecasts.changes import record_change
 from service.forecasts.live import live_forecasts
@@ -61,11 +61,11 @@ def evidence_item(row: EvidenceRow) -> EvidenceItem:
 def live_run_as_of(session: Session, dataset: Dataset) -> dt.date:
     """The cut-off of a run that follows the evidence.
 
-    ``live_as_of`` on the evidence still standing (the opening date or the newest
-    evidence, if later), and never before the cut-off of a live forecast served or a live
-    run being fitted, since ``GET /forecast`` serves the greatest cut-off among live
-    forecasts and a new one must take its place. Manual runs and withdrawn forecasts do
-    not count: neither can move the live cut-off.
+    ``Question.live_as_of`` on the evidence still standing (the opening date or the
+    newest evidence, if later; today, on the ``live`` clock), and never before the
+    cut-off of a live forecast served or a live run being fitted, since ``GET /forecast``
+    serves the greatest cut-off among live forecasts and a new one must take its place.
+    Manual runs and withdrawn forecasts do not count: neither can move the live cut-off.
     """
     newest = session.scalar(
         select(func.max(EvidenceRow.date)).where(EvidenceRow.retracted_at.is_(None))
@@ -75,7 +75,7 @@ def live_run_as_of(session: Session, dataset: Dataset) -> dt.date:
         select(func.max(RunRow.as_of)).where(RunRow.status == "running", RunRow.live.is_(True))
     )
     cut_offs = (newest, published, running)
-    return live_as_of(dataset, (d for d in cut_offs if d is not None))
+    return dataset.question.live_as_of(d for d in cut_offs if d is not None)
 
 
 def queue_live_run(session: Session, dataset: Dataset, *, trigger: str, seed: int) -> RunRow:
@@ -88,6 +88,28 @@ def queue_live_run(session: Session, dataset: Dataset, *, trigger: str, seed: in
         queued.as_of = as_of
         return queued
     return queue_run(session, as_of=as_of, seed=seed, trigger=trigger, live=True)
+
+
+def follow_clock(session_factory: sessionmaker[Session], dataset: Dataset, seed: int) -> str | None:
+    """On the ``live`` clock, queue a live run once today has passed the cut-off of every
+    live run (published, queued, running or failed), so that each day without news counts.
+
+    Nothing is queued before the first live run (``--fit-if-empty`` asks for that), nor
+    twice for one day: a run that failed today waits for news or for tomorrow. Returns the
+    queued run's id, or None.
+    """
+    if dataset.question.clock != "live":
+        return None
+
+    def work(session: Session) -> str | None:
+        newest = session.scalar(select(func.max(RunRow.as_of)).where(RunRow.live.is_(True)))
+        if newest is None or newest >= today():
+            return None
+        run = queue_live_run(session, dataset, trigger="clock", seed=seed)
+        logger.info("run %s queued: the live cut-off moved to %s", run.id, run.as_of)
+        return run.id
+
+    return in_transaction(session_factory, work)
 
 
 def queue_run(

@@ -9,12 +9,12 @@ import logging
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from forecast.data.clock import today
 from forecast.data.dataset import Dataset
-from service.common.clock import utc_today
 from service.common.db import Database
 from service.common.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from service.common.schemas import ProblemError, RunIn, RunOut
-from service.common.tables import EvidenceRow, ForecastRow, RunRow
+from service.common.tables import ForecastRow, RunRow
 from service.forecasts.changes import record_withdrawal
 from service.forecasts.live import NEWEST, served
 from service.runs.queue import in_transaction, queue_run
@@ -74,15 +74,14 @@ class RunService:
         Raises
         ------
         InvalidInput
-            A cut-off before the campaign start, or after both today in UTC and the
-            newest evidence date.
+            A cut-off before the campaign start or after today in UTC.
         TooManyRequests
             ``max_queued`` manual runs are already waiting.
         """
         seed = self.seed if data.seed is None else data.seed
 
         def work(session: Session) -> tuple[RunOut, bool]:
-            self._check_cut_off(session, data.as_of)
+            self._check_cut_off(data.as_of)
             manual = (RunRow.status == "queued", RunRow.live.is_(False))
             same = session.scalars(
                 select(RunRow).where(*manual, RunRow.as_of == data.as_of, RunRow.seed == seed)
@@ -104,17 +103,12 @@ class RunService:
             logger.info("run %s queued at %s (seed %d)", run.id, run.as_of, run.seed)
         return run, created
 
-    def _check_cut_off(self, session: Session, as_of: dt.date) -> None:
-        """``InvalidInput`` for a cut-off before the campaign start, or after both today in
-        UTC and the newest standing evidence date: a day that has not begun at the server
-        (evidence may be dated up to today in the earliest time zone, UTC+14)."""
-        start = self.dataset.question.campaign_start
-        newest = session.scalar(
-            select(func.max(EvidenceRow.date)).where(EvidenceRow.retracted_at.is_(None))
-        )
-        end = max(utc_today(), newest or start)
+    def _check_cut_off(self, as_of: dt.date) -> None:
+        """``InvalidInput`` for a cut-off before the campaign start or after today in UTC
+        (``clock.today``: no evidence is dated later, and no silence after it is known)."""
+        start, end = self.dataset.question.campaign_start, today()
+        valid = f"{start} to {end} (today in UTC)"
         if not start <= as_of <= end:
-            valid = f"{start} to {end} (today in UTC, or the newest evidence date)"
             raise InvalidInput(
                 "as_of is out of range",
                 [ProblemError("as_of", f"{as_of} is out of range", valid)],

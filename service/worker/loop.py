@@ -240,9 +240,11 @@ def serve(settings: Settings) -> int:
 
     def work() -> bool:
         """Whether a run was processed (else the worker waits a poll)."""
+        if not writes.ready():
+            return False
+        queue.follow_clock(database.sessions, forecaster.dataset, settings.seed)
         return (
-            writes.ready()
-            and queue.has_queued(database.reader)
+            queue.has_queued(database.reader)
             and process_one(database.sessions, forecaster, settings, archives.submit) is not None
         )
 

@@ -11,13 +11,13 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from forecast.data.clock import today
 from forecast.data.records import (
     EVIDENCE_FIELDS,
     EVIDENCE_KINDS,
     ValidationError,
     validate_evidence,
 )
-from service.common.clock import today
 from service.common.db import connect
 from service.common.tables import EvidenceRow, RunRow
 from service.evidence.service import EvidenceService, posted_grievances

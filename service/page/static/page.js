@@ -110,22 +110,36 @@ function renderHeader(doc) {
   }
 }
 
+function cutOffAge(doc, f) {
+  if (f.cut_off_age_days == null) return "";
+  const days = f.cut_off_age_days;
+  const age = days === 0 ? "today" : `${days} day${days === 1 ? "" : "s"} ago`;
+  const how = f.clock === "live" ? "it follows today's date" : "a replay: it is the newest evidence date";
+  return ` Cut-off ${doc.as_of} (${age}; ${how}).`;
+}
+
 function renderFreshness(doc) {
   const node = clear(document.getElementById("freshness"));
   const f = doc.freshness;
   if (!f) return;
   const n = f.pending_evidence.length;
-  const items = `${n} evidence item${n === 1 ? "" : "s"} (${f.pending_evidence.join(", ")})`;
+  const behind = f.clock === "live" && f.cut_off_age_days > 0;
+  const items = [
+    ...(n ? [`${n} evidence item${n === 1 ? "" : "s"} (${f.pending_evidence.join(", ")})`] : []),
+    ...(behind ? [`the days since ${doc.as_of}`] : []),
+  ].join(" and ");
+  const age = cutOffAge(doc, f);
+  node.setAttribute("data-age", f.cut_off_age_days == null ? "" : String(f.cut_off_age_days));
   if (f.up_to_date) {
     node.setAttribute("data-state", "up_to_date");
-    node.appendChild(el("span", { class: "fresh" }, "Up to date: this forecast reflects every stored evidence item."));
+    node.appendChild(el("span", { class: "fresh" }, "Up to date: this forecast reflects every stored evidence item." + age));
   } else if (f.failed_run) {
     node.setAttribute("data-state", "failed");
-    node.appendChild(el("span", { class: "bad" }, `Not up to date: ${items} not reflected, because run ${f.failed_run.run_id} failed: ${f.failed_run.reason}`));
+    node.appendChild(el("span", { class: "bad" }, `Not up to date: ${items} not reflected, because run ${f.failed_run.run_id} failed: ${f.failed_run.reason}.` + age));
   } else {
     node.setAttribute("data-state", "pending");
     const run = f.pending_run ? ` run ${f.pending_run.run_id} is ${f.pending_run.status}` : " a run is due";
-    node.appendChild(el("span", { class: "pending" }, `Updating: ${items} not reflected yet;${run}.`));
+    node.appendChild(el("span", { class: "pending" }, `Updating: ${items} not reflected yet;${run}.` + age));
   }
 }
 

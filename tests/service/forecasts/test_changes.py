@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
 from litestar.testing import TestClient
 from sqlalchemy import update
 
+from forecast.data import clock
 from forecast.model.gate import GateConfig
 from forecast.pipeline.store import load_run
 from service.app import create_app
@@ -107,6 +109,13 @@ def test_history_csv_has_a_row_per_run_and_deadline_equal_to_the_history(
     assert len(page.text.splitlines()) == 3 and 'rel="next"' in page.headers["link"]
 
 
+def replay(document: dict) -> dict:
+    """The freshness fields of the synthetic question (a replay, on the evidence clock)
+    for the live forecast of ``document``: its cut-off's age in days, today in UTC."""
+    age = (clock.today() - dt.date.fromisoformat(document["as_of"])).days
+    return {"clock": "evidence", "cut_off_age_days": age}
+
+
 def test_freshness_names_evidence_waiting_for_its_run_and_a_run_that_failed_the_gate(
     published_client, published, forecaster
 ):
@@ -116,7 +125,7 @@ def test_freshness_names_evidence_waiting_for_its_run_and_a_run_that_failed_the_
         "pending_evidence": [],
         "pending_run": None,
         "failed_run": None,
-    }
+    } | replay(fresh.json())
     posted = published_client.post("/evidence", json=endorsement("DD"), headers=AUTH).json()
 
     waiting = published_client.get("/forecast", headers={"If-None-Match": fresh.headers["etag"]})
@@ -127,7 +136,7 @@ def test_freshness_names_evidence_waiting_for_its_run_and_a_run_that_failed_the_
         "pending_evidence": [posted["evidence_id"]],
         "pending_run": {"run_id": posted["run_id"], "status": "queued"},
         "failed_run": None,
-    }
+    } | replay(fresh.json())
     forecaster.gate = GateConfig(ess_bulk_min=1e9)  # the fixture restores the gate
     assert fit_next(published, forecaster) == posted["run_id"]
 
@@ -166,7 +175,7 @@ def test_freshness_counts_a_retracted_item_the_forecast_was_fitted_on_and_a_run_
         "pending_evidence": [item["id"]],
         "pending_run": {"run_id": retracted["run_id"], "status": "running"},
         "failed_run": None,
-    }
+    } | replay(live)
 
 
 def test_a_manual_run_at_an_earlier_cut_off_is_not_the_live_forecasts_pending_run(
@@ -187,7 +196,7 @@ def test_a_manual_run_at_an_earlier_cut_off_is_not_the_live_forecasts_pending_ru
         "pending_evidence": [posted["evidence_id"]],
         "pending_run": {"run_id": posted["run_id"], "status": "queued"},
         "failed_run": None,
-    }
+    } | replay(live)
 
 
 def test_a_forecast_at_an_earlier_cut_off_is_compared_with_that_cut_offs_last_one(

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from service.common import clock
+from forecast.data import clock
 from service.common.db import connect
 from service.runs.queue import in_transaction, queue_live_run
-from tests.service.conftest import AUTH, endorsement, fit_next
+from tests.service.conftest import AUTH, endorsement, evidence_count, fit_next
 
 NOON = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -34,18 +34,26 @@ def test_a_cut_off_after_today_in_utc_is_refused_naming_the_latest_date(client, 
     assert tomorrow.status_code == 422, tomorrow.text
     error = tomorrow.json()["errors"][0]
     assert error["field"] == "as_of"
-    assert error["valid"].endswith("to 2026-12-01 (today in UTC, or the newest evidence date)")
+    assert error["valid"].endswith("to 2026-12-01 (today in UTC)")
     assert today.status_code == 202, today.text
 
 
-def test_a_cut_off_up_to_the_newest_evidence_date_is_accepted(client, monkeypatch):
+def test_evidence_dated_after_today_in_utc_is_refused_and_leaves_the_live_cut_off(
+    client, settings, dataset, monkeypatch
+):
+    """One "today" for facts and cut-offs: at noon UTC a statement dated tomorrow (already
+    begun in UTC+14) is refused naming the latest date, is not stored, and so cannot move
+    the live cut-off onto a day whose silence nobody has seen."""
     monkeypatch.setattr(clock, "utcnow", lambda: NOON)
+    before, stored = next_live_cut_off(settings, dataset), evidence_count(settings)
+
     posted = client.post("/evidence", json=endorsement("DD", "2026-12-02"), headers=AUTH)
-    assert posted.status_code == 201, posted.text
 
-    run = client.post("/runs", json={"as_of": "2026-12-02"}, headers=AUTH)
-
-    assert run.status_code == 202, run.text
+    assert posted.status_code == 422, posted.text
+    error = posted.json()["errors"][0]
+    assert error["field"] == "date" and "2026-12-01" in error["valid"]
+    assert evidence_count(settings) == stored
+    assert next_live_cut_off(settings, dataset) == before
 
 
 def test_a_manual_run_at_a_later_cut_off_never_becomes_the_live_forecast(
