@@ -37,11 +37,12 @@
 #     python -m forecast checks [--data DIR] [--only NAME,...] [--quick]
 #
 # and stored as JSON in `var/checks/` (or the folder named by `FORECAST_CHECKS_DIR`), one
-# file per check, with when it was made, the package version, the model config's hash, a
-# hash of the data files it read and its settings. Each section below prints which result
-# it shows: "stored by `python -m forecast checks`, made on ..." or, when nothing is
-# stored or the stored result is stale (another version, model config, data or
-# settings; the timing forms also another cut-off or evidence than this run's),
+# file per check, with when it was made, the package version, a hash of the model config
+# and the model's code, a hash of the checks' code, a hash of the data files it read and
+# its settings. Each section below prints which result it shows: "stored by
+# `python -m forecast checks`, made on ..." or, when nothing is stored or the stored
+# result is stale (another version, model config or code, check code, data or settings;
+# the timing forms also another cut-off or evidence than this run's),
 # "computed now" with the reason. Rerun the command after changing the model or the data.
 #
 # **Quick mode.** With `FORECAST_NOTEBOOK_QUICK=1` every fit uses small sampler settings

@@ -3,7 +3,8 @@
 A recovery or a leave-one-out backtest takes minutes; the notebook shows the result the
 command line stored, with when it was made, and recomputes only what is missing or stale.
 A stored result is stale when it was made by another package version, under another model
-config, on other data files, or with other settings than the reader asks for.
+config or model code (``config_hash``), by other check code (``source_hash``), on other data
+files, or with other settings than the reader asks for.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from forecast.data.dataset import DEFAULT_DATA_DIR, Dataset
 from forecast.data.records import EvidenceItem
 from forecast.files import replacing
 from forecast.model.config import config_hash
+from forecast.source import source_digest
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +36,8 @@ CHECKS_DIR_ENV = "FORECAST_CHECKS_DIR"
 DEFAULT_CHECKS_DIR = Path(__file__).resolve().parents[2] / "var" / "checks"
 # The service's and the notebook's seed: the same inputs give the same result.
 SEED = 20240222
+# The rooms whose code, besides the model's, makes a check's result.
+CHECK_ROOMS = ("checks",)
 # Small sampler settings for ``--quick`` and the notebook's quick mode: each check runs
 # end to end, its numbers are not to be judged.
 QUICK_SAMPLER: dict[str, Any] = {"chains": 2, "tune": 300, "draws": 300}
@@ -144,6 +148,9 @@ class StoredResult:
     settings: dict[str, Any]
     seconds: float
     result: Any
+    # The checks' own code (``source.source_digest(CHECK_ROOMS)``); empty in a file
+    # written before it was recorded, which is therefore stale.
+    source_hash: str = ""
 
     def describe(self) -> str:
         """When and from what it was made, for a reader: one line."""
@@ -207,6 +214,7 @@ def compute(
         made_at=made_at,
         package_version=__version__,
         config_hash=config_hash(),
+        source_hash=source_digest(CHECK_ROOMS),
         data_hash=data_hash(data_dir, check.files),
         data_dir=str(Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR),
         settings=_plain(dict(settings)),
@@ -250,6 +258,7 @@ def stale_reason(
     expected = {
         "package version": (stored.package_version, __version__),
         "model config hash": (stored.config_hash, config_hash()),
+        "check code hash": (stored.source_hash, source_digest(CHECK_ROOMS)),
         "data hash": (stored.data_hash, data_hash(data_dir, CHECKS[stored.name].files)),
     }
     for what, (found, wanted) in expected.items():

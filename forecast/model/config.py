@@ -11,8 +11,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from forecast import __version__
 from forecast.posterior.timing import TIMING_FORMS
+from forecast.source import source_digest
 
 # The samplers a fit can use: nutpie (compiled once) or PyMC's own ``pm.sample``.
 SAMPLERS: tuple[str, ...] = ("nutpie", "pymc")
@@ -196,8 +196,9 @@ def validated(
 
 
 def config_hash(model_config: Mapping[str, Any] | None = None) -> str:
-    """Fingerprint of a model configuration (merged over the defaults) and the package
-    version: what a stored fit or check was made with."""
+    """Fingerprint of a model configuration (merged over the defaults) and of the code
+    that fits it (``source.source_digest``): what a stored fit or check was made with. A
+    change to the model's code changes it, with no version string to remember."""
     model, _ = validated(model_config, None)
-    payload = json.dumps({"model": model, "version": __version__}, sort_keys=True)
+    payload = json.dumps({"model": model, "source": source_digest()}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]

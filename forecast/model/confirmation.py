@@ -110,7 +110,7 @@ class ConfirmationModel:
 
     @property
     def config_hash(self) -> str:
-        """Fingerprint of the model configuration and package version."""
+        """Fingerprint of the model configuration and of the model's code."""
         return config_hash(self.model_config)
 
     def _data_values(self, inputs: ModelInputs) -> dict[str, np.ndarray]:
@@ -340,8 +340,9 @@ class ConfirmationModel:
         Raises
         ------
         ConfigMismatchError
-            If the file was written by another package version or its config hash does
-            not match its config (an edited or foreign file).
+            If the file was written by another package version, or its config hash is
+            not that of its config and of this model code (other model code, or an
+            edited or foreign file).
         """
         idata = az.from_netcdf(str(path), engine="h5netcdf")
         attrs = idata.attrs
@@ -357,8 +358,8 @@ class ConfirmationModel:
         )
         if model.config_hash != attrs.get("config_hash"):
             raise ConfigMismatchError(
-                f"{path} has config hash {attrs.get('config_hash')!r}, "
-                f"its config gives {model.config_hash!r}"
+                f"{path} has config hash {attrs.get('config_hash')!r}; its config with "
+                f"this model code gives {model.config_hash!r} (made by other code, or edited)"
             )
         model.build_model()
         model.idata = idata

@@ -13,7 +13,9 @@ import pytest
 from forecast.checks import stored
 from forecast.cli import main
 from forecast.data.dataset import load_dataset
+from forecast.model import config as model_config
 from forecast.model.config import DEFAULT_MODEL_CONFIG, config_hash
+from forecast.source import MODEL_ROOMS, source_digest
 from tests.conftest import SYNTHETIC_AS_OF
 
 BACKTEST = "campaign_backtest"
@@ -45,6 +47,7 @@ def made(data_dir: Path, name: str = BACKTEST, **changes) -> stored.StoredResult
         made_at="2026-12-02T09:10:00+00:00",
         package_version=stored.__version__,
         config_hash=config_hash(),
+        source_hash=source_digest(stored.CHECK_ROOMS),
         data_hash=stored.data_hash(data_dir, stored.CHECKS[name].files),
         data_dir=str(data_dir),
         settings=changes.pop("settings", None) or stored.settings_for(name),
@@ -85,6 +88,22 @@ def test_a_result_made_under_another_model_config_is_stale(data_dir):
     written = made(data_dir, config_hash=other)
     reason = stored.stale_reason(written, data_dir, [written.settings])
     assert reason is not None and "model config hash" in reason
+
+
+def test_a_result_made_by_other_model_code_or_other_check_code_is_stale(data_dir, monkeypatch):
+    """Keyed on the code, not on a version string nobody bumps: the same config under
+    changed model code (or changed check code) is another result."""
+    written = made(data_dir)
+    assert stored.stale_reason(written, data_dir, [written.settings]) is None
+
+    monkeypatch.setattr(model_config, "source_digest", lambda rooms=MODEL_ROOMS: "0" * 16)
+    reason = stored.stale_reason(written, data_dir, [written.settings])
+    assert reason is not None and "model config hash" in reason
+    monkeypatch.undo()
+
+    monkeypatch.setattr(stored, "source_digest", lambda rooms: "0" * 16)
+    reason = stored.stale_reason(written, data_dir, [written.settings])
+    assert reason is not None and "check code hash" in reason
 
 
 def test_a_data_file_the_check_does_not_read_leaves_it_current(data_dir):

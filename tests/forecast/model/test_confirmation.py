@@ -13,11 +13,13 @@ import pytest
 
 from forecast.data.records import EvidenceItem
 from forecast.model import campaign_level, sampling
+from forecast.model import config as model_config
 from forecast.model.config import validated
 from forecast.model.confirmation import ConfigMismatchError, ConfirmationModel, NotFittedError
 from forecast.pipeline.fit import Forecaster, draws_from_idata
 from forecast.pipeline.store import POSTERIOR_FILE
 from forecast.posterior import predict
+from forecast.source import MODEL_ROOMS
 from tests.conftest import SYNTHETIC_AS_OF, SYNTHETIC_SEED
 
 JUNE = dt.date(2024, 5, 31)
@@ -190,6 +192,18 @@ def test_load_refuses_a_file_whose_config_hash_does_not_match(
     inputs = synthetic_forecaster.inputs(synthetic_dataset.evidence, SYNTHETIC_AS_OF)
     with pytest.raises(ConfigMismatchError, match="config hash"):
         ConfirmationModel.load(path, inputs)
+
+
+def test_load_refuses_a_posterior_made_by_other_model_code(
+    synthetic_run, synthetic_forecaster, synthetic_dataset, monkeypatch
+):
+    """A saved posterior is keyed on the model's code: the same config under changed code
+    is refused, not read back as current."""
+    inputs = synthetic_forecaster.inputs(synthetic_dataset.evidence, SYNTHETIC_AS_OF)
+    ConfirmationModel.load(synthetic_run.run_dir / POSTERIOR_FILE, inputs)  # this code: read
+    monkeypatch.setattr(model_config, "source_digest", lambda rooms=MODEL_ROOMS: "0" * 16)
+    with pytest.raises(ConfigMismatchError, match="other code"):
+        ConfirmationModel.load(synthetic_run.run_dir / POSTERIOR_FILE, inputs)
 
 
 def test_load_refuses_a_file_whose_config_was_edited(
