@@ -312,12 +312,12 @@ class ConfirmationModel:
         """Prior draws of parameters and simulated endorsement days, for prior checks."""
         if self._model is None:
             self.build_model()
+        # Each block its own seed, as in the fit: the blocks are independent a priori too.
+        allies_seed, campaign_seed = sampling.block_seeds(random_seed)
         with self.model:
-            prior = pm.sample_prior_predictive(draws=draws, random_seed=random_seed)
-        # The campaign level's priors beside the per-ally ones (its own seed: the blocks
-        # are independent a priori as well).
+            prior = pm.sample_prior_predictive(draws=draws, random_seed=allies_seed)
         with self.campaign_model:
-            campaign = pm.sample_prior_predictive(draws=draws, random_seed=random_seed + 1)
+            campaign = pm.sample_prior_predictive(draws=draws, random_seed=campaign_seed)
         prior.prior = xr.merge([prior.prior, campaign.prior], compat="override")
         return prior
 
