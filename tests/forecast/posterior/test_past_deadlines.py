@@ -90,6 +90,21 @@ def test_a_past_deadline_agrees_with_its_probability_of_confirmation():
         assert min(members) == 0.0
 
 
+def test_a_past_deadline_is_not_confirmed_even_when_every_member_had_endorsed_by_it():
+    """Every member endorsed in public on day 100: by a deadline on day 110 each is
+    "endorsed by it", and the model's lag would put the confirmation there in most draws;
+    but no confirmation is on record at the cut-off (day 120), so the deadline settled
+    unmet, as the page says ("passed: not confirmed by")."""
+    draws = three_allies(status=("endorsed",) * 3, event=np.ones(3), event_day=np.full(3, 99.5))
+    assert predict.confirmed_by(draws, draws.day(AFTER_CC)).mean() > 0.5  # the model's
+    doc = document(draws)
+    entry = {d["key"]: d for d in doc["deadlines"]}
+    for key in ("after_cc", "cut_off"):
+        assert all(a["p_endorse_by"][key] == 1.0 for a in doc["allies"])
+        assert (entry[key]["p_confirmed"], entry[key]["interval"]) == (0.0, [0.0, 0.0])
+    assert entry["ahead"]["p_confirmed"] > 0.0
+
+
 def test_past_deadlines_take_a_refusal_at_once_and_an_endorsement_from_the_cut_off():
     values = by(document(three_allies(), assume={"CC": "opposed", "AA": "endorsed"}))
     assert values["CC"]["after_cc"] == values["CC"]["cut_off"] == 0.0
