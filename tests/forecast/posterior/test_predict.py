@@ -235,3 +235,9 @@ def test_the_last_holdout_split_matches_a_monte_carlo_of_the_allies_own_decision
     last = predict.last_holdout(draws)
     assert simulated.min() > 0.1  # values large enough to compare
     assert last == pytest.approx(simulated, rel=0.05)
+
+
+def test_the_interval_runs_from_the_3rd_to_the_97th_percentile_of_the_draws():
+    """94% equal-tailed: of 101 draws 0..100, in any order, 3 lie below it and 3 above."""
+    values = np.random.default_rng(3).permutation(np.arange(101.0))
+    assert predict.interval(values) == pytest.approx((3.0, 97.0), abs=1e-12)
