@@ -434,6 +434,21 @@ def test_p_within_is_success_times_the_endgame_cdf_by_hand():
     assert spread[0] == pytest.approx(0.5 * stats.lognorm(s=1.5, scale=20.0).cdf(12.0), rel=1e-12)
 
 
+def test_a_binding_date_settles_the_campaign_from_a_week_before_it_to_three_days_after():
+    """The default window by value: a date 20 days after emergence that binds with
+    probability 0.6 (the diffuse endgame too slow to count) spreads 0.6 evenly over days
+    13 to 23, so 0.6 * 3/10 of it by day 16 and 0.6 * 7/10 by the date itself."""
+    cfg = ConfirmationModel.config()
+    days = [13.0, 16.0, 20.0, 23.0, 30.0]
+    within = [
+        campaign_level.p_within(
+            cfg, np.ones(1), np.log([1e6]), np.array([0.3]), np.array([0.6]), [20.0], day
+        )[0]
+        for day in days
+    ]
+    assert within == pytest.approx([0.0, 0.18, 0.42, 0.6, 0.6], abs=1e-12)
+
+
 def test_the_independent_holdouts_baseline_multiplies_one_chance_per_holdout(synthetic_dataset):
     two = next(c for c in synthetic_dataset.campaigns if c.holdouts == 2)
     pi = 1.0 / (1.0 + np.exp(-ConfirmationModel.config()["intercept_mu"]))
