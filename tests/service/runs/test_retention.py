@@ -16,20 +16,29 @@ from tests.service.conftest import AUTH
 CUT_OFF = dt.date(2024, 3, 5)
 
 
-def copy_published(settings, source: str, n: int, withdrawn: bool = False) -> str:
-    """A manual run at ``CUT_OFF`` published ``n`` minutes after an hour before ``source``
-    (so before any run fitted in the test), with a copy of its document and files."""
+def copy_published(
+    settings,
+    source: str,
+    n: int,
+    withdrawn: bool = False,
+    as_of: dt.date = CUT_OFF,
+    later: bool = False,
+) -> str:
+    """A manual run at ``as_of`` published ``n`` minutes after an hour before ``source``
+    (so before any run fitted in the test), or with ``later`` ``n`` minutes after
+    ``source``, with a copy of its document and files."""
     run_id = f"run_copy{n:02d}"
     database = connect(settings.database_url)
     with database.sessions.begin() as session:
         original = session.get_one(RunRow, source)
         forecast = session.get_one(ForecastRow, source)
-        at = forecast.published_at - dt.timedelta(hours=1) + dt.timedelta(minutes=n)
+        start = forecast.published_at - (dt.timedelta(0) if later else dt.timedelta(hours=1))
+        at = start + dt.timedelta(minutes=n)
         session.add(
             RunRow(
                 id=run_id,
                 status="succeeded",
-                as_of=CUT_OFF,
+                as_of=as_of,
                 seed=n,
                 trigger="manual",
                 live=False,
@@ -43,7 +52,7 @@ def copy_published(settings, source: str, n: int, withdrawn: bool = False) -> st
         session.add(
             ForecastRow(
                 run_id=run_id,
-                as_of=CUT_OFF,
+                as_of=as_of,
                 published_at=at,
                 document=forecast.document.replace(source, run_id),
                 change=forecast.change,
@@ -89,6 +98,29 @@ def test_older_runs_at_a_cut_off_lose_their_draws_and_stay_in_the_history(
     assert what_if.status_code == 200, what_if.text
     assert what_if.json()["run_id"] == newest
     assert published_client.get("/forecast?by=2024-06-01").status_code == 200
+
+
+def test_the_live_run_keeps_its_draws_when_newer_manual_runs_share_its_cut_off(
+    published, published_client
+):
+    """Two manual runs at the live cut-off, published after the live run, are the newest
+    served there: the live run is not among them, and its what-ifs are still answered."""
+    live = published_client.get("/forecast").json()
+    cut_off = dt.date.fromisoformat(live["as_of"])
+    newer, newest = (
+        copy_published(published, live["run_id"], n, as_of=cut_off, later=True) for n in (1, 2)
+    )
+
+    database = connect(published.database_url)
+    pruned = prune_run_files(database.reader, published.artifacts_dir, 5, keep_per_cut_off=2)
+    database.dispose()
+
+    what_if = published_client.get("/forecast?by=2024-06-01&assume=DD:endorsed")
+    assert what_if.status_code == 200, what_if.text
+    assert what_if.json()["run_id"] == live["run_id"]
+    assert published_client.get(f"/forecast?as_of={cut_off}").json()["run_id"] == newest
+    assert pruned == []
+    assert [has_draws(published, r) for r in (live["run_id"], newer, newest)] == [True] * 3
 
 
 def test_the_worker_deletes_the_draws_a_new_publication_made_unneeded(
