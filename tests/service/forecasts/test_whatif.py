@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +17,8 @@ from litestar.testing import TestClient
 from forecast.posterior import predict
 from forecast.posterior.predict import PosteriorDraws
 from service.app import create_app
-from service.forecasts.whatif import RecentDraws
+from service.common.errors import TooManyRequests
+from service.forecasts.whatif import RecentDraws, WhatIfs
 from tests.draws import make_draws
 
 
@@ -177,6 +180,47 @@ def test_one_clients_what_if_flood_gets_429_and_leaves_another_client_its_share(
             assert response.json()["errors"][0]["field"] == "by"
     assert refused.status_code == 429  # two clients now: the flood's share is two
     assert steady_answer.status_code == 200, steady_answer.text
+
+
+def test_with_two_clients_computing_each_may_hold_two_of_five_slots():
+    """Five slots, one kept for a newcomer, the other four split between the clients
+    computing: a client's third what-if is refused while the other's second is served,
+    although a lone client may hold four."""
+
+    async def scenario() -> tuple[list[object], list[object]]:
+        what_ifs = WhatIfs(Path("runs"), workers=1, queue=4)
+        held = Held()
+        what_ifs.compute = held
+        what_ifs.executor = ThreadPoolExecutor(max_workers=5)
+        what_ifs.share_wait = 0.05
+
+        async def ask(day: int, client: str) -> object:
+            try:
+                await what_ifs.get("run_a", b"{}", [dt.date(2024, 3, day)], {}, client)
+            except TooManyRequests as refused:
+                return refused.errors[0].valid
+            return "answered"
+
+        try:
+            steady = [asyncio.create_task(ask(20, "steady"))]
+            await asyncio.sleep(0)  # the steady client's first what-if is admitted
+            assert dict(what_ifs.by_client) == {"steady": 1}
+            flood = [asyncio.create_task(ask(day, "flood")) for day in (1, 2, 3)]
+            await asyncio.wait([flood[2]], timeout=5.0)  # refused once its wait ran out
+            assert dict(what_ifs.by_client) == {"steady": 1, "flood": 2}
+            steady.append(asyncio.create_task(ask(21, "steady")))
+            await asyncio.sleep(0)
+            assert dict(what_ifs.by_client) == {"steady": 2, "flood": 2}
+        finally:
+            held.release.set()
+        try:
+            return await asyncio.gather(*flood), await asyncio.gather(*steady)
+        finally:
+            what_ifs.executor.shutdown()
+
+    flood, steady = asyncio.run(scenario())
+    assert flood == ["answered", "answered", "at most 2 at once"]
+    assert steady == ["answered", "answered"]
 
 
 def test_a_client_at_its_share_waits_for_a_slot_and_is_answered_when_one_frees(published):
