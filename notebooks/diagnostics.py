@@ -95,6 +95,7 @@ from forecast.pipeline.store import (
 from forecast.posterior import endgame, predict
 from forecast.posterior.document import DRAWS_FILE
 from forecast.posterior.predict import PosteriorDraws
+from forecast.seed import DEFAULT_SEED
 
 # Agg draws into memory only; `show` turns each figure into a PNG output.
 plt.switch_backend("Agg")
@@ -104,8 +105,6 @@ QUICK = os.environ.get("FORECAST_NOTEBOOK_QUICK", "").lower() in {"1", "true", "
 RUNS_DIR = Path(os.environ.get("FORECAST_RUNS_DIR") or DEFAULT_RUNS_DIR)
 CHECKS_DIR = stored_checks.checks_dir()  # FORECAST_CHECKS_DIR, else var/checks/
 DATA_DIR = os.environ.get("FORECAST_DATA_DIR")  # None: the shipped data/
-# The service's default seed: the same inputs give the same forecast.
-SEED = 20240222
 INTERVAL_TAILS = ((1 - predict.INTERVAL_PROB) / 2, 1 - (1 - predict.INTERVAL_PROB) / 2)
 if QUICK:
     SAMPLER_CONFIG = {"chains": 2, "tune": 300, "draws": 300}
@@ -176,7 +175,11 @@ if run_dir is None:
     forecaster = Forecaster(dataset, sampler_config=SAMPLER_CONFIG, gate=GATE)
     try:
         forecaster.run(
-            dataset.evidence, dataset.question.opened, seed=SEED, run_id=run_id, run_dir=run_dir
+            dataset.evidence,
+            dataset.question.opened,
+            seed=DEFAULT_SEED,
+            run_id=run_id,
+            run_dir=run_dir,
         )
     except GateFailed as failed:
         print(f"the fit was not published: {failed}")
@@ -344,8 +347,8 @@ show(plt.gcf())
 # it, so simulated days should sit at or before the observed ones rather than after.
 
 # %%
-prior = model.sample_prior_predictive(PRIOR_DRAWS, random_seed=SEED)
-posterior_predictive = model.sample_posterior_predictive(random_seed=SEED)
+prior = model.sample_prior_predictive(PRIOR_DRAWS, random_seed=DEFAULT_SEED)
+posterior_predictive = model.sample_posterior_predictive(random_seed=DEFAULT_SEED)
 members = draws.member > 0
 n_ally = len(draws.codes)
 simulated = {
@@ -615,8 +618,8 @@ show(plt.gcf())
 
 # %%
 checks = {
-    "prior": predictive_summary(prior.prior, dataset.campaigns, seed=SEED),
-    "posterior": predictive_summary(idata.posterior, dataset.campaigns, seed=SEED),
+    "prior": predictive_summary(prior.prior, dataset.campaigns, seed=DEFAULT_SEED),
+    "posterior": predictive_summary(idata.posterior, dataset.campaigns, seed=DEFAULT_SEED),
 }
 display(pd.concat(checks, names=["draws from"]).round(3))
 fig, axes = plt.subplots(1, len(checks["posterior"]), figsize=(16, 3.5))

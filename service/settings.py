@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from forecast.seed import DEFAULT_SEED
+
 logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -38,8 +40,7 @@ class Settings:
     api_token: str | None = None
     data_dir: Path = PROJECT_ROOT / "data"
     artifacts_dir: Path = PROJECT_ROOT / "var" / "runs"
-    # Seed of runs that do not name one: the same inputs give the same forecast.
-    seed: int = 20240222
+    seed: int = DEFAULT_SEED
     # How often the idle worker looks for a queued run, in seconds (a plain read).
     poll_seconds: float = 0.05
     # Merged over the model's defaults; JSON objects in the environment.

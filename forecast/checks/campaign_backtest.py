@@ -28,6 +28,7 @@ from forecast.data.reference import Campaign, HoldoutCount
 from forecast.model import campaign_level, sampling
 from forecast.model.confirmation import ConfirmationModel
 from forecast.posterior import endgame
+from forecast.seed import DEFAULT_SEED
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ def backtest_campaigns(
     campaigns: Sequence[Campaign],
     *,
     model_config: Mapping[str, Any] | None = None,
-    seed: int = 20240222,
+    seed: int = DEFAULT_SEED,
     sampler_config: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Forecast each campaign from the others (compiled once, ``with_data`` per fold).

@@ -28,14 +28,13 @@ from forecast.data.dataset import DEFAULT_DATA_DIR, Dataset
 from forecast.data.records import EvidenceItem
 from forecast.files import replacing
 from forecast.model.config import config_hash
+from forecast.seed import DEFAULT_SEED
 from forecast.source import source_digest
 
 logger = logging.getLogger(__name__)
 
 CHECKS_DIR_ENV = "FORECAST_CHECKS_DIR"
 DEFAULT_CHECKS_DIR = Path(__file__).resolve().parents[2] / "var" / "checks"
-# The service's and the notebook's seed: the same inputs give the same result.
-SEED = 20240222
 # The rooms whose code, besides the model's, makes a check's result.
 CHECK_ROOMS = ("checks",)
 # Small sampler settings for ``--quick`` and the notebook's quick mode: each check runs
@@ -110,8 +109,8 @@ CHECKS: dict[str, Check] = {
         Check(
             "campaign_backtest",
             ("question.toml", "campaigns.csv", "holdout_counts.csv"),
-            {"seed": SEED, "sampler": None},
-            {"seed": SEED, "sampler": {"tune": 300, "draws": 300}},
+            {"seed": DEFAULT_SEED, "sampler": None},
+            {"seed": DEFAULT_SEED, "sampler": {"tune": 300, "draws": 300}},
             _campaign_backtest,
         ),
         Check(
@@ -125,8 +124,8 @@ CHECKS: dict[str, Check] = {
                 "campaigns.csv",
                 "holdout_counts.csv",
             ),
-            {"seed": SEED, "sampler": None},
-            {"seed": SEED, "sampler": QUICK_SAMPLER},
+            {"seed": DEFAULT_SEED, "sampler": None},
+            {"seed": DEFAULT_SEED, "sampler": QUICK_SAMPLER},
             _timing_forms,
         ),
     )
