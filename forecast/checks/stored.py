@@ -20,13 +20,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from forecast import __version__
 from forecast.data.dataset import DEFAULT_DATA_DIR, Dataset
 from forecast.data.records import EvidenceItem
 from forecast.files import replacing
+from forecast.jsonable import plain
 from forecast.model.config import config_hash
 from forecast.seed import DEFAULT_SEED
 from forecast.source import source_digest
@@ -193,7 +193,7 @@ def settings_for(
         if as_of is None:
             raise ValueError(f"the {name} check needs a cut-off date (as_of)")
         settings |= {"as_of": as_of.isoformat(), "evidence_ids": [e.id for e in evidence]}
-    return _plain(settings)
+    return plain(settings)
 
 
 def compute(
@@ -216,9 +216,9 @@ def compute(
         source_hash=source_digest(CHECK_ROOMS),
         data_hash=data_hash(data_dir, check.files),
         data_dir=str(Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR),
-        settings=_plain(dict(settings)),
+        settings=plain(dict(settings)),
         seconds=round(time.perf_counter() - started, 1),
-        result=_plain(result),
+        result=plain(result),
     )
 
 
@@ -263,7 +263,7 @@ def stale_reason(
     for what, (found, wanted) in expected.items():
         if found != wanted:
             return f"made with {what} {found}, now {wanted}"
-    if stored.settings not in [_plain(dict(s)) for s in accepted]:
+    if stored.settings not in [plain(dict(s)) for s in accepted]:
         return f"made with settings {stored.settings}"
     return None
 
@@ -314,16 +314,3 @@ def _check(name: str) -> Check:
 def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
     # pandas' own JSON turns numpy scalars into numbers and NaN into null.
     return json.loads(table.to_json(orient="records"))
-
-
-def _plain(value: Any) -> Any:
-    """``value`` as JSON types (numpy scalars and arrays, tuples and Paths included)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return value

@@ -15,6 +15,7 @@ import msgspec
 
 from forecast.data.records import EvidenceItem
 from forecast.files import replacing
+from forecast.jsonable import plain
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def new_run_id(now: dt.datetime | None = None) -> str:
 def write_json(path: Path, payload: Any) -> None:
     """Write JSON atomically (a reader never sees half a file)."""
     with replacing(path) as partial:
-        partial.write_text(json.dumps(payload, indent=1, sort_keys=False, default=str))
+        partial.write_text(json.dumps(plain(payload), indent=1))
 
 
 def read_json(path: Path) -> Any:

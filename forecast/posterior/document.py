@@ -9,7 +9,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import numpy as np
 
 from forecast.data.records import Problem, ValidationError
@@ -255,19 +254,6 @@ def build_document(
         "timing_form": draws.timing,
         **{k: v for k, v in meta.items() if k not in ("run_id", "published_at", "evidence_count")},
     }
-
-
-def encode(document: Any) -> bytes:
-    """JSON bytes of a document that may hold numpy scalars or arrays."""
-    return msgspec.json.encode(document, enc_hook=_numpy_to_python)
-
-
-def _numpy_to_python(value: Any) -> Any:
-    if isinstance(value, np.generic | np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise NotImplementedError(f"cannot encode {type(value).__name__}")
 
 
 # The fields of a document that belong to its run, not to its numbers (``Forecaster.run``

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-from forecast.posterior.document import encode
+from forecast.jsonable import encode
 from forecast.posterior.timing import TIMING_FORMS
 
 TimingForm = Literal[TIMING_FORMS]  # type: ignore[valid-type]

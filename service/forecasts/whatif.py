@@ -36,7 +36,8 @@ from pathlib import Path
 
 import msgspec
 
-from forecast.posterior.document import DRAWS_FILE, encode, rerender
+from forecast.jsonable import encode
+from forecast.posterior.document import DRAWS_FILE, rerender
 from forecast.posterior.predict import PosteriorDraws
 from forecast.processes import die_with_parent
 from service.common.errors import Busy, TooManyRequests, Unavailable

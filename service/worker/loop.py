@@ -17,15 +17,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import msgspec
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecast.data.dataset import load_dataset
+from forecast.jsonable import encode, plain
 from forecast.model.gate import GateConfig, GateFailed
 from forecast.pipeline.fit import Forecaster, RunResult
 from forecast.pipeline.store import TIMINGS_FILE, read_json, write_evidence
-from forecast.posterior.document import DRAWS_FILE, encode
+from forecast.posterior.document import DRAWS_FILE
 from forecast.processes import release_free_memory
 from service.common.db import connect, wait_for_schema
 from service.common.worker_status import WORKER_STATUS_FILE
@@ -123,7 +123,7 @@ def _record_gate_failure(
         session_factory,
         run_id,
         str(exc),
-        _plain(exc.diagnostics),
+        plain(exc.diagnostics),
         read_json(timings) if timings.exists() else None,
     )
     _prune(session_factory, settings)
@@ -147,8 +147,8 @@ def _publish(session_factory: sessionmaker[Session], run_id: str, result: RunRes
         run_id,
         result.document,
         document_json,
-        _plain(result.diagnostics),
-        _plain(result.timings),
+        plain(result.diagnostics),
+        plain(result.timings),
     )
     logger.info("run %s published (%.2f s)", run_id, result.timings.get("total_seconds", 0.0))
 
@@ -308,8 +308,3 @@ def _lower_priority(nice: int) -> None:
 
 def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _plain(value: Any) -> Any:
-    """JSON-safe plain data (numpy values converted, NaN as null) for a JSON column."""
-    return msgspec.json.decode(encode(value))
