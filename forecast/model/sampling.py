@@ -13,6 +13,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from forecast.digest import add_array
 from forecast.files import replacing
 
 
@@ -109,9 +110,7 @@ class CampaignFits:
         name, dtype, shape and bytes, the settings and the seed."""
         digest = hashlib.sha256(repr((sorted(settings.items()), int(seed))).encode())
         for name in sorted(compiled.shared_data):
-            value = np.ascontiguousarray(compiled.shared_data[name])
-            digest.update(f"{name}:{value.dtype.str}:{value.shape}".encode())
-            digest.update(value.tobytes())
+            add_array(digest, compiled.shared_data[name], name)
         return digest.hexdigest()
 
     def fit(self, compiled: Any, settings: Mapping[str, Any], seed: int) -> az.InferenceData:

@@ -52,6 +52,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pymc as pm
 
+from forecast.digest import add_array
 from forecast.files import replacing
 
 logger = logging.getLogger(__name__)
@@ -113,12 +114,7 @@ def model_key(model: pm.Model) -> str:
     digest.update(re.sub(r" at 0x[0-9a-fA-F]+", "", printed).encode())
     for var in ancestors(outputs):
         if isinstance(var, Constant):
-            value = np.asarray(var.data)
-            digest.update(f"const:{value.dtype.str}:{value.shape}".encode())
-            if value.dtype.hasobject:  # a slice or None: its bytes would be addresses
-                digest.update(repr(var.data).encode())
-            else:
-                digest.update(np.ascontiguousarray(value).tobytes())
+            add_array(digest, var.data, "const")  # a slice or None goes in by its repr
         elif isinstance(var, SharedVariable):
             value = var.get_value(borrow=True)
             shape = getattr(value, "shape", None)

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from forecast.digest import add_array
 from forecast.files import replacing
 from forecast.posterior import endgame, threads, timing
 
@@ -528,9 +529,7 @@ def _endgame_days(draws: PosteriorDraws) -> np.ndarray:
     )
     digest = hashlib.sha256()
     for part in parts:
-        value = np.ascontiguousarray(part, dtype=float)
-        digest.update(repr(value.shape).encode())
-        digest.update(value.tobytes())
+        add_array(digest, np.asarray(part, dtype=float))
     key = digest.hexdigest()
     if key not in _ENDGAME_DAYS:
         u = _grid_u((np.arange(ENDGAME_GRID) + 0.5) / ENDGAME_GRID)
