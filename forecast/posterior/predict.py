@@ -27,7 +27,6 @@ import hashlib
 import inspect
 import json
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ import numpy as np
 
 from forecast.digest import add_array
 from forecast.files import replacing
+from forecast.lru import Lru
 from forecast.posterior import endgame, threads, timing
 
 logger = logging.getLogger(__name__)
@@ -506,8 +506,8 @@ def _endgame_grid(draws: PosteriorDraws, assume: Mapping[str, str]) -> dict[str,
 
 # The last grids of endgame days computed in this process, by a digest of what each is
 # made of (``_endgame_days``): a fit's and its thinned draws' (``last_holdout``).
-_ENDGAME_DAYS: OrderedDict[str, np.ndarray] = OrderedDict()
 ENDGAME_DAYS_KEPT = 2
+_ENDGAME_DAYS: Lru[str, np.ndarray] = Lru(ENDGAME_DAYS_KEPT)
 
 
 def _endgame_days(draws: PosteriorDraws) -> np.ndarray:
@@ -530,8 +530,8 @@ def _endgame_days(draws: PosteriorDraws) -> np.ndarray:
     digest = hashlib.sha256()
     for part in parts:
         add_array(digest, np.asarray(part, dtype=float))
-    key = digest.hexdigest()
-    if key not in _ENDGAME_DAYS:
+
+    def days() -> np.ndarray:
         u = _grid_u((np.arange(ENDGAME_GRID) + 0.5) / ENDGAME_GRID)
         start = _endgame_start(draws)[:, None]
         quantile = endgame.quantile(
@@ -539,11 +539,9 @@ def _endgame_days(draws: PosteriorDraws) -> np.ndarray:
         )
         days = np.maximum(draws.emerged_offset + quantile, np.nextafter(draws.censor_day, np.inf))
         days.flags.writeable = False
-        _ENDGAME_DAYS[key] = days
-        while len(_ENDGAME_DAYS) > ENDGAME_DAYS_KEPT:
-            _ENDGAME_DAYS.popitem(last=False)
-    _ENDGAME_DAYS.move_to_end(key)
-    return _ENDGAME_DAYS[key]
+        return days
+
+    return _ENDGAME_DAYS.get_or(digest.hexdigest(), days)
 
 
 def _by_blocks(block: Callable[[slice], None], n: int) -> None:

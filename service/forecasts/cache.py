@@ -5,15 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 import msgspec
 from sqlalchemy import select
 
 from forecast.data.clock import today
+from forecast.lru import Lru
 from service.common.db import Database
 from service.common.errors import NotFound
 from service.common.schemas import AllyForecast, Freshness
@@ -25,8 +23,6 @@ logger = logging.getLogger(__name__)
 CACHE_SIZE = 64
 # Summaries are small (deadlines and allies): enough for several pages of the history.
 SUMMARY_CACHE_SIZE = 4096
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
 
 
 class View(NamedTuple):
@@ -40,31 +36,6 @@ class View(NamedTuple):
 def view_of(run_id: str, body: bytes) -> View:
     """The view of ``body``: its ETag is a hash of the bytes."""
     return View(run_id, body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
-
-
-class Lru(Generic[K, V]):
-    """A small least-recently-used cache, safe to share between request threads."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self.items: OrderedDict[K, V] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def peek(self, key: K) -> V | None:
-        with self.lock:
-            return self.items.get(key)
-
-    def get_or(self, key: K, make: Callable[[], V]) -> V:
-        with self.lock:
-            if key in self.items:
-                self.items.move_to_end(key)
-                return self.items[key]
-        value = make()  # outside the lock: a slow rerender does not block other keys
-        with self.lock:
-            self.items[key] = value
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
-        return value
 
 
 class SummaryDeadline(msgspec.Struct):

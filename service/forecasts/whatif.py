@@ -28,7 +28,7 @@ import logging
 import multiprocessing
 import os
 import zipfile
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -37,6 +37,7 @@ from pathlib import Path
 import msgspec
 
 from forecast.jsonable import encode
+from forecast.lru import Lru
 from forecast.posterior.document import DRAWS_FILE, rerender
 from forecast.posterior.predict import PosteriorDraws
 from forecast.processes import die_with_parent
@@ -93,7 +94,7 @@ class WhatIfs:
         self.artifacts_dir = artifacts_dir
         self.workers = workers
         self.capacity = workers + queue
-        self.cache: OrderedDict[Key, bytes] = OrderedDict()
+        self.cache: Lru[Key, bytes] = Lru(CACHE_SIZE)
         self.in_flight: dict[Key, asyncio.Future[bytes]] = {}
         # Computations in flight per client, and the client that started each.
         self.by_client: Counter[str] = Counter()
@@ -139,9 +140,9 @@ class WhatIfs:
         # a client at its share waits for a slot (another request may meanwhile have
         # started or finished this key: looked at again).
         while (future := self.in_flight.get(key)) is None:
-            if key in self.cache:
-                self.cache.move_to_end(key)
-                return self.cache[key]
+            cached = self.cache.get(key)
+            if cached is not None:
+                return cached
             self._check_draws(run_id)
             if self.by_client[client] < self.share(client):
                 future = self._start(key, client, body, dates, assume)
@@ -253,9 +254,7 @@ class WhatIfs:
             logger.exception("what-if %s failed", key)
             future.set_exception(exc)
         else:
-            self.cache[key] = result
-            while len(self.cache) > CACHE_SIZE:
-                self.cache.popitem(last=False)
+            self.cache.put(key, result)
             future.set_result(result)
         finally:
             del self.in_flight[key]
@@ -295,16 +294,11 @@ class RecentDraws:
 
     def __init__(self, size: int = DRAWS_RUNS):
         self.size = size
-        self.kept: OrderedDict[str, PosteriorDraws] = OrderedDict()
+        self.kept: Lru[str, PosteriorDraws] = Lru(size)
 
     def __call__(self, path: Path) -> PosteriorDraws:
-        key = str(path)
-        if key not in self.kept:
-            self.kept[key] = PosteriorDraws.load(path)
-            while len(self.kept) > self.size:
-                self.kept.popitem(last=False)
-        self.kept.move_to_end(key)
-        return dataclasses.replace(self.kept[key], _cache={})
+        draws = self.kept.get_or(str(path), lambda: PosteriorDraws.load(path))
+        return dataclasses.replace(draws, _cache={})
 
 
 # This process's loader: one per what-if process (set by ``_start_process``); a caller

@@ -76,7 +76,7 @@ def test_each_call_gets_the_draws_with_an_empty_cache_of_derived_values(runs):
     assert first._cache
     second = recent(runs["run_a"])
     assert second._cache == {} and second._cache is not first._cache
-    assert recent.kept[str(runs["run_a"])]._cache == {}
+    assert recent.kept.peek(str(runs["run_a"]))._cache == {}
     np.testing.assert_array_equal(second.location, first.location)
 
 
