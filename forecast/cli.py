@@ -50,16 +50,12 @@ class Progress:
             print(f"[{elapsed:6.1f} s] {message}", file=self.stream, flush=True)
 
 
-class _GateRetry(logging.Handler):
-    """Passes the fit's "missed the gate; refitting" to the progress lines."""
-
-    def __init__(self, progress: Progress):
-        super().__init__(logging.WARNING)
-        self.progress = progress
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "missed the gate" in record.getMessage():
-            self.progress("the fit missed the gate; refitting with longer chains")
+def _report_refit(progress: Progress, diagnostics: dict[str, Any]) -> None:
+    """A progress line for a run whose first fit missed the gate and was refitted."""
+    missed = diagnostics.get("first_attempt_failures")
+    if missed:
+        reasons = "; ".join(missed)
+        progress(f"the first fit missed the gate ({reasons}); refitted with longer chains")
 
 
 def quiet_libraries() -> None:
@@ -146,19 +142,18 @@ def cmd_fit(args: argparse.Namespace) -> int:
         progress("compiling the model (about 10 s from the compile cache, 1-2 min the first time)")
         forecaster.compile()
     progress(f"sampling at {as_of} on {len(evidence)} evidence items, then the gate")
-    retry = _GateRetry(progress)
     fit_log = logging.getLogger("forecast.pipeline.fit")
-    fit_log.addHandler(retry)
-    fit_log.propagate = not progress.enabled or args.verbose  # said once, as progress
+    fit_log.propagate = not progress.enabled or args.verbose  # a refit is said as progress
     try:
         write_evidence(run_dir, evidence)
         result = forecaster.run(evidence, as_of, seed=args.seed, run_id=run_id, run_dir=run_dir)
     except GateFailed as exc:
+        _report_refit(progress, exc.diagnostics)
         print(f"run {run_id} failed the diagnostics gate: {exc}", file=sys.stderr)
         return 2
     finally:
-        fit_log.removeHandler(retry)
         fit_log.propagate = True
+    _report_refit(progress, result.diagnostics)
     seconds = result.timings.get("total_seconds", 0.0)
     progress(f"gate passed; run {run_id} stored in {run_dir} ({seconds:.1f} s)")
     if args.json:
