@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from forecast.polling import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 WRK_SECONDS = 8
@@ -45,12 +46,6 @@ E2E_FLOOD_REPEATS = 3
 TARGET_E2E_FLOOD_RATIO = 1.5
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -59,16 +54,6 @@ def _get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
         return exc.code, exc.read()
     except OSError:
         return 0, b""
-
-
-def _until(check: Callable[[], bool], seconds: float, every: float, what: str) -> None:
-    """Call ``check()`` every ``every`` s until it is true; RuntimeError naming ``what``
-    after ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"no {what} within {seconds:.0f} s")
-        time.sleep(every)
 
 
 def _wait_for(url: str, seconds: float) -> bytes:
@@ -80,7 +65,7 @@ def _wait_for(url: str, seconds: float) -> bytes:
         answer = _get(url)
         return answer[0] == 200
 
-    _until(answered, seconds, 0.5, f"200 from {url}")
+    wait_until(answered, f"200 from {url}", seconds, every=0.5)
     return answer[1]
 
 
@@ -174,7 +159,7 @@ def _settled(base: str, seconds: float = 300) -> None:
         pending = [json.loads(_get(f"{base}/runs?status={s}")[1]) for s in ("queued", "running")]
         return not any(pending)
 
-    _until(idle, seconds, 0.1, "moment without a queued or running run")
+    wait_until(idle, "a moment without a queued or running run", seconds, every=0.1)
 
 
 def _timed_get(url: str) -> float:
@@ -347,7 +332,7 @@ def main() -> dict[str, float]:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
     tmp = Path(tempfile.mkdtemp(prefix="bench-http-"))
-    port, bare_port = _free_port(), _free_port()
+    port, bare_port = free_port(), free_port()
     env = {
         **os.environ,
         "FORECAST_PORT": str(port),
@@ -400,7 +385,7 @@ def main() -> dict[str, float]:
         _settled(base)
         live_run = json.loads(_get(f"{base}/forecast")[1])["run_id"]
         archive = tmp / "runs" / live_run / "posterior.nc"
-        _until(archive.exists, 60, 0.2, f"archive {archive}")
+        wait_until(archive.exists, f"archive {archive}", 60, every=0.2)
         worker_rss = _rss_mb(_worker_pid(service.pid))
     finally:
         for process in (service, bare):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from forecast.polling import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_FIRST_FORECAST = 30.0
@@ -65,12 +66,6 @@ def compile_once(cache: Path, *, callbacks: bool = True) -> dict[str, float]:
     return figures
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _status(url: str) -> int | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -84,7 +79,7 @@ def _status(url: str) -> int | None:
 def serve_once(root: Path, cache: Path) -> dict[str, float]:
     """Start the service on ``root``'s database, wait for the first forecast served and the
     worker's ready line; returns the seconds to each, then stops it."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PYTENSOR_FLAGS": f"base_compiledir={cache}",

@@ -6,11 +6,9 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +23,7 @@ from sqlalchemy import func, select
 from forecast.data.dataset import Dataset
 from forecast.model.gate import GateConfig
 from forecast.pipeline.fit import Forecaster
+from forecast.polling import free_port, wait_until
 from service.app import create_app
 from service.common.db import Database, connect, migrate
 from service.common.tables import EvidenceRow, RunRow
@@ -188,12 +187,6 @@ def published_client(published: Settings) -> Iterator[TestClient]:
         yield client
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def serving(settings: Settings) -> Iterator[str]:
     """The app served by uvicorn on a free port in a thread; yields its base URL."""
@@ -216,10 +209,7 @@ def serving_config(config: uvicorn.Config) -> Iterator[uvicorn.Server]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
+    wait_until(lambda: server.started, "uvicorn started", 10, every=0.01)
     try:
         yield server
     finally:
@@ -315,15 +305,6 @@ def pg_settings(postgres: str, tmp_path: Path, data_dir: Path, dataset) -> Itera
     with admin.engine.connect() as connection:
         connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
     admin.dispose()
-
-
-def wait_until(check: Any, what: str, seconds: float = 60) -> None:
-    """Poll ``check()`` every 50 ms until it is true; fail naming ``what`` after ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        time.sleep(0.05)
 
 
 def fit_next(settings: Settings, forecaster: Any) -> str:

@@ -15,11 +15,12 @@ import httpx
 import pytest
 import uvicorn
 
+from forecast.polling import free_port
 from service.app import create_app
 from service.http.auth import MAX_FAILURES
 from service.http.server import server_options
 from service.settings import Settings
-from tests.service.conftest import endorsement, free_port, serving_config
+from tests.service.conftest import endorsement, serving_config
 
 WRONG = {"Authorization": "Bearer not-the-token"}
 

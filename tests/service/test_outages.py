@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from forecast.polling import wait_until
 from service.settings import Settings
-from tests.service.conftest import AUTH, endorsement, wait_until
+from tests.service.conftest import AUTH, endorsement
 
 
 @contextmanager

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.service.conftest import AUTH, GATE_CONFIG, SAMPLER_CONFIG, TOKEN, endorsement, free_port
+from forecast.polling import free_port, wait_until
+from tests.service.conftest import AUTH, GATE_CONFIG, SAMPLER_CONFIG, TOKEN, endorsement
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,11 +88,11 @@ class Server:
 
 
 def wait_for(check: Callable[[], bool], seconds: float, what: str, server: Server) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {seconds} s waiting for {what}\n{server.tail()}")
-        time.sleep(0.1)
+    """``wait_until``, failing with the end of the server's log."""
+    try:
+        wait_until(check, what, seconds, every=0.1)
+    except TimeoutError as exc:
+        pytest.fail(f"{exc}\n{server.tail()}")
 
 
 def run_status(server: Server, run_id: str) -> str:

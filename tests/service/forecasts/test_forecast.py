@@ -12,6 +12,7 @@ from pathlib import Path
 
 import msgspec
 
+from forecast.polling import wait_until
 from service.common.db import connect
 from service.common.schemas import ForecastOut
 from service.worker.loop import process_one
@@ -288,16 +289,6 @@ def held_what_ifs(settings, **overrides):
                 gate.release.set()
 
     return context()
-
-
-def wait_until(check, what):
-    import time
-
-    for _ in range(600):
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
 
 
 def test_concurrent_requests_for_one_new_what_if_compute_it_once(published):

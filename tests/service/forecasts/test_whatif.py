@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 from litestar.testing import TestClient
 
+from forecast.polling import wait_until
 from forecast.posterior import predict
 from forecast.posterior.predict import PosteriorDraws
 from service.app import create_app
@@ -137,14 +137,6 @@ class Held:
     def __call__(self, run_dir, body, dates, assume):
         assert self.release.wait(60), "never released"
         return body
-
-
-def wait_until(check, what: str) -> None:
-    for _ in range(600):
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
 
 
 def test_one_clients_what_if_flood_gets_429_and_leaves_another_client_its_share(published):
