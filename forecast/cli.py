@@ -28,6 +28,7 @@ from forecast.pipeline.store import (
     read_document,
     write_evidence,
 )
+from forecast.seed import DEFAULT_SEED
 
 logger = logging.getLogger(__name__)
 
@@ -402,7 +403,7 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--evidence", type=Path, help="extra evidence CSV (evidence.csv columns)")
         p.add_argument("--sampler", choices=("nutpie", "pymc"))
         p.add_argument("--draws", type=int, help="draws per chain")
-        p.add_argument("--seed", type=int, default=20240222)
+        p.add_argument("--seed", type=int, default=DEFAULT_SEED)
         p.add_argument("--json", action="store_true", help="print the GET /forecast document")
 
     fit = sub.add_parser("fit", help="fit and publish a forecast")
