@@ -1,4 +1,4 @@
-"""Command line: ``python -m forecast fit | show | backtest | check | checks`` (design section 6).
+"""Command line: ``python -m forecast fit | show | backtest | check | checks`` (README "Using it").
 
 Every command reads the question directory given by ``--data DIR`` (also ``--data-dir``,
 before or after the command; ``FORECAST_DATA_DIR``; default ``data/``)."""

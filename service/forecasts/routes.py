@@ -42,7 +42,7 @@ class CachedLiveForecast:
     """Middleware of GET /forecast: a request without parameters whose answer is cached
     is sent before Litestar parses parameters and resolves dependencies.
 
-    This is the service's hot path (design section 7: within 0.8x of a bare endpoint); every
+    This is the service's hot path (README.md, "Measured": at least 0.8x of a bare endpoint); every
     other request goes to the handler, which answers the same bytes and headers.
     """
 
