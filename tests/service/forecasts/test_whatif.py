@@ -18,7 +18,8 @@ from forecast.posterior import predict
 from forecast.posterior.predict import PosteriorDraws
 from service.app import create_app
 from service.common.errors import TooManyRequests
-from service.forecasts.whatif import RecentDraws, WhatIfs
+from service.forecasts.whatif import WhatIfs
+from service.forecasts.whatif_process import RecentDraws
 from tests.draws import make_draws
 
 
@@ -123,7 +124,7 @@ def test_unreadable_draws_are_a_503_naming_the_run_logged_once_and_not_computed_
 
 
 def compute_here(run_dir, body, dates, assume):
-    from service.forecasts.whatif import compute
+    from service.forecasts.whatif_process import compute
 
     return compute(run_dir, body, dates, assume)
 
@@ -184,7 +185,7 @@ def test_with_two_clients_computing_each_may_hold_two_of_five_slots():
         held = Held()
         what_ifs.compute = held
         what_ifs.executor = ThreadPoolExecutor(max_workers=5)
-        what_ifs.share_wait = 0.05
+        what_ifs.shares.wait_seconds = 0.05
 
         async def ask(day: int, client: str) -> object:
             try:
@@ -196,13 +197,13 @@ def test_with_two_clients_computing_each_may_hold_two_of_five_slots():
         try:
             steady = [asyncio.create_task(ask(20, "steady"))]
             await asyncio.sleep(0)  # the steady client's first what-if is admitted
-            assert dict(what_ifs.by_client) == {"steady": 1}
+            assert dict(what_ifs.shares.held) == {"steady": 1}
             flood = [asyncio.create_task(ask(day, "flood")) for day in (1, 2, 3)]
             await asyncio.wait([flood[2]], timeout=5.0)  # refused once its wait ran out
-            assert dict(what_ifs.by_client) == {"steady": 1, "flood": 2}
+            assert dict(what_ifs.shares.held) == {"steady": 1, "flood": 2}
             steady.append(asyncio.create_task(ask(21, "steady")))
             await asyncio.sleep(0)
-            assert dict(what_ifs.by_client) == {"steady": 2, "flood": 2}
+            assert dict(what_ifs.shares.held) == {"steady": 2, "flood": 2}
         finally:
             held.release.set()
         try:
@@ -222,7 +223,7 @@ def test_a_client_at_its_share_waits_for_a_slot_and_is_answered_when_one_frees(p
         held = Held()
         what_ifs.compute = held
         what_ifs.executor = ThreadPoolExecutor(max_workers=2)
-        what_ifs.share_wait = 60.0  # never runs out here: the slot frees first
+        what_ifs.shares.wait_seconds = 60.0  # never runs out here: the slot frees first
         asked: list[list] = []
         get = what_ifs.get
 
