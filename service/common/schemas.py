@@ -220,8 +220,10 @@ class HistoryRow(Struct, kw_only=True):
 
 
 class ProbabilityChange(Struct, kw_only=True):
-    before: float | None
-    after: float
+    before: Annotated[float | None, Meta(description="None: no forecast before")]
+    after: Annotated[
+        float | None, Meta(description="None: a withdrawal left no forecast at its cut-off")
+    ]
     delta: float | None
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import Select, literal, select, union_all
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.orm import Session
 
 from forecast.data.clock import utcnow
@@ -19,7 +19,7 @@ from service.common.errors import NotFound
 from service.common.paging import DEFAULT_LIMIT, Key, keyset_page
 from service.common.schemas import ChangedEvidence, ChangeOut, ProblemError
 from service.common.tables import EvidenceRow, ForecastRow, RunRow
-from service.forecasts.live import NEWEST, live_forecasts, served
+from service.forecasts.live import live_forecasts, served_at
 
 logger = logging.getLogger(__name__)
 
@@ -52,34 +52,28 @@ def replaced_forecast(
     other_than: str | None = None,
 ) -> ForecastRow | None:
     """The forecast a publication at ``as_of`` replaced (among those published ``before``,
-    served now, and other than ``other_than``).
+    served now, and other than ``other_than``), or None.
 
-    A live run's replaces the live forecast (``service.forecasts.live``); a manual run's,
-    the newest at the same cut-off (what ``?as_of=`` served), or else the live forecast,
-    which it is compared with; None for the first.
+    A live run's replaces the live forecast (``service.forecasts.live``). A manual run's
+    replaces the newest served at its own cut-off (what ``?as_of=`` served there), or
+    nothing: it never takes the live forecast's place, so it is never compared with it.
     """
-
-    def newest(query: Select[Any]) -> ForecastRow | None:
-        if before is not None:
-            query = query.where(ForecastRow.published_at < before)
-        if other_than is not None:
-            query = query.where(ForecastRow.run_id != other_than)
-        return session.scalars(query.limit(1)).first()
-
-    if not live:
-        same = newest(served().where(ForecastRow.as_of == as_of).order_by(*NEWEST))
-        if same is not None:
-            return same
-    return newest(live_forecasts())
+    query = live_forecasts() if live else served_at(as_of)
+    if before is not None:
+        query = query.where(ForecastRow.published_at < before)
+    if other_than is not None:
+        query = query.where(ForecastRow.run_id != other_than)
+    return session.scalars(query.limit(1)).first()
 
 
 def difference(
     previous: Mapping[str, Any] | None,
     previous_evidence: Iterable[str],
-    document: Mapping[str, Any],
+    document: Mapping[str, Any] | None,
     evidence: Sequence[str],
 ) -> dict[str, Any]:
-    """The change from ``previous`` (a document, or None for the first) to ``document``.
+    """The change from ``previous`` (a document, or None for the first) to ``document``
+    (or None: a manual run's withdrawal that left nothing served at its cut-off).
 
     Evidence ids are those each run was fitted on; an id of the previous run missing from
     the new one was retracted (the new cut-off is never earlier).
@@ -87,15 +81,16 @@ def difference(
     before_ids = set(previous_evidence)
     now_ids = set(evidence)
 
-    def moved(before: float | None, after: float) -> dict[str, Any]:
-        delta = None if before is None else after - before
+    def moved(before: float | None, after: float | None) -> dict[str, Any]:
+        delta = None if before is None or after is None else after - before
         return {"before": before, "after": after, "delta": delta}
 
     old_deadlines = {d["key"]: d["p_confirmed"] for d in (previous or {}).get("deadlines", [])}
+    new_deadlines = {d["key"]: d["p_confirmed"] for d in (document or {}).get("deadlines", [])}
     old_allies = {a["code"]: a["p_endorse"] for a in (previous or {}).get("allies", [])}
     allies = [
         {"code": a["code"], "name": a["name"], **moved(old_allies.get(a["code"]), a["p_endorse"])}
-        for a in document["allies"]
+        for a in (document or {}).get("allies", [])
     ]
     allies = [a for a in allies if a["delta"]]
     allies.sort(key=lambda a: -abs(a["delta"]))
@@ -104,11 +99,11 @@ def difference(
         "added": [i for i in evidence if i not in before_ids],
         "retracted": sorted(before_ids - now_ids),
         "deadlines": [
-            {"key": d["key"], **moved(old_deadlines.get(d["key"]), d["p_confirmed"])}
-            for d in document["deadlines"]
+            {"key": key, **moved(old_deadlines.get(key), new_deadlines.get(key))}
+            for key in new_deadlines or old_deadlines
         ],
         "p_ever_confirmed": moved(
-            (previous or {}).get("p_ever_confirmed"), document["p_ever_confirmed"]
+            (previous or {}).get("p_ever_confirmed"), (document or {}).get("p_ever_confirmed")
         ),
         "allies": allies[:MOVED_ALLIES],
     }
@@ -122,21 +117,24 @@ def record_change(session: Session, run: RunRow, document: Mapping[str, Any]) ->
 
 def record_withdrawal(session: Session, forecast: ForecastRow, run: RunRow) -> bool:
     """Withdraw ``forecast`` (``run``'s), recording the change back to the forecast served
-    in its place; False, changing nothing, when none would be (the only live forecast).
-    The caller holds the row locked and commits."""
+    in its place: the live forecast before it, or for a manual run the one before it at its
+    cut-off, or nothing. False, changing nothing, for the only live forecast (nothing
+    would be served in its place). The caller holds the row locked and commits."""
     restored = replaced_forecast(session, forecast.as_of, run.live, other_than=run.id)
-    if restored is None:
+    if restored is None and run.live:
         return False
-    evidence = session.scalar(select(RunRow.evidence_ids).where(RunRow.id == restored.run_id))
     change = difference(
         msgspec.json.decode(forecast.document),
         run.evidence_ids or (),
-        msgspec.json.decode(restored.document),
-        evidence or [],
+        None if restored is None else msgspec.json.decode(restored.document),
+        [] if restored is None else _evidence_ids(session, restored.run_id),
     )
     # Strictly after the publication: the two entries of /forecast/changes stay distinct.
     forecast.withdrawn_at = max(utcnow(), forecast.published_at + dt.timedelta(microseconds=1))
-    forecast.withdrawal = {**change, "restored_run_id": restored.run_id}
+    forecast.withdrawal = {
+        **change,
+        "restored_run_id": None if restored is None else restored.run_id,
+    }
     return True
 
 
@@ -148,8 +146,17 @@ def _change_from(
 ) -> dict[str, Any]:
     if previous is None:
         return difference(None, (), document, evidence)
-    before = session.scalar(select(RunRow.evidence_ids).where(RunRow.id == previous.run_id))
-    return difference(msgspec.json.decode(previous.document), before or (), document, evidence)
+    return difference(
+        msgspec.json.decode(previous.document),
+        _evidence_ids(session, previous.run_id),
+        document,
+        evidence,
+    )
+
+
+def _evidence_ids(session: Session, run_id: str) -> list[str]:
+    """The evidence ids ``run_id`` was fitted on."""
+    return session.scalar(select(RunRow.evidence_ids).where(RunRow.id == run_id)) or []
 
 
 class ChangeService:
@@ -205,11 +212,11 @@ class ChangeService:
                 previous = replaced_forecast(
                     session, row.as_of, bool(live), before=row.published_at
                 )
-                evidence = session.scalar(
-                    select(RunRow.evidence_ids).where(RunRow.id == row.run_id)
-                )
                 change = _change_from(
-                    session, previous, msgspec.json.decode(row.document), evidence or []
+                    session,
+                    previous,
+                    msgspec.json.decode(row.document),
+                    _evidence_ids(session, row.run_id),
                 )
             changes.append((row, event, change))
         ids = {i for _, _, c in changes for i in (*c["added"], *c["retracted"])}

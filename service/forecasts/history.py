@@ -19,7 +19,7 @@ from service.common.paging import DEFAULT_LIMIT, Key, keyset_page
 from service.common.schemas import HistoryRow, ProblemError, PublishedRef
 from service.common.tables import ForecastRow, RunRow
 from service.forecasts.cache import Documents
-from service.forecasts.live import NEWEST, live_forecasts, served
+from service.forecasts.live import live_forecasts, served, served_at
 from service.forecasts.probe import Probe
 
 logger = logging.getLogger(__name__)
@@ -63,9 +63,8 @@ class History:
         if as_of is None:
             run_id = self.live()[0]
         else:
-            query = served(ForecastRow.run_id).where(ForecastRow.as_of == as_of)
             with self.database.reader() as session:
-                run_id = session.scalar(query.order_by(*NEWEST).limit(1))
+                run_id = session.scalar(served_at(as_of, ForecastRow.run_id).limit(1))
         if run_id is None:
             self.raise_missing(as_of)
         return run_id

@@ -9,6 +9,7 @@ cut-off; nor does it move the cut-off of the next live run.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -26,6 +27,12 @@ NEWEST = (ForecastRow.as_of.desc(), ForecastRow.published_at.desc(), ForecastRow
 def served(*columns: Any) -> Select[Any]:
     """Forecasts that are served (not withdrawn): of ``columns``, or the rows."""
     return select(*(columns or (ForecastRow,))).where(SERVED)
+
+
+def served_at(as_of: dt.date, *columns: Any) -> Select[Any]:
+    """Forecasts served at the cut-off ``as_of``, newest first: the first is what
+    ``?as_of=`` serves."""
+    return served(*columns).where(ForecastRow.as_of == as_of).order_by(*NEWEST)
 
 
 def live_forecasts(*columns: Any) -> Select[Any]:

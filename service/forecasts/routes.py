@@ -169,9 +169,12 @@ class ForecastController(Controller):
         description=(
             "Per published run: the evidence `added` and `retracted` since the forecast it "
             "replaced (ids, and the items with their sources), the change of P(confirmed) "
-            "per deadline and of P(ever confirmed), and the allies that moved most. A "
-            "withdrawal (`DELETE /runs/{id}`) is an entry of its own (`event: withdrawn`), "
-            "moving back to the forecast served in its place (`restored_run_id`). A page "
+            "per deadline and of P(ever confirmed), and the allies that moved most. A live "
+            "run replaces the live forecast; a manual run (`POST /runs`) the forecast "
+            "served at its own cut-off, or nothing (`previous_run_id: null`), never the "
+            "live one. A withdrawal (`DELETE /runs/{id}`) is an entry of its own (`event: "
+            "withdrawn`), moving back to the forecast served in its place (`restored_run_id`, "
+            "null when nothing is). A page "
             "at a time: the next page is in the `Link` header."
         ),
         responses=problems(400),

@@ -71,7 +71,7 @@ class RunController(Controller):
             "For a forecast published by mistake. The run and its forecast are kept (the "
             "run shows `withdrawn_at` and `published: false`) but the forecast is served "
             "nowhere: `GET /forecast` serves the live forecast before it (or, for a manual "
-            "run, `?as_of=` the one before it at its cut-off), and `GET /forecast/changes` "
+            "run, `?as_of=` the one before it at its cut-off, if any), and `GET /forecast/changes` "
             "lists the withdrawal. Withdrawing it again changes nothing. 409 for a run that "
             "published nothing, or for the only live forecast."
         ),

@@ -321,7 +321,7 @@ function renderChanges(changes) {
     const li = el("li", { "data-run": change.run_id, "data-evidence": ids.join(" ") });
     li.appendChild(el("div", { class: "meta" }, `as of ${change.as_of} · run ${change.run_id}`));
     if (change.previous_run_id === null) {
-      li.appendChild(el("div", {}, `First forecast, on ${ids.length} evidence items.`));
+      li.appendChild(el("div", {}, `First forecast at this cut-off, on ${ids.length} evidence items.`));
     } else {
       for (const e of change.evidence.slice(0, 6)) {
         const line = el("div", { "data-evidence-id": e.id }, `${e.change === "added" ? "+" : "−"} ${e.ally} ${e.kind}: ${e.summary} `);

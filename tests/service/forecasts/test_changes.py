@@ -246,3 +246,29 @@ def test_two_api_processes_on_postgres_see_a_publication_and_its_freshness(
         assert served[0].content == served[1].content
         assert served[0].json()["run_id"] == posted["run_id"]
         assert served[0].json()["freshness"]["up_to_date"] is True
+
+
+def test_a_manual_run_at_a_cut_off_with_no_forecast_replaced_none_and_retracted_nothing(
+    published_client, published, forecaster
+):
+    """It is compared with the forecast published at its own cut-off, never with the live
+    one: here none was, so it replaced nothing, like the first forecast."""
+    first = published_client.get("/forecast").json()
+    cut_off = dt.date.fromisoformat(first["as_of"])
+    later = (cut_off + dt.timedelta(days=8)).isoformat()
+    posted = published_client.post("/evidence", json=endorsement("DD", later), headers=AUTH)
+    live = fit_next(published, forecaster)
+    between = (cut_off + dt.timedelta(days=4)).isoformat()
+    queued = published_client.post("/runs", json={"as_of": between}, headers=AUTH).json()
+    assert fit_next(published, forecaster) == queued["id"]
+    run = published_client.get(f"/runs/{queued['id']}").json()
+
+    change = published_client.get(f"/forecast/changes/{queued['id']}").json()
+
+    assert published_client.get("/forecast").json()["run_id"] == live
+    assert posted.json()["evidence_id"] not in run["evidence_ids"]
+    assert change["previous_run_id"] is None
+    assert (change["added"], change["retracted"]) == (run["evidence_ids"], [])
+    assert [d["before"] for d in change["deadlines"]] == [None, None]
+    listed = {c["run_id"]: c for c in published_client.get("/forecast/changes").json()}
+    assert listed[queued["id"]]["previous_run_id"] is None

@@ -69,7 +69,8 @@ def test_a_manual_run_at_a_later_cut_off_never_becomes_the_live_forecast(
 
     assert served["run_id"] == live["run_id"]
     assert at_cut_off["run_id"] == queued["id"]
-    assert change["previous_run_id"] == live["run_id"]
+    # Nothing was published at its cut-off: it replaced nothing (not the live forecast).
+    assert change["previous_run_id"] is None
     # The next live run follows the evidence, not the manual run's cut-off.
     assert next_live_cut_off(published, dataset) == dt.date.fromisoformat(live["as_of"])
 
@@ -144,3 +145,25 @@ def test_withdrawing_the_live_run_restores_the_previous_forecast_and_is_listed_a
     again = published_client.delete(f"/runs/{mistaken}", headers=AUTH)
     assert again.status_code == 200 and again.json() == withdrawn.json()
     assert len(published_client.get("/forecast/changes").json()) == 3
+
+
+def test_withdrawing_the_only_forecast_at_a_manual_cut_off_restores_none_and_keeps_the_live_one(
+    published, published_client, forecaster
+):
+    live = published_client.get("/forecast").json()
+    queued = published_client.post("/runs", json={"as_of": "2024-03-20"}, headers=AUTH).json()
+    assert fit_next(published, forecaster) == queued["id"]
+    manual = published_client.get("/forecast?as_of=2024-03-20").json()
+
+    withdrawn = published_client.delete(f"/runs/{queued['id']}", headers=AUTH)
+
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert published_client.get("/forecast?as_of=2024-03-20").status_code == 404
+    assert published_client.get("/forecast").json()["run_id"] == live["run_id"]
+    entry = published_client.get("/forecast/changes").json()[0]
+    assert (entry["event"], entry["previous_run_id"]) == ("withdrawn", queued["id"])
+    assert entry["restored_run_id"] is None
+    assert [(d["before"], d["after"]) for d in entry["deadlines"]] == [
+        (d["p_confirmed"], None) for d in manual["deadlines"]
+    ]
+    assert entry["p_ever_confirmed"]["after"] is None
