@@ -12,6 +12,7 @@ from forecast.data.clock import today
 from service.common.db import Database
 from service.common.schemas import FailedRun, Freshness, PendingRun
 from service.common.tables import EvidenceRow, ForecastRow, RunRow
+from service.forecasts.live import live_runs
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +33,7 @@ def freshness(database: Database, live_run_id: str, clock: str = "evidence") -> 
         as_of = session.scalar(select(ForecastRow.as_of).where(ForecastRow.run_id == live_run_id))
         rows = session.execute(select(EvidenceRow.id, EvidenceRow.retracted_at)).all()
         newest = session.execute(
-            select(RunRow.id, RunRow.status, RunRow.error, RunRow.finished_at)
-            .where(RunRow.live.is_(True))
-            .order_by(RunRow.requested_at.desc(), RunRow.id.desc())
-            .limit(1)
+            live_runs(RunRow.id, RunRow.status, RunRow.error, RunRow.finished_at).limit(1)
         ).first()
     age = (today() - as_of).days if as_of is not None else None
     standing = {i for i, retracted_at in rows if retracted_at is None}

@@ -43,3 +43,13 @@ def live_forecasts(*columns: Any) -> Select[Any]:
         .where(RunRow.live.is_(True))
         .order_by(*NEWEST)
     )
+
+
+def live_runs(*columns: Any) -> Select[Any]:
+    """Runs that follow the evidence (whatever their status), newest request first: the
+    first is the run the live forecast's freshness reports (queued, running or failed)."""
+    return (
+        select(*(columns or (RunRow,)))
+        .where(RunRow.live.is_(True))
+        .order_by(RunRow.requested_at.desc(), RunRow.id.desc())
+    )

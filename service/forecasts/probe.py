@@ -6,13 +6,33 @@ import logging
 import threading
 from typing import Any
 
+from sqlalchemy import func, select
+
 from service.common.db import Database
 from service.common.errors import Unavailable
+from service.common.tables import EvidenceRow, ForecastRow, RunRow
+from service.forecasts.live import live_forecasts, live_runs
 
 logger = logging.getLogger(__name__)
 
 # The live run id (None while nothing is published) and the freshness token.
 Probe = tuple[str | None, tuple[Any, ...]]
+
+
+def probe_sql(database: Database) -> str:
+    """The probe's one ``SELECT``, as text for the held DBAPI connection: the live forecast
+    and the newest live run by the rules of ``service.forecasts.live``, and the evidence
+    and retraction counts."""
+    statement = select(
+        live_forecasts(ForecastRow.run_id).limit(1).scalar_subquery(),
+        live_runs(RunRow.id.concat(" ").concat(RunRow.status)).limit(1).scalar_subquery(),
+        select(func.count()).select_from(EvidenceRow).scalar_subquery(),
+        select(func.count(EvidenceRow.retracted_at)).scalar_subquery(),
+    )
+    compiled = statement.compile(
+        dialect=database.engine.dialect, compile_kwargs={"literal_binds": True}
+    )
+    return str(compiled)
 
 
 class LiveProbe:
@@ -33,18 +53,9 @@ class LiveProbe:
     so every change is another connection's.
     """
 
-    SQL = (
-        # The live forecast (service.forecasts.live): a live run's, not withdrawn.
-        "SELECT (SELECT f.run_id FROM forecasts f JOIN runs r ON r.id = f.run_id "
-        "WHERE r.live = TRUE AND f.withdrawn_at IS NULL "
-        "ORDER BY f.as_of DESC, f.published_at DESC, f.run_id DESC LIMIT 1), "
-        "(SELECT id || ' ' || status FROM runs WHERE live = TRUE "
-        "ORDER BY requested_at DESC, id DESC LIMIT 1), "
-        "(SELECT count(*) FROM evidence), (SELECT count(retracted_at) FROM evidence)"
-    )
-
     def __init__(self, database: Database):
         self.database = database
+        self.sql = probe_sql(database)
         self.lock = threading.Lock()
         self.connection: Any = None
         self.seen: tuple[int, Probe] | None = None  # SQLite: (data_version, its answer)
@@ -88,7 +99,7 @@ class LiveProbe:
             cursor.close()
 
     def _read(self, cursor: Any) -> Probe:
-        cursor.execute(self.SQL)
+        cursor.execute(self.sql)
         row = cursor.fetchone()
         return row[0], tuple(row[1:])
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecast.pipeline.store import POSTERIOR_FILE
 from forecast.posterior.document import DRAWS_FILE
 from service.common.tables import ForecastRow, RunRow
-from service.forecasts.live import NEWEST, live_forecasts
+from service.forecasts.live import NEWEST, live_forecasts, served
 
 logger = logging.getLogger(__name__)
 
@@ -76,15 +76,12 @@ def prune_run_files(
 def _published_without_what_ifs(session: Session, keep_per_cut_off: int) -> list[str]:
     """Published runs that are neither live nor among the newest ``keep_per_cut_off``
     served at their cut-off (withdrawn runs are served nowhere)."""
-    live = session.scalar(live_forecasts(ForecastRow.run_id).limit(1))
-    rows = session.execute(
-        select(ForecastRow.run_id, ForecastRow.as_of, ForecastRow.withdrawn_at).order_by(*NEWEST)
-    ).all()
-    kept: Counter[object] = Counter()
-    old = []
-    for run_id, as_of, withdrawn_at in rows:
-        if withdrawn_at is None and kept[as_of] < keep_per_cut_off:
-            kept[as_of] += 1
-        elif run_id != live:
-            old.append(run_id)
-    return old
+    kept = {session.scalar(live_forecasts(ForecastRow.run_id).limit(1))}
+    per_cut_off: Counter[object] = Counter()
+    servable = served(ForecastRow.run_id, ForecastRow.as_of).order_by(*NEWEST)
+    for run_id, as_of in session.execute(servable):
+        if per_cut_off[as_of] < keep_per_cut_off:
+            per_cut_off[as_of] += 1
+            kept.add(run_id)
+    published = session.scalars(select(ForecastRow.run_id).order_by(*NEWEST))
+    return [run_id for run_id in published if run_id not in kept]
