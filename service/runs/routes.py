@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
+from service.common.paging import DEFAULT_LIMIT, MAX_LIMIT, next_link
 from service.common.schemas import VALID, RunIn, RunOut, RunStatus
 from service.http.auth import require_token
 from service.http.responses import problems
-from service.runs.service import MAX_LIST, RunService
+from service.runs.service import RunService
 
 
 class RunController(Controller):
@@ -41,16 +42,22 @@ class RunController(Controller):
     @get(
         operation_id="listRuns",
         summary="Runs, newest first: queued, running, succeeded or failed",
+        description="A page at a time: the next page is in the `Link` header.",
         responses=problems(400),
         sync_to_thread=True,
     )
     def list(
         self,
+        request: Request,
         runs: RunService,
         status: Annotated[RunStatus | None, Parameter(description=VALID["status"])] = None,
-        limit: Annotated[int, Parameter(ge=1, le=MAX_LIST, description=VALID["limit"])] = 50,
-    ) -> list[RunOut]:
-        return runs.list(status=status, limit=limit)
+        limit: Annotated[
+            int, Parameter(ge=1, le=MAX_LIMIT, description=VALID["limit"])
+        ] = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, Parameter(description=VALID["cursor"])] = None,
+    ) -> Response[list[RunOut]]:
+        rows, next_cursor = runs.page(status, limit, cursor)
+        return Response(rows, headers=next_link(request, next_cursor))
 
     @get(
         "/{run_id:str}",

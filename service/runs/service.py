@@ -13,6 +13,7 @@ from forecast.data.clock import today
 from forecast.data.dataset import Dataset
 from service.common.db import Database
 from service.common.errors import Conflict, InvalidInput, NotFound, TooManyRequests
+from service.common.paging import DEFAULT_LIMIT, Key, keyset_page
 from service.common.schemas import ProblemError, RunIn, RunOut
 from service.common.tables import ForecastRow, RunRow
 from service.forecasts.changes import record_withdrawal
@@ -21,7 +22,11 @@ from service.runs.queue import in_transaction, queue_run
 
 logger = logging.getLogger(__name__)
 
-MAX_LIST = 500
+# The list's order, newest request first.
+RUN_KEYS = (
+    Key(RunRow.requested_at, dt.datetime.fromisoformat, descending=True),
+    Key(RunRow.id, str, descending=True),
+)
 # What a client over the queue cap is told to wait: about one warm fit per queued run.
 QUEUE_FULL_RETRY_SECONDS = 30
 
@@ -114,15 +119,24 @@ class RunService:
                 [ProblemError("as_of", f"{as_of} is out of range", valid)],
             )
 
-    def list(self, status: str | None = None, limit: int = 50) -> list[RunOut]:
-        """Runs, newest request first."""
-        query = select(RunRow).order_by(RunRow.requested_at.desc(), RunRow.id.desc()).limit(limit)
+    def page(
+        self, status: str | None = None, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+    ) -> tuple[list[RunOut], str | None]:
+        """A page of runs (of ``status``, if given), newest request first, and the cursor
+        of the next page (or None).
+
+        Raises
+        ------
+        BadRequest
+            A cursor this list did not make.
+        """
+        query = select(RunRow)
         if status is not None:
             query = query.where(RunRow.status == status)
         with self.database.reader() as session:
-            runs = session.scalars(query).all()
+            runs, next_cursor = keyset_page(session, query, RUN_KEYS, limit, cursor)
             forecasts = self._forecasts(session, [r.id for r in runs])
-        return [self._out(r, forecasts) for r in runs]
+        return [self._out(r, forecasts) for r in runs], next_cursor
 
     def get(self, run_id: str) -> RunOut:
         """One run; ``NotFound`` for an unknown id."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,70 @@ def test_runs_list_newest_first_and_filters_by_status(client, database):
     assert [r["id"] for r in client.get("/runs").json()] == [second["id"], first["id"]]
     assert [r["id"] for r in client.get("/runs?status=failed").json()] == [first["id"]]
     assert len(client.get("/runs?limit=1").json()) == 1
+
+
+def pages(client, url: str) -> list[list[dict]]:
+    """Every page of a list, following each ``Link: <...>; rel="next"`` header."""
+    found = []
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.text
+        found.append(response.json())
+        assert len(found) <= 20, "the next page never ends"
+        link = re.fullmatch(r'<([^>]+)>; rel="next"', response.headers.get("link", ""))
+        url = link.group(1) if link else ""
+    return found
+
+
+def test_paging_through_runs_returns_each_run_once_newest_first(client, database):
+    ids = [
+        client.post("/runs", json={"as_of": "2024-03-01", "seed": seed}, headers=AUTH).json()["id"]
+        for seed in range(5)
+    ]
+    # Three requested at one instant, before the others: the run id orders them, and the
+    # second page ends between them.
+    same = dt.datetime(2024, 3, 2, 9, 30, tzinfo=dt.UTC)
+    for run_id in ids[1:4]:
+        set_status(database, run_id, requested_at=same)
+    runs = [client.get(f"/runs/{run_id}").json() for run_id in ids]
+    expected = [
+        r["id"]
+        for r in sorted(
+            runs,
+            key=lambda r: (dt.datetime.fromisoformat(r["requested_at"]), r["id"]),
+            reverse=True,
+        )
+    ]
+
+    found = pages(client, "/runs?limit=2")
+
+    assert [len(page) for page in found] == [2, 2, 1]
+    assert [r["id"] for page in found for r in page] == expected
+    assert expected[2:] == sorted(ids[1:4], reverse=True)
+
+
+def test_paging_runs_keeps_the_status_filter(client, database):
+    ids = [
+        client.post("/runs", json={"as_of": "2024-03-01", "seed": seed}, headers=AUTH).json()["id"]
+        for seed in range(4)
+    ]
+    for run_id in ids[:3]:
+        set_status(database, run_id, status="failed")
+
+    found = pages(client, "/runs?status=failed&limit=1")
+
+    assert [r["id"] for page in found for r in page] == ids[2::-1]
+
+
+@pytest.mark.parametrize("cursor", ["not-a-cursor", "WyIyMDI0LTAzLTAxIl0"])
+def test_a_bad_runs_cursor_gets_400_naming_the_cursor(client, cursor):
+    client.post("/runs", json={"as_of": "2024-03-01"}, headers=AUTH)
+
+    response = client.get("/runs", params={"cursor": cursor})
+
+    assert response.status_code == 400, response.text
+    (error,) = response.json()["errors"]
+    assert error["field"] == "cursor" and "Link header" in error["valid"]
 
 
 def test_process_one_returns_none_when_nothing_is_queued(database, settings):
