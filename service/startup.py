@@ -15,8 +15,8 @@ from service.app import create_app
 from service.common.db import Database, connect, migrate
 from service.common.tables import ForecastRow, RunRow
 from service.evidence.service import seed_evidence
-from service.forecasts.live import live_forecasts
 from service.http.server import server_options
+from service.publication.live import live_forecasts
 from service.runs.queue import in_transaction, queue_live_run
 from service.settings import Settings
 

@@ -131,8 +131,8 @@ class ForecastRow(Base):
     as_of: Mapped[dt.date] = mapped_column(Date)
     published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     document: Mapped[str] = mapped_column(Text)
-    # What changed since the forecast it replaced (service.forecasts.changes.difference); null for
-    # forecasts published before it was recorded.
+    # What changed since the forecast it replaced (service.publication.replacement's
+    # difference); null for forecasts published before it was recorded.
     change: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Set by DELETE /runs/{id}: the forecast is kept but served nowhere; ``withdrawal`` is
     # the change that made (back to the forecast served in its place).

@@ -19,8 +19,8 @@ from service.common.paging import DEFAULT_LIMIT, Key, keyset_page
 from service.common.schemas import HistoryRow, ProblemError, PublishedRef
 from service.common.tables import ForecastRow, RunRow
 from service.forecasts.cache import Documents
-from service.forecasts.live import live_forecasts, served, served_at
 from service.forecasts.probe import Probe
+from service.publication.live import live_forecasts, served, served_at
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class History:
         self.live = live
 
     def run_id(self, as_of: dt.date | None = None) -> str:
-        """The run whose forecast is served: the live forecast's (``service.forecasts.live``),
+        """The run whose forecast is served: the live forecast's (``service.publication.live``),
         or the newest served at ``as_of``.
 
         Raises

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from service.common.db import Database
 from service.common.errors import Unavailable
 from service.common.tables import EvidenceRow, ForecastRow, RunRow
-from service.forecasts.live import live_forecasts, live_runs
+from service.publication.live import live_forecasts, live_runs
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ Probe = tuple[str | None, tuple[Any, ...]]
 
 def probe_sql(database: Database) -> str:
     """The probe's one ``SELECT``, as text for the held DBAPI connection: the live forecast
-    and the newest live run by the rules of ``service.forecasts.live``, and the evidence
+    and the newest live run by the rules of ``service.publication.live``, and the evidence
     and retraction counts."""
     statement = select(
         live_forecasts(ForecastRow.run_id).limit(1).scalar_subquery(),

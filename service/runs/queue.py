@@ -17,8 +17,8 @@ from forecast.data.dataset import Dataset
 from forecast.data.records import EVIDENCE_FIELDS, EvidenceItem
 from forecast.pipeline.store import new_run_id
 from service.common.tables import EvidenceRow, ForecastRow, RunRow
-from service.forecasts.changes import record_change
-from service.forecasts.live import live_forecasts
+from service.publication.live import live_forecasts
+from service.publication.replacement import record_change
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecast.pipeline.store import POSTERIOR_FILE
 from forecast.posterior.document import DRAWS_FILE
 from service.common.tables import ForecastRow, RunRow
-from service.forecasts.live import NEWEST, live_forecasts, served
+from service.publication.live import NEWEST, live_forecasts, served
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from service.common.errors import Conflict, InvalidInput, NotFound, TooManyReque
 from service.common.paging import DEFAULT_LIMIT, Key, keyset_page
 from service.common.schemas import ProblemError, RunIn, RunOut
 from service.common.tables import ForecastRow, RunRow
-from service.forecasts.changes import record_withdrawal
-from service.forecasts.live import NEWEST, served
+from service.publication.live import NEWEST, served
+from service.publication.replacement import record_withdrawal
 from service.runs.queue import in_transaction, queue_run
 
 logger = logging.getLogger(__name__)
