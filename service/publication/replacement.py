@@ -100,12 +100,16 @@ def record_withdrawal(session: Session, forecast: ForecastRow, run: RunRow) -> b
     restored = replaced_forecast(session, forecast.as_of, run.live, other_than=run.id)
     if restored is None and run.live:
         return False
-    change = difference(
-        msgspec.json.decode(forecast.document),
-        run.evidence_ids or (),
-        None if restored is None else msgspec.json.decode(restored.document),
-        [] if restored is None else evidence_ids(session, restored.run_id),
-    )
+    if restored is None:
+        # Nothing is served in its place, and no item was retracted: none is listed.
+        change = difference(msgspec.json.decode(forecast.document), (), None, [])
+    else:
+        change = difference(
+            msgspec.json.decode(forecast.document),
+            run.evidence_ids or (),
+            msgspec.json.decode(restored.document),
+            evidence_ids(session, restored.run_id),
+        )
     # Strictly after the publication: the two entries of /forecast/changes stay distinct.
     forecast.withdrawn_at = max(utcnow(), forecast.published_at + dt.timedelta(microseconds=1))
     forecast.withdrawal = {

@@ -163,6 +163,7 @@ def test_withdrawing_the_only_forecast_at_a_manual_cut_off_restores_none_and_kee
     entry = published_client.get("/forecast/changes").json()[0]
     assert (entry["event"], entry["previous_run_id"]) == ("withdrawn", queued["id"])
     assert entry["restored_run_id"] is None
+    assert (entry["added"], entry["retracted"], entry["evidence"]) == ([], [], [])
     assert [(d["before"], d["after"]) for d in entry["deadlines"]] == [
         (d["p_confirmed"], None) for d in manual["deadlines"]
     ]
