@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from litestar import Controller, get
 
+from service.allies.schemas import AllyDetail, AllyOut
 from service.allies.service import AllyService
-from service.common.schemas import AllyDetail, AllyOut
 from service.http.responses import problems
 
 

@@ -6,8 +6,10 @@ import logging
 
 from forecast.data.dataset import Dataset
 from forecast.data.records import Ally
+from forecast.posterior.schema import AllyForecast
+from service.allies.schemas import AllyDetail, AllyOut, GrievanceOut
 from service.common.errors import NotFound
-from service.common.schemas import AllyDetail, AllyForecast, AllyOut, GrievanceOut, ProblemError
+from service.common.schemas import ProblemError
 from service.evidence.service import EvidenceService
 from service.forecasts.service import ForecastService
 

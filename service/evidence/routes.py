@@ -11,7 +11,8 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
 from service.common.paging import DEFAULT_LIMIT, MAX_LIMIT, next_link
-from service.common.schemas import VALID, EvidenceIn, EvidenceOut, EvidencePosted, EvidenceRetracted
+from service.common.schemas import VALID
+from service.evidence.schemas import EvidenceIn, EvidenceOut, EvidencePosted, EvidenceRetracted
 from service.evidence.service import EvidenceService, not_valid
 from service.http.auth import require_token
 from service.http.responses import problems

@@ -23,14 +23,9 @@ from forecast.data.records import (
 from service.common.db import Database
 from service.common.errors import BadRequest, InvalidInput, NotFound
 from service.common.paging import DEFAULT_LIMIT, Key, keyset_cut, keyset_order, keyset_select
-from service.common.schemas import (
-    EvidenceIn,
-    EvidenceOut,
-    EvidencePosted,
-    EvidenceRetracted,
-    ProblemError,
-)
+from service.common.schemas import ProblemError
 from service.common.tables import EvidenceRow
+from service.evidence.schemas import EvidenceIn, EvidenceOut, EvidencePosted, EvidenceRetracted
 from service.http.strict import source_problem, text_problems
 from service.runs.queue import in_transaction, queue_live_run
 

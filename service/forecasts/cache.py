@@ -12,11 +12,12 @@ from sqlalchemy import select
 
 from forecast.data.clock import today
 from forecast.lru import Lru
+from forecast.posterior.schema import AllyForecast
 from service.common.db import Database
 from service.common.errors import NotFound
-from service.common.schemas import AllyForecast, Freshness
 from service.common.tables import ForecastRow
 from service.forecasts.freshness import freshness, with_freshness
+from service.forecasts.schemas import Freshness
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from service.common.db import Database
 from service.common.errors import NotFound
 from service.common.paging import DEFAULT_LIMIT, Key, keyset_page
-from service.common.schemas import ChangedEvidence, ChangeOut, ProblemError
+from service.common.schemas import ProblemError
 from service.common.tables import EvidenceRow, ForecastRow, RunRow
+from service.forecasts.schemas import ChangedEvidence, ChangeOut
 from service.publication.replacement import change_from, evidence_ids, replaced_forecast
 
 logger = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from forecast.data.clock import today
 from service.common.db import Database
-from service.common.schemas import FailedRun, Freshness, PendingRun
 from service.common.tables import EvidenceRow, ForecastRow, RunRow
+from service.forecasts.schemas import FailedRun, Freshness, PendingRun
 from service.publication.live import live_runs
 
 logger = logging.getLogger(__name__)

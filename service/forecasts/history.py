@@ -16,10 +16,11 @@ from forecast.data.clock import utcnow
 from service.common.db import Database
 from service.common.errors import NoForecast, NotFound
 from service.common.paging import DEFAULT_LIMIT, Key, keyset_page
-from service.common.schemas import HistoryRow, ProblemError, PublishedRef
+from service.common.schemas import ProblemError
 from service.common.tables import ForecastRow, RunRow
 from service.forecasts.cache import Documents
 from service.forecasts.probe import Probe
+from service.forecasts.schemas import HistoryRow, PublishedRef
 from service.publication.live import live_forecasts, served, served_at
 
 logger = logging.getLogger(__name__)

@@ -10,10 +10,11 @@ from litestar.params import Parameter
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from service.common.paging import DEFAULT_LIMIT, MAX_LIMIT, next_link
-from service.common.schemas import VALID, ChangeOut, ForecastOut, HistoryRow
+from service.common.schemas import VALID
 from service.forecasts.cache import View
 from service.forecasts.changes import ChangeService
 from service.forecasts.parameters import BY_WINDOW_YEARS
+from service.forecasts.schemas import ChangeOut, ForecastOut, HistoryRow
 from service.forecasts.service import ForecastService
 from service.http.clients import client_key
 from service.http.responses import problems

@@ -11,15 +11,16 @@ from typing import NamedTuple
 import anyio
 
 from forecast.data.dataset import Dataset
+from forecast.posterior.schema import AllyForecast
 from service.common.db import Database
 from service.common.errors import NoForecast
 from service.common.paging import DEFAULT_LIMIT
-from service.common.schemas import AllyForecast, Freshness, HistoryRow, PublishedRef
 from service.forecasts.cache import Documents, ServedViews, View, view_of
 from service.forecasts.freshness import with_freshness
 from service.forecasts.history import History
 from service.forecasts.parameters import check_window, read_query
 from service.forecasts.probe import LiveProbe
+from service.forecasts.schemas import Freshness, HistoryRow, PublishedRef
 from service.forecasts.whatif import WhatIfs
 
 logger = logging.getLogger(__name__)

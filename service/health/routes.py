@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import Controller, get
 
-from service.common.schemas import HealthOut
+from service.health.schemas import HealthOut
 from service.health.service import HealthService
 from service.http.responses import problems
 

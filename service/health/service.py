@@ -14,10 +14,10 @@ from forecast import __version__
 from service.common.db import Database
 from service.common.errors import Unavailable
 from service.common.outages import WriteStatus
-from service.common.schemas import HealthOut, WorkerOut
 from service.common.tables import RunRow
 from service.common.worker_status import read_report
 from service.forecasts.service import ForecastService
+from service.health.schemas import HealthOut, WorkerOut
 
 logger = logging.getLogger(__name__)
 

@@ -9,9 +9,10 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
 from service.common.paging import DEFAULT_LIMIT, MAX_LIMIT, next_link
-from service.common.schemas import VALID, RunIn, RunOut, RunStatus
+from service.common.schemas import VALID, RunStatus
 from service.http.auth import require_token
 from service.http.responses import problems
+from service.runs.schemas import RunIn, RunOut
 from service.runs.service import RunService
 
 

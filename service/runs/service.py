@@ -14,11 +14,12 @@ from forecast.data.dataset import Dataset
 from service.common.db import Database
 from service.common.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from service.common.paging import DEFAULT_LIMIT, Key, keyset_page
-from service.common.schemas import ProblemError, RunIn, RunOut
+from service.common.schemas import ProblemError
 from service.common.tables import ForecastRow, RunRow
 from service.publication.live import NEWEST, served
 from service.publication.replacement import record_withdrawal
 from service.runs.queue import in_transaction, queue_run
+from service.runs.schemas import RunIn, RunOut
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import pytest
 
 from forecast.posterior.document import build_document
 from forecast.posterior.schema import ForecastDocument, checked
-from service.common.schemas import ForecastOut
+from service.forecasts.schemas import ForecastOut
 from tests.draws import make_draws
 
 DIAGNOSTICS = {

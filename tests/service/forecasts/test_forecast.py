@@ -14,7 +14,7 @@ import msgspec
 
 from forecast.polling import wait_until
 from service.common.db import connect
-from service.common.schemas import ForecastOut
+from service.forecasts.schemas import ForecastOut
 from service.worker.loop import process_one
 from tests.service.conftest import AUTH, endorsement
 
