@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import arviz as az
 import msgspec
@@ -151,6 +151,10 @@ class Forecaster:
         Diagnostics thresholds (defaults: R-hat <= 1.01, ESS >= 400, no divergences).
     """
 
+    # The model a forecaster builds and samples; everything after sampling (diagnostics,
+    # gate, document, storage) is the same for a subclass that builds another.
+    model_class: ClassVar[type[ConfirmationModel]] = ConfirmationModel
+
     def __init__(
         self,
         dataset: Dataset,
@@ -180,7 +184,7 @@ class Forecaster:
     def _model(self, inputs: ModelInputs) -> ConfirmationModel:
         """The model, built on the first inputs it sees (they fix allies and blocs)."""
         if self.model is None:
-            self.model = ConfirmationModel(inputs, self.model_config, self.sampler_config)
+            self.model = self.model_class(inputs, self.model_config, self.sampler_config)
             self.model.build_model()
         return self.model
 

@@ -218,11 +218,16 @@ def make_forecaster(settings: Settings) -> Forecaster:
     )
 
 
-def serve(settings: Settings) -> int:
+def serve(
+    settings: Settings, forecaster_for: Callable[[Settings], Forecaster] = make_forecaster
+) -> int:
     """Compile the model, wait for the database's schema, recover interrupted runs, then
-    fit queued runs until SIGTERM; the exit code."""
+    fit queued runs until SIGTERM; the exit code.
+
+    ``forecaster_for`` makes the forecaster from the settings (``make_forecaster``; the
+    worker's entry point passes no other)."""
     try:
-        forecaster = make_forecaster(settings)
+        forecaster = forecaster_for(settings)
     except (TypeError, ValueError) as exc:  # FORECAST_GATE_CONFIG or the data
         logger.error("the worker cannot start: %s", exc)
         return CONFIG_ERROR
