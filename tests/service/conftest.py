@@ -1,5 +1,5 @@
 """Fixtures: a migrated temp SQLite database (or PostgreSQL), a test client, a live server,
-and one real fit per session whose database and artifacts each test that needs them copies."""
+the stand-in forecaster and one publication of it that each test that needs it copies."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from service.common.tables import EvidenceRow, RunRow
 from service.evidence.service import seed_evidence
 from service.runs.queue import in_transaction, queue_live_run
 from service.settings import Settings
+from tests.stand_in import StandInForecaster
 from tests.system_deps import installable
 
 TOKEN = "test-token-0123456789-abcdefghijklmnop"
@@ -110,10 +111,25 @@ def service_gate(forecaster: Forecaster) -> Iterator[Forecaster]:
         forecaster.gate = production
 
 
+@pytest.fixture(scope="session")
+def stand_in(dataset: Dataset) -> StandInForecaster:
+    """The session's stand-in forecaster (``tests/stand_in.py``): runs publish known draws,
+    stored and summarised as a sampled fit's, without sampling."""
+    return StandInForecaster(dataset, sampler_config=SAMPLER_CONFIG)
+
+
 @pytest.fixture
-def forecaster(synthetic_forecaster: Forecaster) -> Iterator[Forecaster]:
+def forecaster(stand_in: StandInForecaster) -> Iterator[Forecaster]:
+    """The stand-in forecaster, used by the tests that drive the worker to check what the
+    service does with a fit (publication, changes, retention, freshness)."""
+    with service_gate(stand_in) as forecaster:
+        yield forecaster
+
+
+@pytest.fixture
+def real_forecaster(synthetic_forecaster: Forecaster) -> Iterator[Forecaster]:
     """The session's one real forecaster (``tests/conftest.py``: compiled once, shared with
-    the forecast package's tests), used by every test that drives the worker."""
+    the forecast package's tests), for the few tests that fit end to end."""
     with service_gate(synthetic_forecaster) as forecaster:
         yield forecaster
 
@@ -124,9 +140,9 @@ def published_template(
     empty_template: Path,
     data_dir: Path,
     dataset,
-    synthetic_forecaster: Forecaster,
+    stand_in: StandInForecaster,
 ) -> Path:
-    """The one real fit of the session: a database with a published forecast, and its draws."""
+    """A database with a forecast the worker published (the stand-in's), and its draws."""
     from service.worker.loop import process_one
 
     root = tmp_path_factory.mktemp("published")
@@ -137,7 +153,7 @@ def published_template(
         database.sessions,
         lambda s: queue_live_run(s, dataset, trigger="startup", seed=settings.seed).id,
     )
-    with service_gate(synthetic_forecaster) as forecaster:
+    with service_gate(stand_in) as forecaster:
         assert process_one(database.sessions, forecaster, settings) == run_id
     with database.reader() as session:
         run = session.get_one(RunRow, run_id)
@@ -161,7 +177,7 @@ def settings(tmp_path: Path, data_dir: Path, empty_template: Path) -> Settings:
 
 @pytest.fixture
 def published(tmp_path: Path, data_dir: Path, published_template: Path) -> Settings:
-    """A database with one published forecast (the session's fit) and its artifacts."""
+    """A database with one published forecast (the stand-in's) and its artifacts."""
     root = tmp_path / "published"
     root.mkdir()
     _copy(published_template, root)

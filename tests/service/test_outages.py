@@ -14,6 +14,7 @@ import pytest
 from forecast.polling import wait_until
 from service.settings import Settings
 from tests.service.conftest import AUTH, endorsement
+from tests.stand_in import SAMPLER
 
 
 @contextmanager
@@ -65,13 +66,13 @@ def test_writes_to_an_unwritable_database_get_503_and_health_says_so_until_they_
 
 @contextmanager
 def worker_thread(settings: Settings, forecaster, monkeypatch) -> Iterator[Callable[[], None]]:
-    """The worker's loop (``service.worker.loop.serve``) on the session's forecaster, in a
-    thread of the test process: the context gives the function that starts it."""
+    """The worker's loop (``service.worker.loop.serve``) on ``forecaster``, in a thread of
+    the test process: the context gives the function that starts it."""
     from service.worker import loop
 
-    forecaster.compile()  # before the worker starts: its own compile is then at once
-    monkeypatch.setattr(loop, "make_forecaster", lambda _settings: forecaster)
-    thread = threading.Thread(target=loop.serve, args=(settings,), daemon=True)
+    thread = threading.Thread(
+        target=loop.serve, args=(settings, lambda _settings: forecaster), daemon=True
+    )
     try:
         yield thread.start
     finally:
@@ -101,6 +102,8 @@ def test_the_workers_failed_writes_show_in_health_until_they_work_again(
             lambda: client.get(f"/runs/{run_id}").json()["status"] == "succeeded",
             "the worker publishes the queued run once its writes work",
         )
+        # Fitted by the forecaster handed to the worker (known draws), not one of its own.
+        assert client.get(f"/runs/{run_id}").json()["diagnostics"]["sampler"] == SAMPLER
         health = client.get("/health").json()
         assert (health["writes_enabled"], health["writes_reason"]) == (True, None)
         assert (health["worker"]["writes_enabled"], health["worker"]["writes_reason"]) == (

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from forecast.model.gate import GateConfig, GateFailed
+from forecast.pipeline.store import DOCUMENT_FILE, INPUTS_FILE, read_json
 from forecast.posterior.document import DRAWS_FILE
 from service.common.tables import RunRow
 from service.runs.queue import MAX_ATTEMPTS, claim_next, recover
@@ -124,17 +125,19 @@ def test_process_one_returns_none_when_nothing_is_queued(database, settings):
     assert process_one(database.sessions, Failing(AssertionError()), settings) is None
 
 
-def test_worker_publishes_a_posted_endorsement(published_client, published, forecaster):
+def test_worker_publishes_a_posted_endorsement_fitted_by_the_real_sampler(
+    published_client, published, real_forecaster
+):
     from service.common.db import connect
 
     before = published_client.get("/forecast").json()
     posted = published_client.post("/evidence", json=endorsement("DD"), headers=AUTH).json()
     database = connect(published.database_url)
-    assert process_one(database.sessions, forecaster, published) == posted["run_id"]
+    assert process_one(database.sessions, real_forecaster, published) == posted["run_id"]
     database.dispose()
     run = published_client.get(f"/runs/{posted['run_id']}").json()
     assert run["status"] == "succeeded" and run["published"] is True
-    assert run["diagnostics"]["passed"] is True
+    assert (run["diagnostics"]["passed"], run["diagnostics"]["sampler"]) == (True, "nutpie")
     assert run["timings"]["total_seconds"] > 0
     assert posted["evidence_id"] in run["evidence_ids"]
     after = published_client.get("/forecast").json()
@@ -145,6 +148,57 @@ def test_worker_publishes_a_posted_endorsement(published_client, published, fore
     # The draws are served; the posterior's netCDF archive is written after publishing.
     assert (published.artifacts_dir / posted["run_id"] / "draws.npz").exists()
     assert (published.artifacts_dir / posted["run_id"] / "posterior.nc").exists()
+
+
+def shape(value):
+    """The structure of a JSON value: keys, lengths and kinds, not the numbers."""
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shape(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    return "number" if isinstance(value, int | float) else type(value).__name__
+
+
+def test_the_stand_in_publishes_the_files_and_fields_a_sampled_fit_publishes(
+    published_client, published, real_forecaster, forecaster
+):
+    """The stand-in the service's tests publish with (known draws) stores and serves what
+    the real sampler's fit does, at the same cut-off on the same evidence."""
+    from service.common.db import connect
+
+    database = connect(published.database_url)
+    runs = {}
+    for seed, fitter in ((1, real_forecaster), (2, forecaster)):
+        body = {"as_of": "2024-03-01", "seed": seed}
+        queued = published_client.post("/runs", json=body, headers=AUTH).json()
+        assert process_one(database.sessions, fitter, published) == queued["id"]
+        runs[fitter.model_class.__name__] = published_client.get(f"/runs/{queued['id']}").json()
+    database.dispose()
+    real, stand_in = runs["ConfirmationModel"], runs["KnownDrawsModel"]
+
+    def files(run):
+        return sorted(p.name for p in (published.artifacts_dir / run["id"]).iterdir())
+
+    def served(run):
+        return published_client.get(f"/forecast/changes/{run['id']}").json()
+
+    assert (real["status"], stand_in["status"]) == ("succeeded", "succeeded")
+    assert files(stand_in) == files(real)
+    # A sampled fit that missed the gate once records why beside its refit's diagnostics.
+    assert set(stand_in["diagnostics"]) == set(real["diagnostics"]) - {"first_attempt_failures"}
+    assert set(stand_in["timings"]) == set(real["timings"])
+    assert stand_in["evidence_ids"] == real["evidence_ids"]
+    assert shape(served(stand_in)) == shape(served(real))
+    documents = [
+        read_json(published.artifacts_dir / run["id"] / DOCUMENT_FILE) for run in (real, stand_in)
+    ]
+    assert shape(documents[1]) == shape(documents[0])
+    inputs = [
+        read_json(published.artifacts_dir / run["id"] / INPUTS_FILE) for run in (real, stand_in)
+    ]
+    assert set(inputs[1]) == set(inputs[0])
 
 
 def test_a_fit_that_fails_the_gate_is_recorded_and_publishes_nothing(
