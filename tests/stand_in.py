@@ -62,7 +62,7 @@ def known_posterior(inputs: ModelInputs, chains: int, draws: int, seed: int) -> 
     def lognormal(centre: float, sd: float, shape: tuple[int, ...] = size) -> np.ndarray:
         return np.exp(rng.normal(np.log(centre), sd, shape))
 
-    def beta(mean: np.ndarray | float, concentration: float, shape: tuple[int, ...]):
+    def beta(mean: np.ndarray | float, concentration: float, shape: tuple[int, ...]) -> np.ndarray:
         return rng.beta(mean * concentration, (1 - mean) * concentration, shape)
 
     means = np.linspace(*P_ENDORSE, n_ally)

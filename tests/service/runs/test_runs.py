@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -150,15 +151,15 @@ def test_worker_publishes_a_posted_endorsement_fitted_by_the_real_sampler(
     assert (published.artifacts_dir / posted["run_id"] / "posterior.nc").exists()
 
 
-def shape(value):
-    """The structure of a JSON value: keys, lengths and kinds, not the numbers."""
+def shape(value: Any) -> Any:
+    """The structure of a JSON value: keys, lengths and kinds, not the values."""
     if isinstance(value, dict):
         return {k: shape(v) for k, v in value.items()}
     if isinstance(value, list):
         return [shape(v) for v in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    return "number" if isinstance(value, int | float) else type(value).__name__
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "number"
+    return type(value).__name__
 
 
 def test_the_stand_in_publishes_the_files_and_fields_a_sampled_fit_publishes(
@@ -169,14 +170,15 @@ def test_the_stand_in_publishes_the_files_and_fields_a_sampled_fit_publishes(
     from service.common.db import connect
 
     database = connect(published.database_url)
-    runs = {}
-    for seed, fitter in ((1, real_forecaster), (2, forecaster)):
+
+    def fitted(fitter, seed: int) -> dict[str, Any]:
         body = {"as_of": "2024-03-01", "seed": seed}
         queued = published_client.post("/runs", json=body, headers=AUTH).json()
         assert process_one(database.sessions, fitter, published) == queued["id"]
-        runs[fitter.model_class.__name__] = published_client.get(f"/runs/{queued['id']}").json()
+        return published_client.get(f"/runs/{queued['id']}").json()
+
+    real, stand_in = fitted(real_forecaster, 1), fitted(forecaster, 2)
     database.dispose()
-    real, stand_in = runs["ConfirmationModel"], runs["KnownDrawsModel"]
 
     def files(run):
         return sorted(p.name for p in (published.artifacts_dir / run["id"]).iterdir())
