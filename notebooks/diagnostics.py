@@ -94,7 +94,7 @@ from forecast.pipeline.store import (
 )
 from forecast.posterior import endgame, predict
 from forecast.posterior.document import DRAWS_FILE
-from forecast.posterior.predict import PosteriorDraws
+from forecast.posterior.draws import PosteriorDraws
 from forecast.seed import DEFAULT_SEED
 
 # Agg draws into memory only; `show` turns each figure into a PNG output.

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from forecast.posterior.predict import PosteriorDraws
+from forecast.posterior.draws import PosteriorDraws
 
 START = dt.date(2023, 10, 26)
 CUT_OFF = 120.0

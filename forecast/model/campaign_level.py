@@ -408,7 +408,7 @@ def _current_campaign(
         _location(params, current_org, z),
     )
     # The endgame's location and the focal log-odds before the campaign's own covariates:
-    # a what-if that changes the holdouts left recomputes them (forecast.posterior.predict).
+    # a what-if that changes the holdouts left recomputes them (forecast.posterior.campaign).
     pm.Deterministic("endgame_base", params["endgame_mu"] + params["org_effect"][current_org])
     pm.Deterministic("focal_base", params["focal0"] + params["org_focal"][current_org])
     endgame_shape = pm.Deterministic("endgame_shape", params["org_shape"][current_org])

@@ -38,7 +38,7 @@ from forecast.pipeline.store import (
 )
 from forecast.posterior import predict
 from forecast.posterior.document import DRAWS_FILE, build_document
-from forecast.posterior.predict import PosteriorDraws
+from forecast.posterior.draws import PosteriorDraws
 from forecast.posterior.schema import checked
 
 logger = logging.getLogger(__name__)

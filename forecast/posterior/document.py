@@ -13,7 +13,9 @@ import numpy as np
 
 from forecast.data.records import Problem, ValidationError
 from forecast.posterior import predict
-from forecast.posterior.predict import ASSUMPTIONS, PosteriorDraws
+from forecast.posterior.draws import PosteriorDraws
+from forecast.posterior.own import ASSUMPTIONS
+from forecast.posterior.pivotal import pivotal
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +145,7 @@ def pivotal_entries(
     if not deadlines:
         return []
     days = np.array([draws.day(d) for _, _, d in deadlines])
-    endorses, refuses = predict.pivotal(draws, days, assume)
+    endorses, refuses = pivotal(draws, days, assume)
     endorses, refuses = endorses.mean(axis=0), refuses.mean(axis=0)  # (ally, k)
     today = predict.confirmed_by(draws, days, assume).mean(axis=0)  # (k,)
     open_allies = [
@@ -216,7 +218,7 @@ def build_document(
     ever = predict.endorse_ever(draws, assume).mean(axis=0)
     by_deadline = {key: _endorsed_by(draws, d, assume) for key, _, d in all_deadlines}
     holdout = predict.last_holdout(draws, assume)
-    pivotal = pivotal_entries(draws, all_deadlines, names, assume)
+    ranked = pivotal_entries(draws, all_deadlines, names, assume)
     allies = []
     for i, code in enumerate(draws.codes):
         allies.append(
@@ -242,7 +244,7 @@ def build_document(
         "p_ever_confirmed": float(ever_confirmed.mean()),
         "p_ever_confirmed_interval": list(predict.interval(ever_confirmed)),
         "allies": allies,
-        "pivotal": pivotal,
+        "pivotal": ranked,
         "curve": [
             {
                 "date": draws.date(day).isoformat(),

@@ -15,7 +15,7 @@ import msgspec
 from forecast.jsonable import encode
 from forecast.lru import Lru
 from forecast.posterior.document import rerender
-from forecast.posterior.predict import PosteriorDraws
+from forecast.posterior.draws import PosteriorDraws
 from forecast.processes import die_with_parent
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ import pytest
 
 from forecast.data.inputs import holding_out, setup_frame
 from forecast.posterior.document import DRAWS_FILE
-from forecast.posterior.predict import PosteriorDraws
+from forecast.posterior.draws import PosteriorDraws
 from tests.conftest import SYNTHETIC_AS_OF
 
 

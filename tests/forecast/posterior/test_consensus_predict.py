@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 from scipy import integrate, stats
 
 from forecast.posterior import predict
-from forecast.posterior.predict import PosteriorDraws
+from forecast.posterior.campaign import endgame_cdf
+from forecast.posterior.draws import PosteriorDraws
+from forecast.posterior.grid import ENDGAME_GRID
 from tests.draws import CUT_OFF, make_draws
 
 # Midpoint rule on ENDGAME_GRID cells of the endgame's conditional CDF, against quad: on
@@ -26,7 +28,7 @@ GRID_REL = 1e-3
 EVER_REL = 3e-3
 # In the cell holding x, the grid's value of E <= x (the cell's midpoint) can sit below
 # M(x): P(by D) may then fall with D, or exceed P(ever), by at most 1/ENDGAME_GRID in all.
-GRID_BOUND = 1.0 / predict.ENDGAME_GRID
+GRID_BOUND = 1.0 / ENDGAME_GRID
 MC_SIMULATIONS = 200_000
 MC_SIGMAS = 4.5  # per comparison; about 60 comparisons per case at a fixed seed
 DEADLINES = (150.0, 190.0, 260.0)
@@ -483,9 +485,7 @@ def test_confirmation_rises_with_the_deadline_towards_ever_confirmed(draws, days
     # confirm before the cut-off plus the decision lag.
     assert np.all(p[:, days <= CUT_OFF] == 0.0)
     early = days[None, :] - draws.decision_lag[:, None] <= CUT_OFF
-    only_endgame = draws.p_success[:, None] * predict.endgame_cdf(
-        draws, np.broadcast_to(days, p.shape)
-    )
+    only_endgame = draws.p_success[:, None] * endgame_cdf(draws, np.broadcast_to(days, p.shape))
     np.testing.assert_allclose(p[early], only_endgame[early], atol=1e-12)
 
 
@@ -515,20 +515,6 @@ def test_a_withdrawn_candidate_has_no_endgame_to_succeed():
     assert np.all(predict.success(two_allies(withdrawn=True)) == 0.0)
 
 
-def test_a_fully_reliable_report_counts_where_the_timing_curve_gives_it_no_chance():
-    # BB's own timing puts its endorsement near day 400 with sd 2% in log days: F(100)
-    # underflows to 0, yet a report of reliability 1 means BB has endorsed.
-    draws = two_allies(
-        location=np.log(np.array([[160.0, 400.0]] * 3)),
-        shape=np.full(3, 0.02),
-        reliability=np.array([1.0, 1.0]),
-        status=("undecided", "endorsed"),
-    )
-    after = np.full(draws.n_draws, CUT_OFF + 10.0)
-    assert np.all(predict.own_endorsed_by(draws, after)[:, 1] == 1.0)
-    assert np.all(predict.endorse_ever(draws)[:, 1] == 1.0)
-
-
 def test_an_assumed_endorsement_is_certain_when_the_endgame_is_long_overdue():
     # The endgame's median is 2 days after emergence (day 100) and it has not come by the
     # cut-off (day 120): every grid day of the endgame must still lie after the cut-off,
@@ -541,32 +527,3 @@ def test_an_assumed_endorsement_is_certain_when_the_endgame_is_long_overdue():
     assert predict.endorse_ever(draws, what_if)[:, 0] == pytest.approx(1.0, abs=1e-12)
     late = np.full(draws.n_draws, CUT_OFF + 400.0)
     assert predict.endorsed_by(draws, late, what_if)[:, 0] == pytest.approx(1.0, abs=1e-12)
-
-
-def test_draws_sharing_the_campaign_levels_draws_share_one_endgame_grid(monkeypatch):
-    calls = []
-    quantile = predict.endgame.quantile
-
-    def counted(*args, **kwargs):
-        calls.append(1)
-        return quantile(*args, **kwargs)
-
-    monkeypatch.setattr(predict.endgame, "quantile", counted)
-    predict._ENDGAME_DAYS.clear()
-    deadlines = np.array(DEADLINES)
-    predict.confirmed_by(two_allies(**FOCAL_POINTS), deadlines)
-    assert len(calls) == 1
-    # Another fit of the per-ally block beside the same campaign-level draws (a rerun that
-    # reused the campaign level): its grid of endgame days is the one already computed.
-    other_allies = {"p_endorse": np.array([[0.5, 0.9], [0.7, 0.6], [0.9, 0.4]])}
-    reused = predict.confirmed_by(two_allies(**FOCAL_POINTS, **other_allies), deadlines)
-    assert len(calls) == 1
-    predict._ENDGAME_DAYS.clear()
-    fresh = predict.confirmed_by(two_allies(**FOCAL_POINTS, **other_allies), deadlines)
-    assert len(calls) == 2
-    np.testing.assert_array_equal(reused, fresh)
-    # Another cut-off, or other endgame draws, is another grid.
-    predict.confirmed_by(two_allies(**FOCAL_POINTS, censor_day=CUT_OFF + 5.0), deadlines)
-    shifted = {"endgame_location": np.log(np.array([46.0, 30.0, 70.0]))}
-    predict.confirmed_by(two_allies(**FOCAL_POINTS, **shifted), deadlines)
-    assert len(calls) == 4

@@ -20,7 +20,7 @@ from forecast.posterior.document import (
     parse_by,
     rerender,
 )
-from forecast.posterior.predict import PosteriorDraws
+from forecast.posterior.draws import PosteriorDraws
 from tests.draws import make_draws
 
 CODES = ("AA", "BB", "CC")

@@ -13,6 +13,7 @@ import numpy as np
 
 from forecast.posterior import predict
 from forecast.posterior.document import build_document
+from forecast.posterior.draws import PosteriorDraws
 from tests.draws import CUT_OFF, START, make_draws
 
 # Day 120 is the cut-off (2024-02-22); CC endorsed in public on day 100.
@@ -28,7 +29,7 @@ DEADLINES = [
 ]
 
 
-def three_allies(**overrides) -> predict.PosteriorDraws:
+def three_allies(**overrides) -> PosteriorDraws:
     """AA silent; BB reported (reliability 0.99) on day 100 but not in public; CC endorsed
     in public on day 100. All three are members."""
     fields = dict(
@@ -45,7 +46,7 @@ def three_allies(**overrides) -> predict.PosteriorDraws:
     return make_draws(**fields)
 
 
-def document(draws: predict.PosteriorDraws, assume=None) -> dict:
+def document(draws: PosteriorDraws, assume=None) -> dict:
     return build_document(
         draws,
         question="q",

@@ -10,12 +10,14 @@ import pytest
 
 from forecast.posterior import predict
 from forecast.posterior.document import rerender
+from forecast.posterior.draws import PosteriorDraws
+from forecast.posterior.pivotal import pivotal
 from tests.forecast.posterior.test_consensus_predict import DEADLINES, two_allies
 
 REL = 1e-9
 
 
-def three_allies(**changes) -> predict.PosteriorDraws:
+def three_allies(**changes) -> PosteriorDraws:
     """``two_allies`` plus CC, a third member that has not spoken (its own timing)."""
     base = two_allies()
     fields = dict(
@@ -80,7 +82,7 @@ DAYS = (110.0, *DEADLINES)
 def test_each_allys_decision_equals_the_what_if_that_assumes_it(case, assume):
     draws = three_allies(**CASES[case])
     days = np.array(DAYS)
-    endorses, refuses = predict.pivotal(draws, days, assume)
+    endorses, refuses = pivotal(draws, days, assume)
     for i, code in enumerate(draws.codes):
         if code in assume:
             continue
@@ -99,7 +101,7 @@ def test_with_a_member_assumed_opposed_no_other_allys_endorsement_can_confirm(ca
     # the cut-off and after it, as the what-if that assumes both outcomes does.
     draws = three_allies(**CASES[case])
     days = np.array(DAYS)
-    endorses, _ = predict.pivotal(draws, days, {"AA": "opposed"})
+    endorses, _ = pivotal(draws, days, {"AA": "opposed"})
     for code in ("BB", "CC"):
         i = draws.codes.index(code)
         assert np.all(endorses[:, i, :] == 0.0), (code, endorses[:, i, :])
@@ -112,7 +114,7 @@ def test_with_a_member_assumed_opposed_no_other_allys_endorsement_can_confirm(ca
 def test_a_members_refusal_is_a_veto_and_its_endorsement_raises_the_chance():
     draws = three_allies()
     days = np.array(DEADLINES)
-    endorses, refuses = predict.pivotal(draws, days)
+    endorses, refuses = pivotal(draws, days)
     base = predict.confirmed_by(draws, days)
     assert (refuses == 0.0).all()
     assert (endorses.mean(axis=0) > base.mean(axis=0)[None, :]).all()
@@ -158,7 +160,7 @@ def test_a_holdouts_endorsement_takes_the_endgame_of_one_holdout_fewer_by_value(
     np.testing.assert_allclose(
         predict.confirmed_by(draws, days), predict.confirmed_by(as_fitted, days), rtol=REL
     )
-    endorses, _ = predict.pivotal(draws, days)
+    endorses, _ = pivotal(draws, days)
     base = predict.confirmed_by(draws, days)
     aa, bb = draws.codes.index("AA"), draws.codes.index("BB")
     holdout_gain = endorses[:, aa, :].mean(axis=0) - base.mean(axis=0)

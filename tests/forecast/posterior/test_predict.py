@@ -9,17 +9,18 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from forecast.posterior import predict
+from forecast.posterior.draws import PosteriorDraws
+from forecast.posterior.grid import ENDGAME_GRID
 from forecast.posterior.predict import HOLDOUT_HORIZON_DAYS as HORIZON
-from forecast.posterior.predict import PosteriorDraws
 from forecast.posterior.timing import TIMING_FORMS
 from tests.draws import make_draws
 
 KINDS = ("endorsed", "reported", "undecided", "opposed", "not_member")
 TOLERANCE = 1e-12
-# The endgame integral's grid (forecast.posterior.predict.ENDGAME_GRID cells) can let P(by D) fall
+# The endgame integral's grid (forecast.posterior.grid.ENDGAME_GRID cells) can let P(by D) fall
 # with D, or exceed P(ever), by at most 1/ENDGAME_GRID in all (its last cell is coarse);
 # tests/forecast/posterior/test_consensus_predict.py measures its error against quad.
-GRID_BOUND = 1.0 / predict.ENDGAME_GRID
+GRID_BOUND = 1.0 / ENDGAME_GRID
 HOLDOUT_GRID_ERROR = 0.01
 
 
@@ -175,29 +176,6 @@ def test_an_endorsed_ally_has_endorsed_by_every_later_day():
     g = predict.endorsed_by(draws, np.full(3, 130.0))
     assert np.all(g[:, 0] == 1.0)
     assert np.all((g[:, 1] > 0.0) & (g[:, 1] < 1.0))
-
-
-def test_an_unknown_ally_in_assume_is_refused_with_the_valid_codes():
-    draws = make_draws(
-        timing="weibull",
-        codes=("AA",),
-        p_endorse=np.full((1, 1), 0.5),
-        location=np.full((1, 1), 5.0),
-        shape=np.ones(1),
-        decision_lag=np.zeros(1),
-        member=np.ones(1),
-        status=("undecided",),
-        event=np.zeros(1),
-        event_day=np.ones(1),
-        reliability=np.ones(1),
-        censor_day=10.0,
-        p_success=np.full(1, 0.5),
-        endgame_location=np.full(1, np.log(45.0)),
-        endgame_shape=np.ones(1),
-        emerged_offset=5.0,
-    )
-    with pytest.raises(KeyError, match="valid: AA"):
-        predict.confirmed_by(draws, 20.0, {"ZZ": "endorsed"})
 
 
 def test_the_last_holdout_split_matches_a_monte_carlo_of_the_allies_own_decisions():

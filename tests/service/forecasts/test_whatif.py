@@ -15,7 +15,7 @@ from litestar.testing import TestClient
 
 from forecast.polling import wait_until
 from forecast.posterior import predict
-from forecast.posterior.predict import PosteriorDraws
+from forecast.posterior.draws import PosteriorDraws
 from service.app import create_app
 from service.common.errors import TooManyRequests
 from service.forecasts.whatif import WhatIfs
