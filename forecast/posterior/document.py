@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from forecast.data.records import Problem, ValidationError
 from forecast.posterior import predict
 from forecast.posterior.draws import PosteriorDraws
-from forecast.posterior.own import ASSUMPTIONS
 from forecast.posterior.pivotal import pivotal
 
 logger = logging.getLogger(__name__)
@@ -25,73 +22,7 @@ CURVE_DAYS = 280
 CURVE_STEP_DAYS = 7
 # Draws behind the curve (a chart: 1000 draws put its Monte Carlo error below 0.01).
 CURVE_DRAWS = 1000
-MAX_BY_DATES = 10
 BY_PREFIX = "by_"
-
-
-def parse_by(text: str | None) -> list[dt.date]:
-    """Parse ``by=YYYY-MM-DD[,YYYY-MM-DD...]``; a date given twice is kept once, in the
-    order of its first mention (the limit counts dates as given).
-
-    Raises
-    ------
-    ValidationError
-        Naming the field ``by`` and the valid form.
-    """
-    if text is None or text.strip() == "":
-        return []
-    valid = f"up to {MAX_BY_DATES} dates as YYYY-MM-DD, comma-separated"
-    parts = [p.strip() for p in text.split(",")]
-    if len(parts) > MAX_BY_DATES:
-        raise ValidationError([Problem("by", f"has {len(parts)} dates", valid)])
-    dates = []
-    for part in parts:
-        try:
-            dates.append(dt.date.fromisoformat(part))
-        except ValueError:
-            raise ValidationError([Problem("by", f"{part!r} is not a date", valid)]) from None
-    return list(dict.fromkeys(dates))
-
-
-def parse_assume(text: str | None, codes: Sequence[str]) -> dict[str, str]:
-    """Parse ``assume=HU:endorsed,TR:opposed`` into ``{"HU": "endorsed", ...}``; an ally
-    named twice with the same outcome counts once.
-
-    Raises
-    ------
-    ValidationError
-        Naming the field ``assume``, the valid ally codes and outcomes, or an ally given
-        two different outcomes.
-    """
-    if text is None or text.strip() == "":
-        return {}
-    assume: dict[str, str] = {}
-    for part in text.split(","):
-        code, sep, outcome = part.strip().partition(":")
-        if not sep or not re.fullmatch(r"[A-Za-z]{2}", code):
-            raise ValidationError(
-                [Problem("assume", f"{part!r} is not CODE:OUTCOME", "e.g. HU:endorsed,TR:opposed")]
-            )
-        code = code.upper()
-        if code not in codes:
-            raise ValidationError(
-                [Problem("assume", f"{code!r} is not an ally code", ", ".join(sorted(codes)))]
-            )
-        if outcome not in ASSUMPTIONS:
-            raise ValidationError(
-                [Problem("assume", f"{outcome!r} is not an outcome", ", ".join(ASSUMPTIONS))]
-            )
-        if assume.setdefault(code, outcome) != outcome:
-            raise ValidationError(
-                [
-                    Problem(
-                        "assume",
-                        f"{code} is assumed both {assume[code]} and {outcome}",
-                        f"one outcome per ally ({', '.join(ASSUMPTIONS)})",
-                    )
-                ]
-            )
-    return assume
 
 
 def _deadline_entry(
