@@ -15,7 +15,7 @@ from forecast.data.dataset import load_dataset
 from forecast.data.records import EvidenceItem
 from forecast.pipeline.fit import Forecaster, RunResult
 from forecast.pipeline.store import POSTERIOR_FILE, new_run_id
-from forecast.posterior.document import DRAWS_FILE
+from forecast.posterior.draws import DRAWS_FILE
 from forecast.seed import DEFAULT_SEED
 
 REPEATS = 9

@@ -93,8 +93,7 @@ from forecast.pipeline.store import (
     read_json,
 )
 from forecast.posterior import endgame, predict
-from forecast.posterior.document import DRAWS_FILE
-from forecast.posterior.draws import PosteriorDraws
+from forecast.posterior.draws import DRAWS_FILE, PosteriorDraws
 from forecast.seed import DEFAULT_SEED
 
 # Agg draws into memory only; `show` turns each figure into a PNG output.

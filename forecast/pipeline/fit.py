@@ -37,8 +37,8 @@ from forecast.pipeline.store import (
     write_json,
 )
 from forecast.posterior import predict
-from forecast.posterior.document import DRAWS_FILE, build_document
-from forecast.posterior.draws import PosteriorDraws
+from forecast.posterior.document import build_document
+from forecast.posterior.draws import DRAWS_FILE, PosteriorDraws
 from forecast.posterior.schema import checked
 
 logger = logging.getLogger(__name__)

@@ -11,12 +11,11 @@ from typing import Any
 import numpy as np
 
 from forecast.posterior import predict
-from forecast.posterior.draws import PosteriorDraws
+from forecast.posterior.draws import DRAWS_FILE, PosteriorDraws
 from forecast.posterior.pivotal import pivotal
 
 logger = logging.getLogger(__name__)
 
-DRAWS_FILE = "draws.npz"
 # The probability-over-time curve: weekly points from the cut-off to this many days on.
 CURVE_DAYS = 280
 CURVE_STEP_DAYS = 7

@@ -11,6 +11,8 @@ import numpy as np
 
 from forecast.files import replacing
 
+# A run's draws, in its folder (``PosteriorDraws.save``, read by ``PosteriorDraws.load``).
+DRAWS_FILE = "draws.npz"
 # A focal date's window (days before it, days from it) for draws that do not give one:
 # the model config's default (``focal_lead_days``, ``focal_tail_days``). Draws stored
 # before focal points have no focal mass, so their window changes nothing.

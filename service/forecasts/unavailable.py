@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from forecast.posterior.document import DRAWS_FILE
+from forecast.posterior.draws import DRAWS_FILE
 from service.common.errors import Unavailable
 from service.common.schemas import ProblemError
 from service.forecasts.whatif_process import MissingDraws, UnreadableDraws

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecast.pipeline.store import POSTERIOR_FILE
-from forecast.posterior.document import DRAWS_FILE
+from forecast.posterior.draws import DRAWS_FILE
 from service.common.tables import ForecastRow, RunRow
 from service.publication.live import NEWEST, live_forecasts, served
 

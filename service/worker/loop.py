@@ -25,7 +25,7 @@ from forecast.jsonable import encode, plain
 from forecast.model.gate import GateConfig, GateFailed
 from forecast.pipeline.fit import Forecaster, RunResult
 from forecast.pipeline.store import TIMINGS_FILE, read_json, write_evidence
-from forecast.posterior.document import DRAWS_FILE
+from forecast.posterior.draws import DRAWS_FILE
 from forecast.processes import release_free_memory
 from service.common.db import connect, wait_for_schema
 from service.common.worker_status import WORKER_STATUS_FILE

@@ -9,8 +9,7 @@ import pytest
 from forecast.data.inputs import setup_frame, spending_scale
 from forecast.model.campaign_level import ENDGAME_COVARIATES
 from forecast.pipeline.fit import draws_from_idata
-from forecast.posterior.document import DRAWS_FILE
-from forecast.posterior.draws import PosteriorDraws
+from forecast.posterior.draws import DRAWS_FILE, PosteriorDraws
 from tests.conftest import SYNTHETIC_AS_OF
 
 PER_DRAW = (

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from forecast.data.inputs import holding_out, setup_frame
-from forecast.posterior.document import DRAWS_FILE
-from forecast.posterior.draws import PosteriorDraws
+from forecast.posterior.draws import DRAWS_FILE, PosteriorDraws
 from tests.conftest import SYNTHETIC_AS_OF
 
 

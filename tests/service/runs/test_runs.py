@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from forecast.model.gate import GateConfig, GateFailed
 from forecast.pipeline.store import DOCUMENT_FILE, INPUTS_FILE, read_json
-from forecast.posterior.document import DRAWS_FILE
+from forecast.posterior.draws import DRAWS_FILE
 from service.common.tables import RunRow
 from service.runs.queue import MAX_ATTEMPTS, claim_next, recover
 from service.worker.loop import Shutdown, WhenIdle, _archive, process_one
