@@ -10,7 +10,8 @@ import msgspec
 import numpy as np
 import pandas as pd
 
-from forecast.data.dataset import Dataset, Question
+from forecast.data.dataset import Dataset
+from forecast.data.question import Question
 from forecast.data.records import EvidenceItem, Problem, ValidationError
 from forecast.data.reference import (
     CALENDAR_SLOTS,
