@@ -17,8 +17,7 @@ import xarray as xr
 from forecast import __version__
 from forecast.data.inputs import ModelInputs
 from forecast.data.reference import CAMPAIGN_COVARIATES
-from forecast.model import ally_level, campaign_level, precompile, sampling, snapshot
-from forecast.model.compiled import cache_enabled, compile_for_nutpie
+from forecast.model import ally_level, campaign_level, sampling
 from forecast.model.config import (
     DEFAULT_MODEL_CONFIG,
     DEFAULT_SAMPLER_CONFIG,
@@ -27,12 +26,9 @@ from forecast.model.config import (
     merged,
     validated,
 )
+from forecast.model.nutpie_blocks import NutpieBlocks
 
 logger = logging.getLogger(__name__)
-
-# How long a first compile waits for the campaign level compiling in a child process
-# (about a minute on 2 cores with empty caches) before compiling it itself.
-PRECOMPILE_TIMEOUT_SECONDS = 600.0
 
 
 class NotFittedError(RuntimeError):
@@ -93,14 +89,12 @@ class ConfirmationModel:
         self._campaign_model: pm.Model | None = None
         # The inputs whose data each PyMC model holds, by block (``_holding_inputs``).
         self._held: dict[str, ModelInputs] = {}
-        self._compiled = None
-        # The campaign level's last nutpie fit, reused by a rerun that changes none of
-        # its data (sampling.CampaignFits).
-        self.campaign_fits = sampling.CampaignFits()
+        # Both blocks compiled for nutpie (on the first nutpie fit or ``compile``), with
+        # the campaign level's last fit.
+        self.nutpie = NutpieBlocks(self.model_config, self.organisations)
         self.idata: az.InferenceData | None = None
         self.sample_seconds: float | None = None
         self.campaign_reused = False
-        self.compile_seconds: float | None = None
         # The settings of the last fit (the configured ones with that fit's overrides).
         self.fit_sampler_config: dict[str, Any] = {**self.sampler_config}
 
@@ -192,34 +186,7 @@ class ConfirmationModel:
         if self._model is None:
             self.build_model()
         if self.sampler_config["sampler"] == "nutpie":
-            self._nutpie_model()
-
-    def _nutpie_model(self):
-        """Both blocks compiled for nutpie, with the current cut-off's data."""
-        if self._compiled is None:
-            started = time.perf_counter()
-            key = snapshot.model_key(self._model)
-            child = None
-            if cache_enabled() and not snapshot.stored(key):
-                # A machine that has not compiled this model: the campaign level compiles
-                # in a child process meanwhile, and loads from the caches below.
-                child = campaign_level.compile_in_background(
-                    self.model_config, self.inputs.reference, self.organisations
-                )
-            allies = compile_for_nutpie(self._model, key)
-            precompile.wait(child, timeout=PRECOMPILE_TIMEOUT_SECONDS)
-            # The campaign level is compiled once per process (any dataset shares it).
-            campaign = campaign_level.compiled_reference_model(
-                self.model_config, self.inputs.reference, self.organisations
-            )
-            self._compiled = (allies, campaign)
-            self.compile_seconds = time.perf_counter() - started
-            logger.info("compiled the model for nutpie in %.1f s", self.compile_seconds)
-        allies, campaign = self._compiled
-        return (
-            allies.with_data(**self._data_values(self.inputs)),
-            campaign.with_data(**self._campaign_values(self.inputs)),
-        )
+            self.nutpie.compile(self._model, self.inputs.reference)
 
     def fit(
         self,
@@ -257,15 +224,18 @@ class ConfirmationModel:
         cfg = {**self.sampler_config, **(sampler_overrides or {})}
         self.fit_sampler_config = {**cfg, "sampler": sampler}
         if sampler == "nutpie":
-            allies, campaign = self._nutpie_model()  # compiled on the first fit
+            self.nutpie.compile(self._model, self.inputs.reference)  # on the first fit
+            allies, campaign = self.nutpie.with_data(
+                self._data_values(self.inputs), self._campaign_values(self.inputs)
+            )
             started = time.perf_counter()
-            idata = sampling.sample_blocks(allies, campaign, cfg, random_seed, self.campaign_fits)
+            idata = self.nutpie.sample(allies, campaign, cfg, random_seed)
         else:
             started = time.perf_counter()
             idata = sampling.pm_sample_blocks(self.model, self.campaign_model, cfg, random_seed)
         self.sample_seconds = time.perf_counter() - started
         # Whether the campaign level's draws are the last fit's (same data, settings, seed).
-        self.campaign_reused = sampler == "nutpie" and self.campaign_fits.reused
+        self.campaign_reused = sampler == "nutpie" and self.nutpie.campaign_reused
         idata.attrs.update(self._attrs(random_seed))
         self.idata = idata
         return idata

@@ -235,7 +235,7 @@ class Forecaster:
         run_dir = Path(run_dir)
         started = time.perf_counter()
         inputs = self.inputs(evidence, as_of)
-        compiled_before = self.model is not None and self.model._compiled is not None
+        compiled_before = self.model is not None and self.model.nutpie.compiled
         fit = self._fit_gated(inputs, seed=seed, sampler=sampler, run_id=run_id)
         diagnosed = time.perf_counter()
         document = self._document(fit, inputs, run_id)
@@ -251,7 +251,7 @@ class Forecaster:
         timings = {
             "sample_seconds": round(fit.sample_seconds, 4),  # every attempt's
             "fit_seconds": round(fit.fitted_at - started, 4),
-            "compile_seconds": round((model.compile_seconds or 0.0) if compiled else 0.0, 4),
+            "compile_seconds": round((model.nutpie.compile_seconds or 0.0) if compiled else 0.0, 4),
             "diagnose_seconds": round(diagnosed - fit.fitted_at, 4),
             "summarise_seconds": round(summarised - diagnosed, 4),
             "save_seconds": round(saved - summarised, 4),

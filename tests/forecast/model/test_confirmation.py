@@ -139,7 +139,7 @@ def test_a_rerun_on_evidence_the_campaign_level_does_not_read_reuses_its_fit_exa
     official = news("CC", "endorsement")
     reused, reused_draws = fit(official, name="reused")
     assert reused.diagnostics["campaign_level_reused"]
-    forecaster.model.campaign_fits = sampling.CampaignFits()  # forget the last fit
+    forecaster.model.nutpie.campaign_fits = sampling.CampaignFits()  # forget the last fit
     fresh, fresh_draws = fit(official, name="fresh")
     assert not fresh.diagnostics["campaign_level_reused"]
     assert all(np.array_equal(reused_draws[v], fresh_draws[v]) for v in CAMPAIGN_DRAWS)
