@@ -34,12 +34,14 @@ from forecast.pipeline.store import (
     INPUTS_FILE,
     POSTERIOR_FILE,
     TIMINGS_FILE,
+    new_run_id,
     write_json,
 )
 from forecast.posterior import predict
 from forecast.posterior.document import build_document
 from forecast.posterior.draws import DRAWS_FILE, PosteriorDraws
 from forecast.posterior.schema import checked
+from forecast.seed import DEFAULT_SEED
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +140,17 @@ class GatedFit(NamedTuple):
     fitted_at: float  # perf_counter when the last attempt finished sampling
 
 
+class Forecast(NamedTuple):
+    """A forecast made and not stored: the gated fit, its document and the timings so far."""
+
+    inputs: ModelInputs
+    fit: GatedFit
+    document: dict[str, Any]
+    timings: dict[str, float]  # up to the document; storing adds its own
+    started: float  # perf_counter when the forecast began
+    summarised: float  # perf_counter when its document was made
+
+
 class Forecaster:
     """Owns the compiled model for one dataset and turns evidence into published forecasts.
 
@@ -204,6 +217,80 @@ class Forecaster:
         model.fit(inputs, random_seed=seed, sampler=sampler, sampler_overrides=sampler_overrides)
         return model
 
+    def forecast(
+        self,
+        evidence: Sequence[EvidenceItem],
+        as_of: dt.date,
+        *,
+        seed: int = DEFAULT_SEED,
+        run_id: str | None = None,
+        sampler: str | None = None,
+    ) -> dict[str, Any]:
+        """The forecast document at ``as_of``: fit on the evidence dated up to it, gate
+        and summarise, writing no file (``run`` is this and storing; only the compile
+        caches are written, by a first fit on a machine that lacks them).
+
+        The document is the one ``run`` stores for the same evidence, cut-off and seed,
+        whole and matching the schema the API serves: ``run_id`` names it (default a new
+        id, ``store.new_run_id``) and ``published_at`` is when it was made.
+
+        Parameters
+        ----------
+        evidence
+            Evidence items; those dated after ``as_of`` are left out.
+        as_of
+            The cut-off.
+        seed
+            Seed of the sampler: the same seed and evidence give the same numbers.
+        run_id
+            The document's ``run_id``.
+        sampler
+            ``"nutpie"`` (default) or ``"pymc"``.
+
+        Returns
+        -------
+        dict
+            The forecast document, JSON-ready.
+
+        Raises
+        ------
+        GateFailed
+            The fit (and its one refit) missed a threshold: there is no document.
+        """
+        made = self._forecast(
+            evidence, as_of, seed=seed, run_id=run_id or new_run_id(), sampler=sampler
+        )
+        check(made.fit.diagnostics)
+        return made.document
+
+    def _forecast(
+        self,
+        evidence: Sequence[EvidenceItem],
+        as_of: dt.date,
+        *,
+        seed: int,
+        run_id: str,
+        sampler: str | None,
+    ) -> Forecast:
+        """Fit, gate and summarise: the document whether or not the fit passed."""
+        started = time.perf_counter()
+        inputs = self.inputs(evidence, as_of)
+        compiled_before = self.model is not None and self.model.nutpie.compiled
+        fit = self._fit_gated(inputs, seed=seed, sampler=sampler, run_id=run_id)
+        diagnosed = time.perf_counter()
+        document = self._document(fit, inputs, run_id)
+        summarised = time.perf_counter()
+        model = fit.model
+        compiled = not compiled_before and model.fit_sampler_config["sampler"] == "nutpie"
+        timings = {
+            "sample_seconds": round(fit.sample_seconds, 4),  # every attempt's
+            "fit_seconds": round(fit.fitted_at - started, 4),
+            "compile_seconds": round((model.nutpie.compile_seconds or 0.0) if compiled else 0.0, 4),
+            "diagnose_seconds": round(diagnosed - fit.fitted_at, 4),
+            "summarise_seconds": round(summarised - diagnosed, 4),
+        }
+        return Forecast(inputs, fit, document, timings, started, summarised)
+
     def run(
         self,
         evidence: Sequence[EvidenceItem],
@@ -215,7 +302,7 @@ class Forecaster:
         sampler: str | None = None,
         archive: bool = True,
     ) -> RunResult:
-        """Fit at ``as_of`` on the evidence dated up to it, gate, summarise and store.
+        """``forecast`` at ``as_of`` on the evidence dated up to it, and store the run.
 
         ``archive=False`` leaves the posterior's netCDF (the audit copy, about a quarter
         of a second to write) to ``RunResult.archive()``, so that a caller can publish
@@ -233,29 +320,18 @@ class Forecaster:
             The fit missed a threshold; its artifacts are written, nothing is published.
         """
         run_dir = Path(run_dir)
-        started = time.perf_counter()
-        inputs = self.inputs(evidence, as_of)
-        compiled_before = self.model is not None and self.model.nutpie.compiled
-        fit = self._fit_gated(inputs, seed=seed, sampler=sampler, run_id=run_id)
-        diagnosed = time.perf_counter()
-        document = self._document(fit, inputs, run_id)
-        summarised = time.perf_counter()
-        model = fit.model
-        record = self._record(model, inputs, run_id=run_id, seed=seed)
+        made = self._forecast(evidence, as_of, seed=seed, run_id=run_id, sampler=sampler)
+        fit, document, model = made.fit, made.document, made.fit.model
+        record = self._record(model, made.inputs, run_id=run_id, seed=seed)
         fit.draws.save(run_dir / DRAWS_FILE)
         deferred = not archive and fit.diagnostics["passed"]
         if not deferred:
             model.save(run_dir / POSTERIOR_FILE)
         saved = time.perf_counter()
-        compiled = not compiled_before and model.fit_sampler_config["sampler"] == "nutpie"
         timings = {
-            "sample_seconds": round(fit.sample_seconds, 4),  # every attempt's
-            "fit_seconds": round(fit.fitted_at - started, 4),
-            "compile_seconds": round((model.nutpie.compile_seconds or 0.0) if compiled else 0.0, 4),
-            "diagnose_seconds": round(diagnosed - fit.fitted_at, 4),
-            "summarise_seconds": round(summarised - diagnosed, 4),
-            "save_seconds": round(saved - summarised, 4),
-            "total_seconds": round(saved - started, 4),
+            **made.timings,
+            "save_seconds": round(saved - made.summarised, 4),
+            "total_seconds": round(saved - made.started, 4),
         }
         write_json(run_dir / INPUTS_FILE, record)
         write_json(run_dir / DIAGNOSTICS_FILE, fit.diagnostics)
