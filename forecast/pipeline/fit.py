@@ -424,7 +424,9 @@ class Forecaster:
             names={a.code: a.name for a in self.dataset.allies},
             meta={
                 "run_id": run_id,
-                "published_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                # To the microsecond: the service's newest forecast at a cut-off is the
+                # latest published, and two runs can publish within one second.
+                "published_at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
                 "evidence_count": len(inputs.evidence_ids),
                 "diagnostics": _public_diagnostics(fit.diagnostics),
             },

@@ -67,6 +67,9 @@ def test_a_retraction_is_listed_as_retracted_and_history_rows_link_to_their_chan
     change = published_client.get(history[-1]["changes"]).json()
 
     assert history[-1]["run_id"] == change["run_id"] == retraction_run
+    # Two runs at one cut-off published within a second: the later is the newer.
+    assert history[-2]["as_of"] == history[-1]["as_of"]
+    assert history[-2]["published_at"] < history[-1]["published_at"]
     assert (change["added"], change["retracted"]) == ([], [posted["evidence_id"]])
     assert change["evidence"][0]["change"] == "retracted"
     assert published_client.get("/forecast/changes/run_nope").status_code == 404
