@@ -139,6 +139,8 @@ def build_document(
     dict
         JSON-ready; probabilities are posterior means, intervals 94% equal-tailed.
     """
+    # Given the record: no confirmation by the cut-off (a no-op while a member is undecided).
+    draws = predict.on_the_record(draws)
     assume = dict(assume or {})
     all_deadlines = list(deadlines) + [
         (f"{BY_PREFIX}{d.isoformat()}", f"By {d.isoformat()}", d) for d in by

@@ -57,6 +57,8 @@ def pivotal(
         return if_endorses, if_refuses
     # The members whose decision is open, and every other member.
     open_, rest = np.flatnonzero(changes), np.flatnonzero(members & ~changes)
+    # Each what-if is conditioned on the record as ``confirmed_by`` is (``not_yet``).
+    before = predict.confirmed_by_cut_off(draws)
     value = _if_endorses(under(draws, assume), days, assume, open_, rest)
     # A holdout's endorsement also leaves one holdout fewer: the endgame of that state
     # (the same for every holdout, so one more pass).
@@ -66,7 +68,7 @@ def pivotal(
         if fewer is not under(draws, assume):
             others = np.setdiff1d(np.flatnonzero(members), holding)
             value[:, np.isin(open_, holding)] = _if_endorses(fewer, days, assume, holding, others)
-    if_endorses[:, open_, :] = value
+    if_endorses[:, open_, :] = value if draws.withdrawn else predict.not_yet(value, before)
     return if_endorses, if_refuses
 
 

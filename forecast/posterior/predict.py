@@ -15,7 +15,9 @@ probability ``p_S``. With ``M = prod over members of G``, consent by day ``x`` i
 (every member has decided on its own and no endgame has come; or the endgame has come
 and succeeded; or it came and failed after every member had already consented), and
 ``P(confirmed by D)`` is that at ``x = D - lag``, computed exactly per draw (the integral
-on a grid over ``F_E``).
+on a grid over ``F_E``), given that no confirmation is on record at the cut-off
+(``on_the_record``: once every member has endorsed, a short lag would have confirmed the
+candidate already).
 """
 
 from __future__ import annotations
@@ -176,20 +178,32 @@ def endorse_ever(draws: PosteriorDraws, assume: Mapping[str, str] | None = None)
 def confirmed_by(
     draws: PosteriorDraws, day: float | np.ndarray, assume: Mapping[str, str] | None = None
 ) -> np.ndarray:
-    """P(confirmed by the end of ``day``) per draw.
+    """P(confirmed by the end of ``day``) per draw, given no confirmation by the cut-off.
 
     The candidate is confirmed ``lag`` days after the last member decides on its own,
     or at the endgame if that is earlier and the campaign succeeds (the reference class
     dates an endgame by its formal decision, so no lag is added to it). With ``M`` the
     product of the members' ``G``, ``y = day - lag`` and ``F_E`` the endgame's CDF:
     ``p_S (1 - (1 - M(y)) (1 - F_E(day))) + (1 - p_S) (M(y) (1 - F_E(y)) + int_c^y M
-    dF_E)`` (the campaign succeeds, or it fails after every member had consented).
+    dF_E)`` (the campaign succeeds, or it fails after every member had consented); then
+    conditioned on the record (``not_yet``), so that a day on or before the cut-off is 0.
 
     ``day`` is a scalar (result shape (draw,)) or a 1-d array of k days (shape (draw, k)).
     """
+    days = np.atleast_1d(np.asarray(day, dtype=float))
+    value = _consent_by(draws, days, assume)
+    if not draws.withdrawn:
+        value = not_yet(value, confirmed_by_cut_off(draws))
+    return value[:, 0] if np.ndim(day) == 0 else value
+
+
+def _consent_by(
+    draws: PosteriorDraws, days: np.ndarray, assume: Mapping[str, str] | None
+) -> np.ndarray:
+    """P(confirmed by the end of each of ``days``) per draw, shape (draw, k), as the model
+    has it before the record's silence at the cut-off is taken into account."""
     assume = validate_assume(draws, assume)
     draws = under(draws, assume)
-    days = np.atleast_1d(np.asarray(day, dtype=float))
     x = days[None, :] - draws.decision_lag[:, None]  # (S, K)
     members = draws.member > 0
     if draws.withdrawn:
@@ -202,13 +216,61 @@ def confirmed_by(
 
     by_blocks(block, draws.n_draws)
     if draws.withdrawn:
-        value = own
-    else:
-        u = endgame_cdf(draws, x)
-        integral = integral_to(endgame_grid(draws, assume)["all"], u)
-        p_s = success(draws, assume)[:, None]
-        value = consent(p_s, own, u, endgame_cdf(draws, np.broadcast_to(days, x.shape)), integral)
-    return value[:, 0] if np.ndim(day) == 0 else value
+        return own
+    u = endgame_cdf(draws, x)
+    integral = integral_to(endgame_grid(draws, assume)["all"], u)
+    p_s = success(draws, assume)[:, None]
+    return consent(p_s, own, u, endgame_cdf(draws, np.broadcast_to(days, x.shape)), integral)
+
+
+@_memoised
+def confirmed_by_cut_off(draws: PosteriorDraws) -> np.ndarray:
+    """Per draw, shape (draw,): the model's P(confirmed by the end of the cut-off day)
+    before the record is read. No confirmation is on record, so this mass is known not to
+    have happened: it is 0 while a member is undecided (its ``G`` is 0 up to the cut-off)
+    and the endgame's is conditioned already, but once every member has endorsed, the
+    draws whose decision lag would have run out by the cut-off say so."""
+    return _consent_by(draws, np.array([draws.censor_day]), None)[:, 0]
+
+
+def not_yet(value: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """``value``, P(confirmed by some day) per draw (draw first), given no confirmation by
+    the cut-off, where the draw's unconditional P(by the cut-off) is ``before`` (draw,):
+    ``(value - before) / (1 - before)``, 0 for a day on or before the cut-off. A draw with
+    ``before`` = 1 is ruled out by the record; ``on_the_record`` resamples it away, and
+    here it is 0."""
+    b = before.reshape(before.shape + (1,) * (value.ndim - 1))
+    left = 1.0 - b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(left > 0.0, (value - b) / left, 0.0)
+    return np.clip(out, 0.0, 1.0)
+
+
+def on_the_record(draws: PosteriorDraws, seed: int = 0) -> PosteriorDraws:
+    """The draws given that no confirmation is on record at the cut-off: each draw kept in
+    proportion to its probability of none by then (``1 - confirmed_by_cut_off``), by
+    systematic resampling with a fixed ``seed`` (the same draws give the same document).
+    Draws unchanged (the same object) when every draw allows none, as while any member is
+    undecided; per-draw values are then conditioned by ``not_yet``."""
+    if draws.withdrawn:
+        return draws
+    left = 1.0 - confirmed_by_cut_off(draws)
+    if left.min() >= 1.0:
+        return draws
+    if left.sum() <= 0.0:
+        logger.warning(
+            "every draw had the candidate confirmed by the cut-off, which the record denies; "
+            "the draws are kept as they are"
+        )
+        return draws
+    positions = (np.random.default_rng(seed).random() + np.arange(draws.n_draws)) / draws.n_draws
+    rows = np.searchsorted(np.cumsum(left) / left.sum(), positions, side="right")
+    kept = np.minimum(rows, draws.n_draws - 1)
+    logger.info(
+        "the record (no confirmation by the cut-off) keeps %.1f%% of the draws' weight",
+        100.0 * left.mean(),
+    )
+    return rows_of(draws, kept)
 
 
 def consent(
@@ -222,15 +284,17 @@ def consent(
 
 @_memoised
 def confirmed_ever(draws: PosteriorDraws, assume: Mapping[str, str] | None = None) -> np.ndarray:
-    """P(the candidate is ever confirmed) per draw, shape (draw,)."""
+    """P(the candidate is ever confirmed) per draw, shape (draw,), given no confirmation
+    by the cut-off (``not_yet``)."""
     assume = validate_assume(draws, assume)
+    before = None if draws.withdrawn else confirmed_by_cut_off(draws)
     draws = under(draws, assume)
     members = draws.member > 0
-    if draws.withdrawn:
+    if before is None:
         at_cut_off = own_endorsed_by(draws, np.full(draws.n_draws, draws.censor_day), assume)
         return np.prod(at_cut_off[:, members], axis=1)
     p_s = success(draws, assume)
-    return p_s + (1.0 - p_s) * endgame_grid(draws, assume)["all"][:, -1]
+    return not_yet(p_s + (1.0 - p_s) * endgame_grid(draws, assume)["all"][:, -1], before)
 
 
 def thinned(draws: PosteriorDraws, n: int, seed: int = 0) -> PosteriorDraws:

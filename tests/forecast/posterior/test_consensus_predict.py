@@ -18,6 +18,7 @@ from forecast.posterior import predict
 from forecast.posterior.campaign import endgame_cdf
 from forecast.posterior.draws import PosteriorDraws
 from forecast.posterior.grid import ENDGAME_GRID
+from forecast.posterior.pivotal import pivotal
 from tests.draws import CUT_OFF, make_draws
 
 # Midpoint rule on ENDGAME_GRID cells of the endgame's conditional CDF, against quad: on
@@ -173,14 +174,18 @@ def test_ever_is_exact_when_only_the_endgame_can_change_anything():
     ran out before the reports: each has endorsed if and only if its report is true, and
     nobody decides on their own after the cut-off. Then, by hand, P(BB ever endorses) =
     p_S + (1 - p_S) w_BB and P(ever confirmed) = p_S + (1 - p_S) w_AA w_BB: the endgame's
-    whole range counts, the last cell of the grid (u from 1 - 1/K^2 to 1) included."""
+    whole range counts, the last cell of the grid (u from 1 - 1/K^2 to 1) included. The
+    decision lag (40 days) has not run out since the reports at the cut-off (day 120), so
+    the record's silence says nothing (``test_no_confirmation_on_record...``)."""
     draws = two_allies(
         location=np.log(np.full((3, 2), 50.0)),
         shape=np.full(3, 0.02),
         event=np.array([1.0, 1.0]),
         event_day=np.array([90.0, 100.0]),
         reliability=np.array([0.6, 0.8]),
+        decision_lag=np.full(3, 40.0),
     )
+    assert predict.confirmed_by_cut_off(draws).max() == 0.0
     w = np.array([[report_is_true(draws, s, i) for i in range(2)] for s in range(3)])
     p_s = draws.p_success
     assert np.all((w > 0.6) & (w < 0.99))
@@ -189,6 +194,67 @@ def test_ever_is_exact_when_only_the_endgame_can_change_anything():
     # The last cell carries (1 - p_S) w / K^2, 3e-4 to 1e-3 here: far above these tolerances.
     assert ever == pytest.approx(p_s[:, None] + (1.0 - p_s[:, None]) * w, rel=1e-12)
     assert confirmed == pytest.approx(p_s + (1.0 - p_s) * w.prod(axis=1), rel=1e-12)
+
+
+def test_no_confirmation_on_record_leaves_only_the_endgame_when_true_reports_would_have_confirmed():
+    """The case above with no decision lag: had both reports (days 90 and 100) been true,
+    the candidate would have been confirmed by day 100, so the record's silence at day 120
+    says at least one is false (probability 1 - w_AA w_BB before). By hand, each draw's
+    P(ever confirmed) is then p_S: only the endgame can still bring both members in."""
+    draws = two_allies(
+        location=np.log(np.full((3, 2), 50.0)),
+        shape=np.full(3, 0.02),
+        event=np.array([1.0, 1.0]),
+        event_day=np.array([90.0, 100.0]),
+        reliability=np.array([0.6, 0.8]),
+        decision_lag=np.zeros(3),
+    )
+    w = np.array([[report_is_true(draws, s, i) for i in range(2)] for s in range(3)])
+    assert predict.confirmed_by_cut_off(draws) == pytest.approx(w.prod(axis=1), rel=1e-9)
+    assert predict.confirmed_ever(draws) == pytest.approx(draws.p_success, rel=1e-9)
+    # By a day ahead, likewise only the endgame: p_S F_E(day) (before: w_AA w_BB + that).
+    endgame = endgame_cdf(draws, np.full((3, 1), 150.0))[:, 0]
+    assert predict.confirmed_by(draws, 150.0) == pytest.approx(draws.p_success * endgame, rel=1e-9)
+    # "What would move it" reads the record as each what-if does.
+    if_endorses, _ = pivotal(draws, 150.0)
+    for i, code in enumerate(draws.codes):
+        assert if_endorses[:, i, 0] == pytest.approx(
+            predict.confirmed_by(draws, 150.0, {code: "endorsed"}), rel=1e-9
+        )
+    # The document's draws: each kept in proportion to 1 - w_AA w_BB (systematic
+    # resampling: n * weight / total copies, rounded down or up).
+    kept = predict.on_the_record(draws)
+    share = 3 * (1.0 - w.prod(axis=1)) / (1.0 - w.prod(axis=1)).sum()
+    copies = [int(np.sum(kept.p_success == p)) for p in draws.p_success]
+    assert kept.n_draws == 3 and sum(copies) == 3
+    assert all(np.floor(e) <= c <= np.ceil(e) for c, e in zip(copies, share, strict=True))
+
+
+def test_no_confirmation_on_record_rules_out_the_lags_that_have_run_out():
+    """Both members endorsed in public on day 100; the cut-off is day 120 and the draws'
+    decision lags are 5, 15 and 30 days, with the endgame too late to matter. By hand: the
+    first two draws would have confirmed the candidate on days 105 and 115, which the
+    record denies, so only the third stands: P(confirmed by day 125) = 0, by day 135 = 1,
+    and ever = 1 (before, by day 125 was 2/3). The document's draws keep only the third."""
+    draws = two_allies(
+        status=("endorsed", "endorsed"),
+        event=np.array([1.0, 1.0]),
+        event_day=np.array([100.0, 100.0]),
+        reliability=np.array([1.0, 1.0]),
+        decision_lag=np.array([5.0, 15.0, 30.0]),
+        p_success=np.zeros(3),
+        endgame_location=np.log(np.full(3, 1e6)),
+    )
+    assert predict.confirmed_by_cut_off(draws) == pytest.approx([1.0, 1.0, 0.0], abs=1e-12)
+    kept = predict.on_the_record(draws)
+    assert np.all(kept.decision_lag == 30.0)
+    assert predict.confirmed_by(kept, np.array([125.0, 135.0])).mean(axis=0) == pytest.approx(
+        [0.0, 1.0], abs=1e-12
+    )
+    assert predict.confirmed_ever(kept).mean() == pytest.approx(1.0, abs=1e-12)
+    # While a member is undecided, the record's silence is no news: the same draws.
+    undecided = two_allies()
+    assert predict.on_the_record(undecided) is undecided
 
 
 # --- 2. Monte Carlo of the generative model ---------------------------------------------
@@ -373,11 +439,16 @@ def test_assuming_a_member_opposed_rules_out_confirmation_and_its_endorsement():
 
 
 def test_assuming_an_ally_endorsed_equals_observing_its_endorsement_at_the_cut_off():
-    draws = two_allies()
+    """Lags of a day or more: with none, an endorsement observed on the cut-off day would
+    confirm the candidate that day in some draws, which the record's silence rules out
+    (``on_the_record``), while a what-if endorses after the record was read."""
+    lags = {"decision_lag": np.array([3.0, 8.0, 1.0])}
+    draws = two_allies(**lags)
     observed = two_allies(
         event=np.array([1.0, 1.0]),
         event_day=np.array([CUT_OFF, 100.0]),
         status=("endorsed", "undecided"),
+        **lags,
     )
     deadlines = np.array(DEADLINES)
     days = np.broadcast_to(np.array(DAYS), (draws.n_draws, len(DAYS)))
