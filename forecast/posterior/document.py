@@ -27,14 +27,10 @@ BY_PREFIX = "by_"
 def _deadline_entry(
     draws: PosteriorDraws, key: str, label: str, date: dt.date, assume: Mapping[str, str]
 ) -> dict[str, Any]:
-    """P(confirmed by ``date``) with its interval; a passed deadline is settled by the
-    record, as each member's P(endorsed by it) is (``_endorsed_by``): a question still
-    forecast at its cut-off has no confirmation on record, so it was not confirmed by then,
-    whatever the model's lag would allow since the last member's endorsement."""
-    if passed(draws, date):
-        p = np.zeros(draws.n_draws)
-    else:
-        p = predict.confirmed_by(draws, draws.day(date), assume)
+    """P(confirmed by ``date``) with its interval: 0 for a passed deadline, which the
+    record settles (``predict.not_yet``), as each member's P(endorsed by it) is
+    (``_endorsed_by``)."""
+    p = predict.confirmed_by(draws, draws.day(date), assume)
     return {
         "key": key,
         "label": label,
