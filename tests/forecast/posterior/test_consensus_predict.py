@@ -169,6 +169,19 @@ def test_ever_endorsing_and_ever_confirming_match_integrals_over_the_whole_endga
         assert confirmed[s] == pytest.approx(want, rel=EVER_REL)
 
 
+def both_reported(decision_lag: np.ndarray) -> PosteriorDraws:
+    """Both members reported (reliability 0.6 on day 90, 0.8 on day 100), their own timing
+    curves run out before the reports: each has endorsed if and only if its report is true."""
+    return two_allies(
+        location=np.log(np.full((3, 2), 50.0)),
+        shape=np.full(3, 0.02),
+        event=np.array([1.0, 1.0]),
+        event_day=np.array([90.0, 100.0]),
+        reliability=np.array([0.6, 0.8]),
+        decision_lag=decision_lag,
+    )
+
+
 def test_ever_is_exact_when_only_the_endgame_can_change_anything():
     """Both members were reported (reliability 0.6 and 0.8) and their own timing curves
     ran out before the reports: each has endorsed if and only if its report is true, and
@@ -177,14 +190,7 @@ def test_ever_is_exact_when_only_the_endgame_can_change_anything():
     whole range counts, the last cell of the grid (u from 1 - 1/K^2 to 1) included. The
     decision lag (40 days) has not run out since the reports at the cut-off (day 120), so
     the record's silence says nothing (``test_no_confirmation_on_record...``)."""
-    draws = two_allies(
-        location=np.log(np.full((3, 2), 50.0)),
-        shape=np.full(3, 0.02),
-        event=np.array([1.0, 1.0]),
-        event_day=np.array([90.0, 100.0]),
-        reliability=np.array([0.6, 0.8]),
-        decision_lag=np.full(3, 40.0),
-    )
+    draws = both_reported(decision_lag=np.full(3, 40.0))
     assert predict.confirmed_by_cut_off(draws).max() == 0.0
     w = np.array([[report_is_true(draws, s, i) for i in range(2)] for s in range(3)])
     p_s = draws.p_success
@@ -201,14 +207,7 @@ def test_no_confirmation_on_record_leaves_only_the_endgame_when_true_reports_wou
     the candidate would have been confirmed by day 100, so the record's silence at day 120
     says at least one is false (probability 1 - w_AA w_BB before). By hand, each draw's
     P(ever confirmed) is then p_S: only the endgame can still bring both members in."""
-    draws = two_allies(
-        location=np.log(np.full((3, 2), 50.0)),
-        shape=np.full(3, 0.02),
-        event=np.array([1.0, 1.0]),
-        event_day=np.array([90.0, 100.0]),
-        reliability=np.array([0.6, 0.8]),
-        decision_lag=np.zeros(3),
-    )
+    draws = both_reported(decision_lag=np.zeros(3))
     w = np.array([[report_is_true(draws, s, i) for i in range(2)] for s in range(3)])
     assert predict.confirmed_by_cut_off(draws) == pytest.approx(w.prod(axis=1), rel=1e-9)
     assert predict.confirmed_ever(draws) == pytest.approx(draws.p_success, rel=1e-9)
