@@ -23,10 +23,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numba
-from numba.core import caching
+from forecast import versions
 
 logger = logging.getLogger(__name__)
+
+versions.check()  # numba's internals below: fail here, naming the release
+
+import numba  # noqa: E402 (after the check)
+from numba.core import caching  # noqa: E402
 
 
 def _load_or_discard(load_overload: Callable[..., Any]) -> Callable[..., Any]:

@@ -44,9 +44,12 @@ import pymc as pm
 
 # Imported for its guard: a cache entry numba cannot load is deleted and compiled again.
 from forecast import numba_cache as numba_cache
+from forecast import versions
 from forecast.model import snapshot
 
 logger = logging.getLogger(__name__)
+
+versions.check()  # internals below: fail here, naming the release, not deep in a compile
 
 # Bumped whenever the generated callbacks change.
 CALLBACK_VERSION = 1
@@ -264,8 +267,8 @@ def _callback(
 def callback_key(source: str, graph_key: str, dtypes: Sequence[str], user_data: np.ndarray) -> str:
     """The cache key of a callback: its source, the wrapped graph's key, the data's
     dtypes and layout, and the versions of every library that compiles it."""
-    versions = {name: metadata.version(name) for name in _LIBRARIES}
-    payload = repr((CALLBACK_VERSION, versions, source, graph_key, list(dtypes), user_data.dtype))
+    releases = {name: metadata.version(name) for name in _LIBRARIES}
+    payload = repr((CALLBACK_VERSION, releases, source, graph_key, list(dtypes), user_data.dtype))
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

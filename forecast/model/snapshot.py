@@ -52,10 +52,13 @@ from typing import Any, NamedTuple
 import numpy as np
 import pymc as pm
 
+from forecast import versions
 from forecast.digest import add_array
 from forecast.files import replacing
 
 logger = logging.getLogger(__name__)
+
+versions.check()  # internals below: fail here, naming the release, not deep in a compile
 
 # Bumped whenever what is stored (or how it is rebuilt) changes.
 SNAPSHOT_VERSION = 2
@@ -102,8 +105,8 @@ def model_key(model: pm.Model) -> str:
 
     outputs = [model.logp(), *model.free_RVs, *model.deterministics]
     digest = hashlib.sha256()
-    versions = {name: metadata.version(name) for name in _LIBRARIES}
-    digest.update(repr((SNAPSHOT_VERSION, versions, model.check_bounds)).encode())
+    releases = {name: metadata.version(name) for name in _LIBRARIES}
+    digest.update(repr((SNAPSHOT_VERSION, releases, model.check_bounds)).encode())
     digest.update(repr(_compile_settings()).encode())
     strategies = {rv.name: repr(value) for rv, value in model.rvs_to_initial_values.items()}
     digest.update(repr(sorted(strategies.items())).encode())
