@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 # In the artifacts directory, which the worker writes and the API process reads.
 WORKER_STATUS_FILE = "worker-status.json"
+# Beside it: the last compile's time in seconds, which the next start expects.
+COMPILE_FILE = "worker-compile-seconds.json"
 # Every report is padded to this many bytes (JSON allows trailing spaces).
 REPORT_BYTES = 512
 
@@ -37,19 +39,49 @@ class WorkerReport(msgspec.Struct, kw_only=True):
     # Why the worker's last write (or probe write) failed; None while they work.
     writes_reason: str | None = None
     failing_since: float | None = None
+    # What the worker is doing: compiling the model (from ``phase_started``, expected to
+    # take ``expected_seconds``, the last compile's time, if known) or ready for runs.
+    phase: str = "ready"
+    phase_started: float | None = None
+    expected_seconds: float | None = None
 
 
 def report_now(
-    writes_reason: str | None = None, failing_since: float | None = None
+    writes_reason: str | None = None,
+    failing_since: float | None = None,
+    *,
+    phase: str = "ready",
+    expected_seconds: float | None = None,
 ) -> WorkerReport:
-    """This process's report, stamped now."""
+    """This process's report, stamped now (a ``compiling`` phase starts now)."""
+    now = time.time()
     return WorkerReport(
         pid=os.getpid(),
         host=socket.gethostname(),
-        reported_at=time.time(),
+        reported_at=now,
         writes_reason=None if writes_reason is None else writes_reason[:200],
         failing_since=failing_since,
+        phase=phase,
+        phase_started=now if phase == "compiling" else None,
+        expected_seconds=expected_seconds,
     )
+
+
+def read_compile_seconds(folder: Path) -> float | None:
+    """How long the last worker took to compile the model (``COMPILE_FILE``), or None."""
+    try:
+        return float(msgspec.json.decode((folder / COMPILE_FILE).read_bytes())["seconds"])
+    except (OSError, msgspec.DecodeError, KeyError, TypeError, ValueError):
+        return None
+
+
+def write_compile_seconds(folder: Path, seconds: float) -> None:
+    """Keep this compile's time: the next start expects as long (the page counts down)."""
+    try:
+        with replacing(folder / COMPILE_FILE) as partial:
+            partial.write_bytes(msgspec.json.encode({"seconds": round(seconds, 1)}))
+    except OSError as exc:
+        logger.warning("the compile time cannot be kept in %s: %s", folder, exc)
 
 
 def write_report(path: Path, report: WorkerReport) -> bool:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Literal
+from typing import Annotated, Literal
 
-from msgspec import Struct
+from msgspec import Meta, Struct
 
 from service.forecasts.schemas import PublishedRef
 
@@ -20,6 +20,17 @@ class WorkerOut(Struct, kw_only=True):
     writes_enabled: bool
     writes_reason: str | None = None
     reported_at: dt.datetime
+    phase: Annotated[
+        Literal["compiling", "ready"],
+        Meta(description="compiling the model (no run is fitted meanwhile) or ready for runs"),
+    ] = "ready"
+    phase_started_at: Annotated[
+        dt.datetime | None, Meta(description="When the compile began, while compiling")
+    ] = None
+    expected_seconds: Annotated[
+        float | None,
+        Meta(description="How long the compile is expected to take: the last one's time"),
+    ] = None
 
 
 class HealthOut(Struct, kw_only=True):

@@ -76,13 +76,18 @@ class HealthService:
         )
 
     def worker(self) -> WorkerOut | None:
-        """The running worker's last report of its writes, or None."""
+        """The running worker's last report of its writes and its phase, or None."""
         report = None if self.worker_status is None else read_report(self.worker_status)
         if report is None:
             return None
+        started = report.phase_started
+        started_at = None if started is None else dt.datetime.fromtimestamp(started, dt.UTC)
         return WorkerOut(
             pid=report.pid,
             writes_enabled=report.writes_reason is None,
             writes_reason=report.writes_reason,
             reported_at=dt.datetime.fromtimestamp(report.reported_at, dt.UTC),
+            phase="compiling" if report.phase == "compiling" else "ready",
+            phase_started_at=started_at,
+            expected_seconds=report.expected_seconds,
         )

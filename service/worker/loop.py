@@ -28,7 +28,13 @@ from forecast.pipeline.store import TIMINGS_FILE, read_json, write_evidence
 from forecast.posterior.draws import DRAWS_FILE
 from forecast.processes import release_free_memory
 from service.common.db import connect, wait_for_schema
-from service.common.worker_status import WORKER_STATUS_FILE
+from service.common.worker_status import (
+    WORKER_STATUS_FILE,
+    read_compile_seconds,
+    report_now,
+    write_compile_seconds,
+    write_report,
+)
 from service.runs import queue
 from service.runs.retention import prune_run_files
 from service.settings import CONFIG_ERROR, Settings, settings_for_process
@@ -231,13 +237,19 @@ def serve(
     except (TypeError, ValueError) as exc:  # FORECAST_GATE_CONFIG or the data
         logger.error("the worker cannot start: %s", exc)
         return CONFIG_ERROR
-    logger.info("compiled the model in %.1f s", forecaster.compile())
+    status_path = settings.artifacts_dir / WORKER_STATUS_FILE
+    expected = read_compile_seconds(settings.artifacts_dir)
+    write_report(status_path, report_now(phase="compiling", expected_seconds=expected))
+    compile_seconds = forecaster.compile()
+    logger.info("compiled the model in %.1f s", compile_seconds)
+    write_compile_seconds(settings.artifacts_dir, compile_seconds)
+    write_report(status_path, report_now())
     database = connect(settings.database_url)
     if not wait_for_schema(database, settings.poll_seconds, lambda: _Stop.requested):
         database.dispose()
         logger.info("worker stopped")
         return 0
-    writes = WorkerWrites(database, settings.artifacts_dir / WORKER_STATUS_FILE)
+    writes = WorkerWrites(database, status_path)
     _attempt(writes.ready, writes)  # runs left running by a worker that died
     logger.info("worker ready (pid %d), polling every %.2f s", os.getpid(), settings.poll_seconds)
     archiver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive")

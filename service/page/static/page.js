@@ -428,6 +428,31 @@ async function render() {
   document.body.setAttribute("data-ready", listsOk && results.every(Boolean) ? "1" : "error");
 }
 
+// Before the first forecast: what the worker is doing (/health), with the time left of a
+// compile as long as the last one.
+async function showPreparing(err) {
+  const node = document.getElementById("question");
+  let text = "No forecast yet: " + err.message;
+  try {
+    const health = await getJSON("/health");
+    const worker = health.worker;
+    node.setAttribute("data-phase", worker ? worker.phase : "");
+    if (worker && worker.phase === "compiling") {
+      const spent = Math.max(0, (Date.now() - Date.parse(worker.phase_started_at)) / 1000);
+      const expected = worker.expected_seconds;
+      const left = expected == null ? " (the first compile on this machine takes a minute or two)"
+        : expected > spent ? `, about ${Math.ceil(expected - spent)} s left (the last compile took ${Math.round(expected)} s)`
+        : `, longer than the last compile (${Math.round(expected)} s)`;
+      text = `Preparing the first forecast: compiling the model, ${Math.round(spent)} s so far${left}.`;
+    } else if (health.running || health.queued) {
+      text = `Preparing the first forecast: fitting it (${health.running} run fitting, ${health.queued} queued).`;
+    }
+  } catch (healthErr) {
+    node.setAttribute("data-phase", "");
+  }
+  node.textContent = text;
+}
+
 // Conditional polling: a 304 costs the server a cached lookup; a new ETag (a publication,
 // or a change of freshness) redraws the page.
 async function poll() {
@@ -438,7 +463,7 @@ async function poll() {
       await render();
     }
   } catch (err) {
-    if (!state.live) document.getElementById("question").textContent = "No forecast yet: " + err.message;
+    if (!state.live) await showPreparing(err);
   } finally {
     setTimeout(poll, POLL_MS);
   }
