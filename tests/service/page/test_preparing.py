@@ -12,6 +12,7 @@ import pytest
 from tests.service.page.test_page import cell
 from tests.service.page.test_passed_deadlines import Stub, rendered
 
+
 def stub_with(health: dict) -> type[Stub]:
     class Preparing(Stub):
         def do_GET(self) -> None:  # http.server calls it by this name
