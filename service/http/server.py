@@ -10,7 +10,7 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from service.http.logs import escape_uvicorn_logs, printable
+from service.http.logs import escape_uvicorn_logs, printable, uvicorn_log_config
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level.lower(),
+        "log_config": uvicorn_log_config(),
         "proxy_headers": bool(trusted),
         "forwarded_allow_ips": trusted or "",
         "http": read_deadlines(settings.header_timeout_seconds, settings.body_timeout_seconds),
