@@ -68,7 +68,7 @@ def pivotal(
         if fewer is not under(draws, assume):
             others = np.setdiff1d(np.flatnonzero(members), holding)
             value[:, np.isin(open_, holding)] = _if_endorses(fewer, days, assume, holding, others)
-    if_endorses[:, open_, :] = value if draws.withdrawn else predict.not_yet(value, before)
+    if_endorses[:, open_, :] = predict.not_yet(value, before)
     return if_endorses, if_refuses
 
 

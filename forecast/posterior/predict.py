@@ -147,31 +147,50 @@ def endorsed_by(
         Shape (draw, ally) or (draw, ally, k).
     """
     assume = validate_assume(draws, assume)
+    before = confirmed_by_cut_off(draws)
     draws = under(draws, assume)
     day = np.asarray(day, dtype=float)
     if draws.withdrawn:
-        return own_endorsed_by(draws, np.minimum(day, draws.censor_day), assume)
-    own = own_endorsed_by(draws, day, assume)
-    u = endgame_cdf(draws, day)
-    integral = integral_to(endgame_grid(draws, assume)["own"], u)
-    p_s = success(draws, assume)
-    u, p_s = u[:, None, ...], p_s.reshape(-1, *([1] * (own.ndim - 1)))
-    value = own * (1.0 - u) + p_s * u + (1.0 - p_s) * integral
-    value[:, _opposed(draws, assume)] = 0.0
-    return value
+        value = own_endorsed_by(draws, np.minimum(day, draws.censor_day), assume)
+    else:
+        own = own_endorsed_by(draws, day, assume)
+        u = endgame_cdf(draws, day)
+        integral = integral_to(endgame_grid(draws, assume)["own"], u)
+        p_s = success(draws, assume)
+        u, p_s = u[:, None, ...], p_s.reshape(-1, *([1] * (own.ndim - 1)))
+        value = own * (1.0 - u) + p_s * u + (1.0 - p_s) * integral
+        value[:, _opposed(draws, assume)] = 0.0
+    return _member_not_yet(draws, value, before, day >= draws.censor_day)
+
+
+def _member_not_yet(
+    draws: PosteriorDraws, value: np.ndarray, before: np.ndarray, after: np.ndarray | bool
+) -> np.ndarray:
+    """Each member's P(endorsed by a day from the cut-off on) given the record: a
+    confirmation by the cut-off needs every member, so ``not_yet`` applies to a member's
+    value as to the candidate's (``after``: which days, shaped as the ``day`` given)."""
+    members = draws.member > 0
+    conditioned = value.copy()
+    conditioned[:, members] = not_yet(value[:, members], before)
+    mask = np.asarray(after)
+    mask = mask.reshape((*mask.shape[:1], 1, *mask.shape[1:])) if mask.ndim else mask
+    return np.where(mask, conditioned, value)
 
 
 @_memoised
 def endorse_ever(draws: PosteriorDraws, assume: Mapping[str, str] | None = None) -> np.ndarray:
-    """P(ally eventually endorses) per draw, shape (draw, ally)."""
+    """P(ally eventually endorses) per draw, shape (draw, ally), given the record
+    (``_member_not_yet``)."""
     assume = validate_assume(draws, assume)
+    before = confirmed_by_cut_off(draws)
     draws = under(draws, assume)
     if draws.withdrawn:
-        return own_endorsed_by(draws, np.full(draws.n_draws, draws.censor_day), assume)
-    p_s = success(draws, assume)[:, None]
-    value = p_s + (1.0 - p_s) * endgame_grid(draws, assume)["own"][:, :, -1]
-    value[:, _opposed(draws, assume)] = 0.0
-    return value
+        value = own_endorsed_by(draws, np.full(draws.n_draws, draws.censor_day), assume)
+    else:
+        p_s = success(draws, assume)[:, None]
+        value = p_s + (1.0 - p_s) * endgame_grid(draws, assume)["own"][:, :, -1]
+        value[:, _opposed(draws, assume)] = 0.0
+    return _member_not_yet(draws, value, before, True)
 
 
 @_memoised
@@ -191,9 +210,7 @@ def confirmed_by(
     ``day`` is a scalar (result shape (draw,)) or a 1-d array of k days (shape (draw, k)).
     """
     days = np.atleast_1d(np.asarray(day, dtype=float))
-    value = _consent_by(draws, days, assume)
-    if not draws.withdrawn:
-        value = not_yet(value, confirmed_by_cut_off(draws))
+    value = not_yet(_consent_by(draws, days, assume), confirmed_by_cut_off(draws))
     return value[:, 0] if np.ndim(day) == 0 else value
 
 
@@ -227,9 +244,11 @@ def _consent_by(
 def confirmed_by_cut_off(draws: PosteriorDraws) -> np.ndarray:
     """Per draw, shape (draw,): the model's P(confirmed by the end of the cut-off day)
     before the record is read. No confirmation is on record, so this mass is known not to
-    have happened: it is 0 while a member is undecided (its ``G`` is 0 up to the cut-off)
-    and the endgame's is conditioned already, but once every member has endorsed, the
-    draws whose decision lag would have run out by the cut-off say so."""
+    have happened: it is 0 while a member has neither endorsed nor been reported to (its
+    ``G`` is 0 up to the cut-off) and the endgame's is conditioned already, but once every
+    member has endorsed or been reported to, the draws whose decision lag would have run
+    out by the cut-off say so (for a withdrawn candidate too: a consent complete before
+    the withdrawal would have been confirmed)."""
     return _consent_by(draws, np.array([draws.censor_day]), None)[:, 0]
 
 
@@ -246,23 +265,32 @@ def not_yet(value: np.ndarray, before: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
+class RecordContradicted(ValueError):
+    """Every draw has the candidate confirmed by the cut-off, which the record denies: no
+    forecast can be conditioned on it (post the confirmation, or look at the decision lag)."""
+
+
 def on_the_record(draws: PosteriorDraws, seed: int = 0) -> PosteriorDraws:
     """The draws given that no confirmation is on record at the cut-off: each draw kept in
     proportion to its probability of none by then (``1 - confirmed_by_cut_off``), by
     systematic resampling with a fixed ``seed`` (the same draws give the same document).
-    Draws unchanged (the same object) when every draw allows none, as while any member is
-    undecided; per-draw values are then conditioned by ``not_yet``."""
-    if draws.withdrawn:
-        return draws
+    Draws unchanged (the same object) when every draw allows none, as while any member
+    has neither endorsed nor been reported to; per-draw values are then conditioned by
+    ``not_yet``.
+
+    Raises
+    ------
+    RecordContradicted
+        No draw allows the record: publishing would show 0 everywhere.
+    """
     left = 1.0 - confirmed_by_cut_off(draws)
     if left.min() >= 1.0:
         return draws
     if left.sum() <= 0.0:
-        logger.warning(
-            "every draw had the candidate confirmed by the cut-off, which the record denies; "
-            "the draws are kept as they are"
+        raise RecordContradicted(
+            f"every draw has the candidate confirmed by the cut-off ({draws.as_of}), and no "
+            "confirmation is on record: post it, or check the decision lag"
         )
-        return draws
     positions = (np.random.default_rng(seed).random() + np.arange(draws.n_draws)) / draws.n_draws
     rows = np.searchsorted(np.cumsum(left) / left.sum(), positions, side="right")
     kept = np.minimum(rows, draws.n_draws - 1)
@@ -287,12 +315,12 @@ def confirmed_ever(draws: PosteriorDraws, assume: Mapping[str, str] | None = Non
     """P(the candidate is ever confirmed) per draw, shape (draw,), given no confirmation
     by the cut-off (``not_yet``)."""
     assume = validate_assume(draws, assume)
-    before = None if draws.withdrawn else confirmed_by_cut_off(draws)
+    before = confirmed_by_cut_off(draws)
     draws = under(draws, assume)
     members = draws.member > 0
-    if before is None:
+    if draws.withdrawn:
         at_cut_off = own_endorsed_by(draws, np.full(draws.n_draws, draws.censor_day), assume)
-        return np.prod(at_cut_off[:, members], axis=1)
+        return not_yet(np.prod(at_cut_off[:, members], axis=1), before)
     p_s = success(draws, assume)
     return not_yet(p_s + (1.0 - p_s) * endgame_grid(draws, assume)["all"][:, -1], before)
 

@@ -211,6 +211,14 @@ def test_no_confirmation_on_record_leaves_only_the_endgame_when_true_reports_wou
     w = np.array([[report_is_true(draws, s, i) for i in range(2)] for s in range(3)])
     assert predict.confirmed_by_cut_off(draws) == pytest.approx(w.prod(axis=1), rel=1e-9)
     assert predict.confirmed_ever(draws) == pytest.approx(draws.p_success, rel=1e-9)
+    # Each member given the record too: P(AA ever) = (p_S + (1 - p_S) w_AA - w_AA w_BB) /
+    # (1 - w_AA w_BB), by hand; no longer above what unanimity allows beside P(ever).
+    both, p_s = w.prod(axis=1), draws.p_success
+    ever = predict.endorse_ever(draws)
+    for i in range(2):
+        by_hand = (p_s + (1.0 - p_s) * w[:, i] - both) / (1.0 - both)
+        assert ever[:, i] == pytest.approx(by_hand, rel=1e-9)
+    assert np.all(predict.confirmed_ever(draws) >= ever.sum(axis=1) - 1.0 - 1e-12)
     # By a day ahead, likewise only the endgame: p_S F_E(day) (before: w_AA w_BB + that).
     endgame = endgame_cdf(draws, np.full((3, 1), 150.0))[:, 0]
     assert predict.confirmed_by(draws, 150.0) == pytest.approx(draws.p_success * endgame, rel=1e-9)
@@ -235,15 +243,15 @@ def test_no_confirmation_on_record_rules_out_the_lags_that_have_run_out():
     first two draws would have confirmed the candidate on days 105 and 115, which the
     record denies, so only the third stands: P(confirmed by day 125) = 0, by day 135 = 1,
     and ever = 1 (before, by day 125 was 2/3). The document's draws keep only the third."""
-    draws = two_allies(
-        status=("endorsed", "endorsed"),
-        event=np.array([1.0, 1.0]),
-        event_day=np.array([100.0, 100.0]),
-        reliability=np.array([1.0, 1.0]),
-        decision_lag=np.array([5.0, 15.0, 30.0]),
-        p_success=np.zeros(3),
-        endgame_location=np.log(np.full(3, 1e6)),
-    )
+    endorsed = {
+        "status": ("endorsed", "endorsed"),
+        "event": np.array([1.0, 1.0]),
+        "event_day": np.array([100.0, 100.0]),
+        "reliability": np.array([1.0, 1.0]),
+        "p_success": np.zeros(3),
+        "endgame_location": np.log(np.full(3, 1e6)),
+    }
+    draws = two_allies(**endorsed, decision_lag=np.array([5.0, 15.0, 30.0]))
     assert predict.confirmed_by_cut_off(draws) == pytest.approx([1.0, 1.0, 0.0], abs=1e-12)
     kept = predict.on_the_record(draws)
     assert np.all(kept.decision_lag == 30.0)
@@ -251,6 +259,9 @@ def test_no_confirmation_on_record_rules_out_the_lags_that_have_run_out():
         [0.0, 1.0], abs=1e-12
     )
     assert predict.confirmed_ever(kept).mean() == pytest.approx(1.0, abs=1e-12)
+    # Every lag run out: no draw allows the record, and nothing is published from them.
+    with pytest.raises(predict.RecordContradicted, match="no confirmation is on record"):
+        predict.on_the_record(two_allies(**endorsed, decision_lag=np.array([5.0, 15.0, 0.0])))
     # While a member is undecided, the record's silence is no news: the same draws.
     undecided = two_allies()
     assert predict.on_the_record(undecided) is undecided
@@ -498,13 +509,16 @@ def test_assuming_a_non_member_opposed_leaves_confirmation_unchanged():
 
 
 def test_a_withdrawn_candidate_keeps_the_consent_it_had_at_the_cut_off():
-    # AA endorsed publicly on day 50; BB's report (day 100) is true with probability w.
-    draws = two_allies(
-        withdrawn=True,
-        event=np.array([1.0, 1.0]),
-        event_day=np.array([50.0, 100.0]),
-        status=("endorsed", "undecided"),
-    )
+    # AA endorsed publicly on day 50; BB's report (day 100) is true with probability w. The
+    # decision lag (40 days) has not run out by the cut-off (day 120): the record's
+    # silence says nothing yet.
+    withdrawn = {
+        "withdrawn": True,
+        "event": np.array([1.0, 1.0]),
+        "event_day": np.array([50.0, 100.0]),
+        "status": ("endorsed", "undecided"),
+    }
+    draws = two_allies(**withdrawn, decision_lag=np.full(3, 40.0))
     w = np.array([report_is_true(draws, s, 1) for s in range(draws.n_draws)])
     assert np.all(w > 0.03) and w.max() > 0.5
     late = np.array([CUT_OFF + 5.0, 400.0, 5000.0])
@@ -518,6 +532,12 @@ def test_a_withdrawn_candidate_keeps_the_consent_it_had_at_the_cut_off():
     assert ever[:, 1] == pytest.approx(w, rel=1e-9)
     days = np.broadcast_to(late, (draws.n_draws, late.size))
     assert predict.endorsed_by(draws, days)[:, 1] == pytest.approx(expected, rel=1e-9)
+    # With lags that ran out since BB's report, the record says the report was false: the
+    # withdrawn candidate is never confirmed and BB never endorses, AA's stays.
+    lapsed = two_allies(**withdrawn, decision_lag=np.array([3.0, 8.0, 0.0]))
+    assert predict.confirmed_ever(lapsed) == pytest.approx(np.zeros(3), abs=1e-12)
+    assert predict.endorse_ever(lapsed) == pytest.approx(np.array([[1.0, 0.0]] * 3), abs=1e-12)
+    assert predict.confirmed_by(lapsed, 400.0) == pytest.approx(np.zeros(3), abs=1e-12)
 
 
 # --- 4. Invariants -----------------------------------------------------------------------
