@@ -29,6 +29,9 @@ def source_digest(rooms: tuple[str, ...] = MODEL_ROOMS) -> str:
     digest = hashlib.sha256()
     for room in sorted(rooms):
         for path in sorted((PACKAGE_DIR / room).rglob("*.py")):
+            # Regular files only: an editor's lock link (``.#fit.py``) is not code.
+            if path.name.startswith(".") or path.is_symlink() or not path.is_file():
+                continue
             digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]

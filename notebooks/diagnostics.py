@@ -204,6 +204,11 @@ if stored.missing_evidence:
     )
 inputs = setup_frame(dataset, evidence, as_of)
 model = ConfirmationModel.load(run_dir / POSTERIOR_FILE, inputs)
+if model.made_by_other_code:
+    print(
+        f"This run was fitted by other model code ({model.made_by_other_code}): its draws are "
+        "shown as they are; the checks below that refit use this code."
+    )
 idata = model.require_fit()
 draws = PosteriorDraws.load(run_dir / DRAWS_FILE)
 names = {ally.code: ally.name for ally in dataset.allies}

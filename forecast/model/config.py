@@ -195,10 +195,11 @@ def validated(
     return model, sampler
 
 
-def config_hash(model_config: Mapping[str, Any] | None = None) -> str:
+def config_hash(model_config: Mapping[str, Any] | None = None, code: str | None = None) -> str:
     """Fingerprint of a model configuration (merged over the defaults) and of the code
-    that fits it (``source.source_digest``): what a stored fit or check was made with. A
-    change to the model's code changes it, with no version string to remember."""
+    that fits it (``code``, default this code's ``source.source_digest``): what a stored
+    fit or check was made with. A change to the model's code changes it, with no version
+    string to remember."""
     model, _ = validated(model_config, None)
-    payload = json.dumps({"model": model, "source": source_digest()}, sort_keys=True)
+    payload = json.dumps({"model": model, "source": code or source_digest()}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]

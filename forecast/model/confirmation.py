@@ -27,6 +27,7 @@ from forecast.model.config import (
     validated,
 )
 from forecast.model.nutpie_blocks import NutpieBlocks
+from forecast.source import source_digest
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,9 @@ class ConfirmationModel:
         self.idata: az.InferenceData | None = None
         self.sample_seconds: float | None = None
         self.campaign_reused = False
+        # A loaded posterior's model code (``source.source_digest``) when it is not this
+        # code's: its draws are read as they are, and the reader is told.
+        self.made_by_other_code: str | None = None
         # The settings of the last fit (the configured ones with that fit's overrides).
         self.fit_sampler_config: dict[str, Any] = {**self.sampler_config}
 
@@ -246,6 +250,7 @@ class ConfirmationModel:
             "sampler_config": json.dumps(self.fit_sampler_config),
             "package_version": __version__,
             "config_hash": self.config_hash,
+            "model_code": source_digest(),
             "random_seed": str(seed),
             "sample_seconds": f"{self.sample_seconds:.4f}",
         }
@@ -311,8 +316,9 @@ class ConfirmationModel:
         ------
         ConfigMismatchError
             If the file was written by another package version, or its config hash is
-            not that of its config and of this model code (other model code, or an
-            edited or foreign file).
+            not that of its config and the model code it names (an edited or foreign
+            file). A posterior of other model code is read, with ``made_by_other_code``
+            set and a warning logged.
         """
         idata = az.from_netcdf(str(path), engine="h5netcdf")
         attrs = idata.attrs
@@ -326,10 +332,20 @@ class ConfirmationModel:
             model_config=json.loads(attrs["model_config"]),
             sampler_config=json.loads(attrs["sampler_config"]),
         )
-        if model.config_hash != attrs.get("config_hash"):
+        made_by = attrs.get("model_code")
+        if config_hash(model.model_config, made_by) != attrs.get("config_hash"):
             raise ConfigMismatchError(
-                f"{path} has config hash {attrs.get('config_hash')!r}; its config with "
-                f"this model code gives {model.config_hash!r} (made by other code, or edited)"
+                f"{path} has config hash {attrs.get('config_hash')!r}, not that of its config "
+                "and the model code it names (an edited or foreign file)"
+            )
+        if made_by != source_digest():
+            model.made_by_other_code = made_by
+            logger.warning(
+                "%s was fitted by other model code (%s, this is %s): read as it is, not as "
+                "this code would fit it",
+                path,
+                made_by,
+                source_digest(),
             )
         model.build_model()
         model.idata = idata

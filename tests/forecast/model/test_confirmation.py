@@ -12,14 +12,13 @@ import pymc as pm
 import pytest
 
 from forecast.data.records import EvidenceItem
-from forecast.model import campaign_level, sampling
-from forecast.model import config as model_config
+from forecast.model import campaign_level, confirmation, sampling
 from forecast.model.config import validated
 from forecast.model.confirmation import ConfigMismatchError, ConfirmationModel, NotFittedError
 from forecast.pipeline.fit import Forecaster, draws_from_idata
 from forecast.pipeline.store import POSTERIOR_FILE
 from forecast.posterior import predict
-from forecast.source import MODEL_ROOMS
+from forecast.source import MODEL_ROOMS, source_digest
 from tests.conftest import SYNTHETIC_AS_OF, SYNTHETIC_SEED
 
 JUNE = dt.date(2024, 5, 31)
@@ -194,16 +193,19 @@ def test_load_refuses_a_file_whose_config_hash_does_not_match(
         ConfirmationModel.load(path, inputs)
 
 
-def test_load_refuses_a_posterior_made_by_other_model_code(
-    synthetic_run, synthetic_forecaster, synthetic_dataset, monkeypatch
+def test_a_posterior_made_by_other_model_code_is_read_and_flagged(
+    synthetic_run, synthetic_forecaster, synthetic_dataset, monkeypatch, caplog
 ):
-    """A saved posterior is keyed on the model's code: the same config under changed code
-    is refused, not read back as current."""
+    """A saved posterior names the model code that fitted it: under changed code it is
+    read as it is, flagged and logged, never taken for this code's result."""
     inputs = synthetic_forecaster.inputs(synthetic_dataset.evidence, SYNTHETIC_AS_OF)
-    ConfirmationModel.load(synthetic_run.run_dir / POSTERIOR_FILE, inputs)  # this code: read
-    monkeypatch.setattr(model_config, "source_digest", lambda rooms=MODEL_ROOMS: "0" * 16)
-    with pytest.raises(ConfigMismatchError, match="other code"):
-        ConfirmationModel.load(synthetic_run.run_dir / POSTERIOR_FILE, inputs)
+    path = synthetic_run.run_dir / POSTERIOR_FILE
+    assert ConfirmationModel.load(path, inputs).made_by_other_code is None
+    made_by = source_digest()
+    monkeypatch.setattr(confirmation, "source_digest", lambda rooms=MODEL_ROOMS: "0" * 16)
+    loaded = ConfirmationModel.load(path, inputs)
+    assert loaded.made_by_other_code == made_by
+    assert "fitted by other model code" in caplog.text
 
 
 def test_load_refuses_a_file_whose_config_was_edited(
