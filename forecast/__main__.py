@@ -2,6 +2,13 @@
 
 import sys
 
+from forecast import versions
+
+try:
+    versions.check()
+except versions.UnsupportedVersion as exc:
+    sys.exit(f"error: {exc}")
+
 from forecast.numba_cache import import_arviz
 
 # Before anything imports PyMC: ArviZ's import-time ufunc from numba's cache (0.8 s).

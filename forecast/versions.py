@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Mapping
 from importlib import metadata
 
-from packaging.version import Version
+from packaging.specifiers import SpecifierSet
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +47,15 @@ def check(
     """
     wrong = []
     for name, (lowest, below) in relied_on.items():
-        version = installed(name)
-        if not Version(lowest) <= Version(version) < Version(below):
-            wrong.append(f"{name} {version} (supported: >={lowest},<{below})")
+        shown = f">={lowest},<{below}"
+        supported = SpecifierSet(shown)  # pre-releases excluded, as pip does
+        try:
+            version = installed(name)
+        except metadata.PackageNotFoundError:
+            wrong.append(f"{name} not installed (supported: {shown})")
+            continue
+        if not supported.contains(version):
+            wrong.append(f"{name} {version} (supported: {shown})")
     if wrong:
         raise UnsupportedVersion(
             "the compile path uses internals of releases other than these: "

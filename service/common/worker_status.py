@@ -27,7 +27,7 @@ WORKER_STATUS_FILE = "worker-status.json"
 # Beside it: the last compile's time in seconds, which the next start expects.
 COMPILE_FILE = "worker-compile-seconds.json"
 # Every report is padded to this many bytes (JSON allows trailing spaces).
-REPORT_BYTES = 512
+REPORT_BYTES = 2048
 
 
 class WorkerReport(msgspec.Struct, kw_only=True):

@@ -39,7 +39,7 @@ def freshness(database: Database, live_run_id: str, clock: str = "evidence") -> 
     standing = {i for i, retracted_at in rows if retracted_at is None}
     retracted = {i for i, retracted_at in rows if retracted_at is not None}
     pending = sorted((standing - fitted) | (retracted & fitted))
-    behind = clock == "live" and bool(age)
+    behind = clock == "live" and age is not None and age > 0
     if not pending and not behind:
         return Freshness(up_to_date=True, pending_evidence=[], clock=clock, cut_off_age_days=age)
     pending_run = failed_run = None

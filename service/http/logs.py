@@ -87,7 +87,10 @@ class BufferedLines(logging.StreamHandler):
     def __init__(self, stream: Any = None):
         super().__init__(stream)
         self.flushed_at = time.monotonic()
-        threading.Thread(target=self._flush_every_second, name="access-log", daemon=True).start()
+        self.closed = threading.Event()
+        self.flusher = threading.Thread(target=self._flush_each_second, name="access-log")
+        self.flusher.daemon = True
+        self.flusher.start()
 
     def flush(self) -> None:
         if time.monotonic() - self.flushed_at >= FLUSH_SECONDS:
@@ -95,13 +98,19 @@ class BufferedLines(logging.StreamHandler):
             super().flush()
 
     def close(self) -> None:
-        """Write what waits (``logging.shutdown`` closes every handler at exit)."""
+        """Stop the flushing thread and write what waits (``logging.shutdown`` closes
+        every handler at exit; no thread of ours touches the stream after that)."""
+        self.closed.set()
+        if self.flusher is not threading.current_thread():
+            self.flusher.join(2 * FLUSH_SECONDS)
         self.flushed_at = 0.0
         self.flush()
         super().close()
 
-    def _flush_every_second(self) -> None:
-        while True:
-            time.sleep(FLUSH_SECONDS)
+    def _flush_each_second(self) -> None:
+        while not self.closed.wait(FLUSH_SECONDS):
             self.flushed_at = 0.0
-            self.flush()
+            try:
+                self.flush()
+            except (OSError, ValueError):  # a closed or broken stream: the next line says so
+                continue

@@ -16,6 +16,7 @@ from forecast.data.clock import today, utcnow
 from forecast.data.dataset import Dataset
 from forecast.data.records import EVIDENCE_FIELDS, EvidenceItem
 from forecast.pipeline.store import new_run_id
+from service.common.db import Database
 from service.common.tables import EvidenceRow, ForecastRow, RunRow
 from service.publication.live import live_forecasts
 from service.publication.replacement import record_change
@@ -90,26 +91,32 @@ def queue_live_run(session: Session, dataset: Dataset, *, trigger: str, seed: in
     return queue_run(session, as_of=as_of, seed=seed, trigger=trigger, live=True)
 
 
-def follow_clock(session_factory: sessionmaker[Session], dataset: Dataset, seed: int) -> str | None:
+def follow_clock(database: Database, dataset: Dataset, seed: int) -> str | None:
     """On the ``live`` clock, queue a live run once today has passed the cut-off of every
     live run (published, queued, running or failed), so that each day without news counts.
 
     Nothing is queued before the first live run (``--fit-if-empty`` asks for that), nor
-    twice for one day: a run that failed today waits for news or for tomorrow. Returns the
-    queued run's id, or None.
+    twice for one day: a run that failed today waits for news or for tomorrow. The check
+    is a read; the write transaction is taken only when a run is due. Returns the queued
+    run's id, or None.
     """
     if dataset.question.clock != "live":
         return None
+    newest_live = select(func.max(RunRow.as_of)).where(RunRow.live.is_(True))
+    with database.reader() as session:
+        newest = session.scalar(newest_live)
+    if newest is None or newest >= today():
+        return None
 
     def work(session: Session) -> str | None:
-        newest = session.scalar(select(func.max(RunRow.as_of)).where(RunRow.live.is_(True)))
+        newest = session.scalar(newest_live)  # again, in the transaction that writes
         if newest is None or newest >= today():
             return None
         run = queue_live_run(session, dataset, trigger="clock", seed=seed)
         logger.info("run %s queued: the live cut-off moved to %s", run.id, run.as_of)
         return run.id
 
-    return in_transaction(session_factory, work)
+    return in_transaction(database.sessions, work)
 
 
 def queue_run(

@@ -3,8 +3,19 @@
 import os
 import sys
 
-from forecast.numba_cache import import_arviz
+from forecast import versions
 from forecast.processes import die_with_parent
+from service.settings import CONFIG_ERROR
+
+# Libraries other than those the compile path was written for: a configuration error the
+# supervisor does not restart into, said once.
+try:
+    versions.check()
+except versions.UnsupportedVersion as exc:
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(CONFIG_ERROR)
+
+from forecast.numba_cache import import_arviz
 
 # Before the model's imports, which take seconds: a server killed meanwhile leaves no worker.
 if "FORECAST_PARENT_PID" in os.environ:

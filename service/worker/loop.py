@@ -31,6 +31,7 @@ from service.common.db import connect, wait_for_schema
 from service.common.worker_status import (
     WORKER_STATUS_FILE,
     read_compile_seconds,
+    remove_report,
     report_now,
     write_compile_seconds,
     write_report,
@@ -240,13 +241,18 @@ def serve(
     status_path = settings.artifacts_dir / WORKER_STATUS_FILE
     expected = read_compile_seconds(settings.artifacts_dir)
     write_report(status_path, report_now(phase="compiling", expected_seconds=expected))
-    compile_seconds = forecaster.compile()
+    try:
+        compile_seconds = forecaster.compile()
+    except BaseException:  # no report of a compile that will not finish
+        remove_report(status_path)
+        raise
     logger.info("compiled the model in %.1f s", compile_seconds)
     write_compile_seconds(settings.artifacts_dir, compile_seconds)
     write_report(status_path, report_now())
     database = connect(settings.database_url)
     if not wait_for_schema(database, settings.poll_seconds, lambda: _Stop.requested):
         database.dispose()
+        remove_report(status_path)
         logger.info("worker stopped")
         return 0
     writes = WorkerWrites(database, status_path)
@@ -259,7 +265,7 @@ def serve(
         """Whether a run was processed (else the worker waits a poll)."""
         if not writes.ready():
             return False
-        queue.follow_clock(database.sessions, forecaster.dataset, settings.seed)
+        queue.follow_clock(database, forecaster.dataset, settings.seed)
         return (
             queue.has_queued(database.reader)
             and process_one(database.sessions, forecaster, settings, archives.submit) is not None

@@ -4,6 +4,7 @@ stating the same bounds, and a release outside them refused by name."""
 from __future__ import annotations
 
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,17 @@ def test_a_release_outside_the_range_is_refused_naming_it_and_the_range():
     message = str(refused.value)
     assert "pytensor 3.0.1 (supported: >=2.38,<2.39)" in message
     assert message.count("(supported:") == 1  # nutpie 0.16.11 is inside its range
+
+
+def test_a_pre_release_of_the_next_major_or_a_missing_library_is_refused():
+    installed = {"nutpie": "0.16.8", "pytensor": "2.38.3", "numba": "0.65.1", "pymc": "6.0.0rc1"}
+
+    def version(name: str) -> str:
+        if name == "numba":
+            raise metadata.PackageNotFoundError(name)
+        return installed[name]
+
+    with pytest.raises(versions.UnsupportedVersion) as refused:
+        versions.check(installed=version)
+    assert "pymc 6.0.0rc1 (supported: >=5.25,<6)" in str(refused.value)
+    assert "numba not installed" in str(refused.value)

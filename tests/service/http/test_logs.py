@@ -66,3 +66,4 @@ def test_lines_still_waiting_are_written_when_the_log_is_closed(access):
     request(logger, "/forecast")
     handler.close()
     assert raw.getvalue().count(b"\n") == 1
+    assert not handler.flusher.is_alive()  # nothing of ours writes after the close

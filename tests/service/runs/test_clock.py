@@ -50,7 +50,7 @@ def live_runs(settings: Settings) -> list[tuple[dt.date, str, str]]:
 def follow(settings: Settings, dataset: Dataset) -> str | None:
     database = connect(settings.database_url)
     try:
-        return follow_clock(database.sessions, dataset, seed=1)
+        return follow_clock(database, dataset, seed=1)
     finally:
         database.dispose()
 
