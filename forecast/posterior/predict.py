@@ -257,17 +257,14 @@ def not_yet(value: np.ndarray, before: np.ndarray) -> np.ndarray:
     the cut-off, where the draw's unconditional P(by the cut-off) is ``before`` (draw,):
     ``(value - before) / (1 - before)``, 0 for a day on or before the cut-off. A draw with
     ``before`` = 1 is ruled out by the record; ``on_the_record`` resamples it away, and
-    here it is 0."""
+    here it is 0. When every draw is ruled out, ``value`` is returned as it is."""
+    if before.size and before.min() >= 1.0:  # no draw allows the record: see on_the_record
+        return value
     b = before.reshape(before.shape + (1,) * (value.ndim - 1))
     left = 1.0 - b
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(left > 0.0, (value - b) / left, 0.0)
     return np.clip(out, 0.0, 1.0)
-
-
-class RecordContradicted(ValueError):
-    """Every draw has the candidate confirmed by the cut-off, which the record denies: no
-    forecast can be conditioned on it (post the confirmation, or look at the decision lag)."""
 
 
 def on_the_record(draws: PosteriorDraws, seed: int = 0) -> PosteriorDraws:
@@ -276,21 +273,21 @@ def on_the_record(draws: PosteriorDraws, seed: int = 0) -> PosteriorDraws:
     systematic resampling with a fixed ``seed`` (the same draws give the same document).
     Draws unchanged (the same object) when every draw allows none, as while any member
     has neither endorsed nor been reported to; per-draw values are then conditioned by
-    ``not_yet``.
-
-    Raises
-    ------
-    RecordContradicted
-        No draw allows the record: publishing would show 0 everywhere.
+    ``not_yet``. Unchanged too, with a warning, when no draw allows the record (every
+    lag ran out long since every member endorsed): the model's own numbers are then
+    published (``not_yet`` leaves them), not zeros nor no forecast at all.
     """
     left = 1.0 - confirmed_by_cut_off(draws)
     if left.min() >= 1.0:
         return draws
     if left.sum() <= 0.0:
-        raise RecordContradicted(
-            f"every draw has the candidate confirmed by the cut-off ({draws.as_of}), and no "
-            "confirmation is on record: post it, or check the decision lag"
+        logger.warning(
+            "every draw has the candidate confirmed by the cut-off (%s) and none is on "
+            "record: the forecast is the model's own, not conditioned on the record "
+            "(post the confirmation, or look at the decision lag)",
+            draws.as_of,
         )
+        return draws
     positions = (np.random.default_rng(seed).random() + np.arange(draws.n_draws)) / draws.n_draws
     rows = np.searchsorted(np.cumsum(left) / left.sum(), positions, side="right")
     kept = np.minimum(rows, draws.n_draws - 1)

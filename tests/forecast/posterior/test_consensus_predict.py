@@ -259,9 +259,11 @@ def test_no_confirmation_on_record_rules_out_the_lags_that_have_run_out():
         [0.0, 1.0], abs=1e-12
     )
     assert predict.confirmed_ever(kept).mean() == pytest.approx(1.0, abs=1e-12)
-    # Every lag run out: no draw allows the record, and nothing is published from them.
-    with pytest.raises(predict.RecordContradicted, match="no confirmation is on record"):
-        predict.on_the_record(two_allies(**endorsed, decision_lag=np.array([5.0, 15.0, 0.0])))
+    # Every lag run out: no draw allows the record. The model's own numbers stand (by day
+    # 125: 1 in every draw), with a warning, rather than zeros or no forecast.
+    lapsed = two_allies(**endorsed, decision_lag=np.array([5.0, 15.0, 0.0]))
+    assert predict.on_the_record(lapsed) is lapsed
+    assert predict.confirmed_by(lapsed, 125.0) == pytest.approx(np.ones(3), abs=1e-12)
     # While a member is undecided, the record's silence is no news: the same draws.
     undecided = two_allies()
     assert predict.on_the_record(undecided) is undecided
