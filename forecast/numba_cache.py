@@ -27,7 +27,10 @@ from forecast import versions
 
 logger = logging.getLogger(__name__)
 
-versions.check()  # numba's internals below: fail here, naming the release
+# Numba's internals below, and the compile path's (forecast.model imports this module
+# before compiled.py and snapshot.py): a release outside those it was written for fails
+# here, named, not deep in a compile.
+versions.check()
 
 import numba  # noqa: E402 (after the check)
 from numba.core import caching  # noqa: E402

@@ -44,12 +44,9 @@ import pymc as pm
 
 # Imported for its guard: a cache entry numba cannot load is deleted and compiled again.
 from forecast import numba_cache as numba_cache
-from forecast import versions
 from forecast.model import snapshot
 
 logger = logging.getLogger(__name__)
-
-versions.check()  # internals below: fail here, naming the release, not deep in a compile
 
 # Bumped whenever the generated callbacks change.
 CALLBACK_VERSION = 1

@@ -52,13 +52,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import pymc as pm
 
-from forecast import versions
 from forecast.digest import add_array
 from forecast.files import replacing
 
 logger = logging.getLogger(__name__)
-
-versions.check()  # internals below: fail here, naming the release, not deep in a compile
 
 # Bumped whenever what is stored (or how it is rebuilt) changes.
 SNAPSHOT_VERSION = 2

@@ -7,15 +7,13 @@ from forecast import versions
 from forecast.processes import die_with_parent
 from service.settings import CONFIG_ERROR
 
-# Libraries other than those the compile path was written for: a configuration error the
-# supervisor does not restart into, said once.
+# Libraries other than those the compile path was written for (checked as it is
+# imported): a configuration error the supervisor does not restart into, said once.
 try:
-    versions.check()
+    from forecast.numba_cache import import_arviz
 except versions.UnsupportedVersion as exc:
     print(f"error: {exc}", file=sys.stderr)
     sys.exit(CONFIG_ERROR)
-
-from forecast.numba_cache import import_arviz
 
 # Before the model's imports, which take seconds: a server killed meanwhile leaves no worker.
 if "FORECAST_PARENT_PID" in os.environ:
