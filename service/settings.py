@@ -137,6 +137,10 @@ def settings_for_process(label: str = "") -> Settings | None:
         print(f"error: {exc}", file=sys.stderr)
         return None
     tag = f" [{label}]" if label else ""
+    # No log line of the service shows a thread or a process: a record need not look them
+    # up (the multiprocessing lookup is the dearest part of making one, on every request's
+    # access line).
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging.basicConfig(
         level=settings.log_level, format=f"%(asctime)s %(levelname)s{tag} %(name)s: %(message)s"
     )

@@ -62,9 +62,6 @@ def uvicorn_log_config() -> dict[str, Any]:
     a fifth of ``GET /forecast``'s throughput."""
     from uvicorn.config import LOGGING_CONFIG
 
-    # No log line of the service shows a thread or a process: a record need not look them
-    # up (the multiprocessing lookup is the dearest part of making one).
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     config = copy.deepcopy(LOGGING_CONFIG)
     config["formatters"]["access"] = {"format": "%(levelname)s:     %(message)s"}
     config["handlers"]["access"] = {

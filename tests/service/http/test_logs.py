@@ -14,12 +14,11 @@ from service.http import logs
 
 
 @pytest.fixture
-def access(monkeypatch):
+def access():
     """uvicorn.access configured as the service configures it, writing into a buffer."""
     stream = io.StringIO()
     config = logs.uvicorn_log_config()
     config["handlers"]["access"]["stream"] = stream
-    monkeypatch.setattr(logging, "logMultiprocessing", logging.logMultiprocessing)
     logging.config.dictConfig(config)
     logs.escape_uvicorn_logs()
     logger = logging.getLogger("uvicorn.access")
