@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
@@ -11,6 +12,10 @@ import msgspec
 
 from forecast.data.clock import CLOCKS, live_as_of
 from forecast.data.records import Problem
+
+# A question's slug: its name in URLs (``/questions/{slug}/``) and in the track record.
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+SLUG_RULE = "lower-case letters, digits and hyphens, at most 63, not starting with a hyphen"
 
 
 class Deadline(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,6 +76,9 @@ class Question(msgspec.Struct, frozen=True, kw_only=True):
     # How the live cut-off moves (``clock.CLOCKS``): with the newest evidence (a replay)
     # or with today's date (a question still open).
     clock: str = "evidence"
+    # The question's name in URLs and the track record (``questions.question_slug``);
+    # empty: its directory's name.
+    slug: str = ""
 
     def live_as_of(self, evidence_dates: Iterable[dt.date], now: dt.date | None = None) -> dt.date:
         """The live forecast's cut-off given the evidence standing (``clock.live_as_of``)."""
@@ -98,6 +106,8 @@ def load_question(path: Path, problems: list[Problem]) -> Question | None:
         problems.append(
             Problem("clock", f"{question.clock!r} is not a clock", ", ".join(CLOCKS), path.name)
         )
+    if question.slug and not SLUG_PATTERN.match(question.slug):
+        problems.append(Problem("slug", f"{question.slug!r} is not a slug", SLUG_RULE, path.name))
     if question.rule != "unanimity":
         problems.append(
             Problem("rule", f"{question.rule!r} is not supported", "unanimity", path.name)
