@@ -16,7 +16,6 @@ import sys
 import threading
 import types
 
-from forecast.data.records import ValidationError
 from service.settings import CONFIG_ERROR, settings_for_process
 
 logger = logging.getLogger(__name__)
@@ -97,12 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         # Imported once the worker is starting: these imports take a second or two.
-        from service.startup import prepare, serve_api
+        from service.startup import StartError, prepare, serve_api
 
         try:
             prepare(settings, fit_if_empty=args.fit_if_empty)
-        except ValidationError as exc:
-            logger.error("the data in %s is not valid: %s", settings.data_dir, exc)
+        except StartError as exc:
+            logger.error("the questions cannot be served: %s", exc)
             return 1
         serve_api(settings)
     finally:

@@ -9,34 +9,27 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
 from forecast import __version__
-from forecast.data.dataset import load_dataset
 from service.allies.routes import AllyController
-from service.allies.service import AllyService
-from service.common.db import connect
 from service.common.errors import EXCEPTION_HANDLERS
-from service.common.outages import WriteStatus
-from service.common.worker_status import WORKER_STATUS_FILE
 from service.evidence.routes import EvidenceController
-from service.evidence.service import EvidenceService
-from service.forecasts.changes import ChangeService
 from service.forecasts.routes import ForecastController
-from service.forecasts.service import ForecastService
 from service.health.routes import HealthController
-from service.health.service import HealthService
 from service.http.auth import FailedAttempts
 from service.http.docs import ReferencePlugin
 from service.http.headers import add_security_headers
 from service.http.strict import StrictRequest
-from service.page.routes import PageController
+from service.page.routes import PageController, QuestionPageController
+from service.questions.places import places
+from service.questions.registry import SERVICE_NAMES, Questions, open_question
+from service.questions.routes import QuestionController
 from service.runs.routes import RunController
-from service.runs.service import RunService
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -50,47 +43,37 @@ CONTROLLERS = (
     AllyController,
     PageController,
 )
+# Those each question has under /questions/{slug}/ (the page and its assets included).
+QUESTION_CONTROLLERS = (
+    HealthController,
+    ForecastController,
+    EvidenceController,
+    RunController,
+    AllyController,
+    QuestionPageController,
+)
 
 
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
-    """Load the dataset and open the database once; build the services over them."""
+    """Open every question's data and database once, with its services; the default
+    question's are also the app state's own names (the unprefixed endpoints')."""
     settings: Settings = app.state.settings
-    dataset = load_dataset(settings.data_dir)
-    database = connect(settings.database_url)
-    forecasts = ForecastService(
-        database,
-        dataset,
-        settings.artifacts_dir,
-        what_if_workers=settings.what_if_workers,
-        what_if_queue=settings.what_if_queue,
-    )
-    evidence = EvidenceService(database, dataset, settings.seed)
-    write_status = WriteStatus(database)
+    questions = Questions([open_question(place, settings) for place in places(settings)])
+    default = questions.default
     app.state.update(
-        dataset=dataset,
-        database=database,
-        forecasts=forecasts,
-        evidence=evidence,
-        changes=ChangeService(database),
-        runs=RunService(database, dataset, settings.seed, settings.max_queued_runs),
-        allies=AllyService(dataset, forecasts, evidence),
-        write_status=write_status,
-        health=HealthService(
-            database,
-            forecasts,
-            bool(settings.api_token),
-            write_status=write_status,
-            worker_status=settings.artifacts_dir / WORKER_STATUS_FILE,
-        ),
+        questions=questions,
+        dataset=default.dataset,
+        database=default.database,
+        write_status=default.write_status,
+        **{name: getattr(default, name) for name in SERVICE_NAMES},
     )
-    if not settings.api_token:
+    if not settings.api_token and not settings.api_tokens:
         logger.warning("FORECAST_API_TOKEN is not set: every write (POST, DELETE) answers 401")
     try:
         yield
     finally:
-        forecasts.close()
-        database.dispose()
+        questions.close()
 
 
 def _from_state(name: str) -> Provide:
@@ -100,13 +83,32 @@ def _from_state(name: str) -> Provide:
     return Provide(provide, sync_to_thread=False)
 
 
+def _of_question(name: str) -> Provide:
+    """The service ``name`` of the question in the path (404 naming the served slugs)."""
+
+    def provide(state: State, slug: str) -> Any:
+        return getattr(state.questions.get(slug), name)
+
+    return Provide(provide, sync_to_thread=False)
+
+
 def create_app(settings: Settings) -> Litestar:
-    """The Litestar app for these settings (nothing is opened until it starts)."""
-    names = ("forecasts", "evidence", "changes", "runs", "allies", "health")
+    """The Litestar app for these settings (nothing is opened until it starts).
+
+    Every question's endpoints are under ``/questions/{slug}/``; the unprefixed ones serve
+    the default question.
+    """
     title, question = api_wording(settings.data_dir)
-    dependencies: dict[str, Provide | Callable[..., Any]] = {n: _from_state(n) for n in names}
-    return Litestar(
-        route_handlers=list(CONTROLLERS),
+    dependencies: dict[str, Provide | Callable[..., Any]] = {
+        n: _from_state(n) for n in SERVICE_NAMES
+    }
+    per_question = Router(
+        path="/questions/{slug:str}",
+        route_handlers=list(QUESTION_CONTROLLERS),
+        dependencies={n: _of_question(n) for n in SERVICE_NAMES},
+    )
+    app = Litestar(
+        route_handlers=[*CONTROLLERS, QuestionController, per_question],
         dependencies=dependencies,
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
@@ -117,7 +119,9 @@ def create_app(settings: Settings) -> Litestar:
             title=title,
             version=__version__,
             description=f"Bayesian forecast: {question} Errors are RFC 9457 problem details "
-            "naming the fields at fault.",
+            "naming the fields at fault. Every question served has the same endpoints under "
+            "/questions/{slug}/ (GET /questions lists them); the unprefixed ones serve the "
+            "default question.",
             path="/schema",
             render_plugins=[ReferencePlugin(), JsonRenderPlugin()],
         ),
@@ -125,6 +129,20 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=None,  # the process configures logging (python -m service, tests)
         debug=False,
     )
+    _name_question_operations(app, per_question.path)
+    return app
+
+
+def _name_question_operations(app: Litestar, prefix: str) -> None:
+    """Each question's copy of an operation is ``question`` + its name (``getForecast``:
+    ``questionGetForecast``): OpenAPI operation ids are unique."""
+    for route in app.routes:
+        if not route.path.startswith(prefix):
+            continue
+        for handler in getattr(route, "route_handlers", ()):
+            name = handler.operation_id
+            if isinstance(name, str) and not name.startswith("question"):
+                handler.operation_id = "question" + name[0].upper() + name[1:]
 
 
 def api_wording(data_dir: Path) -> tuple[str, str]:

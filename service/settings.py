@@ -39,6 +39,15 @@ class Settings:
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'forecast.db'}"
     api_token: str | None = None
     data_dir: Path = PROJECT_ROOT / "data"
+    # The questions served besides the default one (``forecast.data.questions``): empty,
+    # the examples; a folder of question directories; or a comma-separated list of them.
+    questions: str = ""
+    # Write tokens limited to some questions: token -> the slugs it may write to ("*":
+    # every question). FORECAST_API_TOKEN may write to every question.
+    api_tokens: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Compiled models a worker keeps at once (one per question it fitted last); the least
+    # recently used is evicted, and compiled again from the disk caches when needed.
+    worker_models: int = 3
     artifacts_dir: Path = PROJECT_ROOT / "var" / "runs"
     seed: int = DEFAULT_SEED
     # How often the idle worker looks for a queued run, in seconds (a plain read).
@@ -75,12 +84,10 @@ class Settings:
     body_timeout_seconds: float = 30.0
 
     def __post_init__(self) -> None:
-        if self.api_token is not None and len(self.api_token) < MIN_TOKEN_CHARS:
-            raise SettingsError(
-                f"FORECAST_API_TOKEN has {len(self.api_token)} characters; it needs at least "
-                f"{MIN_TOKEN_CHARS} (e.g. python -c 'import secrets; "
-                "print(secrets.token_urlsafe(32))')"
-            )
+        if self.api_token is not None:
+            _long_enough("FORECAST_API_TOKEN", self.api_token)
+        for token in self.api_tokens:
+            _long_enough("FORECAST_API_TOKENS: a token", token)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -100,6 +107,9 @@ class Settings:
             # Surrounding whitespace (a newline from a secrets file) is never part of it.
             api_token=env.get("FORECAST_API_TOKEN", "").strip() or None,
             data_dir=Path(env.get("FORECAST_DATA_DIR", defaults.data_dir)),
+            questions=env.get("FORECAST_QUESTIONS", defaults.questions).strip(),
+            api_tokens=_tokens(env, "FORECAST_API_TOKENS"),
+            worker_models=_integer(env, "FORECAST_WORKER_MODELS", defaults.worker_models, 1, 64),
             artifacts_dir=Path(env.get("FORECAST_ARTIFACTS_DIR", defaults.artifacts_dir)),
             seed=_integer(env, "FORECAST_SEED", defaults.seed, 0, 2**32 - 1),
             poll_seconds=_number(env, "FORECAST_POLL_SECONDS", defaults.poll_seconds),
@@ -202,6 +212,30 @@ def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
                 "comma-separated IPs or CIDRs, e.g. 10.0.0.1,192.168.0.0/16)"
             ) from None
     return tuple(found)
+
+
+def _long_enough(name: str, token: str) -> None:
+    if len(token) < MIN_TOKEN_CHARS:
+        raise SettingsError(
+            f"{name} has {len(token)} characters; it needs at least {MIN_TOKEN_CHARS} (e.g. "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+
+
+def _tokens(env: Mapping[str, str], name: str) -> dict[str, tuple[str, ...]]:
+    """A JSON object of write tokens, each to a list of question slugs or ``"*"``. The
+    slugs are checked against the questions served when the service starts."""
+    valid = 'a JSON object {"<token>": ["<slug>", ...] or "*"}'
+    tokens = {}
+    for token, slugs in _json_object(env, name).items():
+        if slugs == "*":
+            slugs = ["*"]
+        if not isinstance(slugs, list) or not slugs or not all(isinstance(s, str) for s in slugs):
+            raise SettingsError(
+                f"{name}: a token's questions are not a list of slugs; valid: {valid}"
+            )
+        tokens[token.strip()] = tuple(slugs)
+    return tokens
 
 
 def _json_object(env: Mapping[str, str], name: str) -> dict[str, Any]:

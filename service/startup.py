@@ -11,12 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecast.data.dataset import Dataset, load_dataset
+from forecast.data.questions import QuestionsError
+from forecast.data.records import ValidationError
 from service.app import create_app
 from service.common.db import Database, connect, migrate
 from service.common.tables import ForecastRow, RunRow
 from service.evidence.service import seed_evidence
 from service.http.server import server_options
 from service.publication.live import live_forecasts
+from service.questions.places import QuestionPlace, places
 from service.runs.queue import in_transaction, queue_live_run
 from service.settings import Settings
 
@@ -37,19 +40,64 @@ def queue_first_run(database: Database, dataset: Dataset, seed: int) -> str | No
     return in_transaction(database.sessions, work)
 
 
-def prepare(settings: Settings, *, fit_if_empty: bool) -> None:
-    """Migrate the database, seed the shipped evidence once, queue a first run if asked."""
-    dataset = load_dataset(settings.data_dir)
-    database = connect(settings.database_url)
+class StartError(ValueError):
+    """The questions cannot be served; the message lists every problem, per question."""
+
+
+def served_questions(settings: Settings) -> list[tuple[QuestionPlace, Dataset]]:
+    """Every served question with its validated data.
+
+    Raises
+    ------
+    StartError
+        Listing every problem of every question (a directory that fails ``check``, two
+        with one slug, a token limited to a question that is not served).
+    """
     try:
-        migrate(database)
-        seed_evidence(database, dataset)
-        if fit_if_empty:
-            run_id = queue_first_run(database, dataset, settings.seed)
-            if run_id:
-                logger.info("no forecast is published yet: queued run %s", run_id)
-    finally:
-        database.dispose()
+        found = places(settings)
+    except QuestionsError as exc:
+        raise StartError(str(exc)) from None
+    problems, loaded = [], []
+    for place in found:
+        try:
+            loaded.append((place, load_dataset(place.data_dir)))
+        except ValidationError as exc:
+            problems.append(f"question {place.slug} ({place.data_dir}): {exc}")
+    slugs = [place.slug for place in found]
+    for scope in settings.api_tokens.values():
+        unknown = [s for s in scope if s != "*" and s not in slugs]
+        if unknown:
+            problems.append(
+                f"FORECAST_API_TOKENS: a token names {', '.join(unknown)}, not served "
+                f"(valid: {', '.join(slugs)}, or *)"
+            )
+    if problems:
+        raise StartError("; ".join(problems))
+    return loaded
+
+
+def prepare(settings: Settings, *, fit_if_empty: bool) -> None:
+    """For each question: migrate its tables, seed its shipped evidence once, queue a
+    first run if asked (the default question's first, so that the worker fits it first).
+
+    Raises
+    ------
+    StartError
+        Before anything is written, when any question cannot be served.
+    """
+    for place, dataset in served_questions(settings):
+        database = connect(place.database_url, place.schema)
+        try:
+            migrate(database)
+            seed_evidence(database, dataset)
+            if fit_if_empty:
+                run_id = queue_first_run(database, dataset, settings.seed)
+                if run_id:
+                    logger.info(
+                        "%s: no forecast is published yet: queued run %s", place.slug, run_id
+                    )
+        finally:
+            database.dispose()
 
 
 def serve_api(settings: Settings) -> None:

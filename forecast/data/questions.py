@@ -3,7 +3,8 @@ and directories, the default question first.
 
 A question is a data directory (``question.toml`` and its CSV files). Its slug, the name
 under ``/questions/{slug}/`` and in the track record, is ``slug`` in its
-``question.toml`` when given, else the directory's name. The selection is
+``question.toml`` when given, else the directory's name (lower case, other characters
+as hyphens). The selection is
 
 - empty: the default question and every example under ``examples/``;
 - a folder without a ``question.toml``: the default question and each sub-folder that has one;
@@ -17,6 +18,7 @@ or a slug outside ``SLUG_PATTERN`` stop the start, every problem listed.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,10 +64,16 @@ def question_slug(path: Path) -> str:
         raise QuestionsError(f"{path}: question.toml cannot be read ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise QuestionsError(f"{path}/question.toml is not valid TOML: {exc}") from None
-    slug = raw.get("slug", path.resolve().name)
+    slug = raw.get("slug", _slugified(path.resolve().name))
     if not isinstance(slug, str) or not SLUG_PATTERN.match(slug):
         raise QuestionsError(f"{path}: slug {slug!r} is not valid (valid: {SLUG_RULE})")
     return slug
+
+
+def _slugified(name: str) -> str:
+    """A directory's name as a slug: lower case, every run of other characters a hyphen."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:63].strip("-")
+    return slug or "question"
 
 
 def question_dirs(spec: str | None, default: Path | None = None) -> list[QuestionDir]:

@@ -37,6 +37,9 @@ class Database:
     engine: Engine
     sessions: sessionmaker[Session]
     reader: sessionmaker[Session]
+    # On PostgreSQL, the schema holding the tables (a question's own): every connection's
+    # search_path. None: the server's default.
+    schema: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -46,12 +49,15 @@ class Database:
         self.engine.dispose()
 
 
-def connect(url: str, **engine_options: Any) -> Database:
-    """Create the engine for ``url`` (creating a SQLite file's folder) and its sessions."""
+def connect(url: str, schema: str | None = None, **engine_options: Any) -> Database:
+    """Create the engine for ``url`` (creating a SQLite file's folder) and its sessions;
+    on PostgreSQL, ``schema`` is every connection's search_path (``migrate`` creates it)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = _sqlite_engine(url, **engine_options)
     else:
+        if schema is not None:
+            engine_options["connect_args"] = {"options": f"-csearch_path={schema}"}
         engine = create_engine(url, pool_pre_ping=True, **engine_options)
     return Database(
         engine=engine,
@@ -59,6 +65,7 @@ def connect(url: str, **engine_options: Any) -> Database:
             engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
         ),
         reader=sessionmaker(engine, expire_on_commit=False),
+        schema=schema if parsed.get_backend_name() != "sqlite" else None,
     )
 
 
@@ -108,6 +115,8 @@ def migrate(database: Database) -> None:
     """Bring the schema to the newest migration (idempotent)."""
     config = alembic_config()
     with database.engine.begin() as connection:
+        if database.schema is not None:
+            connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{database.schema}"')
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     logger.info("database schema is at head (%s)", database.engine.url.render_as_string())

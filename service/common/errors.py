@@ -78,6 +78,13 @@ class Unauthorized(ServiceError):
         super().__init__(detail, errors, {"WWW-Authenticate": 'Bearer realm="forecast"'})
 
 
+class Forbidden(ServiceError):
+    """A valid token that may not do this (a token limited to other questions)."""
+
+    status_code = 403
+    slug = "forbidden"
+
+
 class NoForecast(ServiceError):
     """Nothing is published yet: the client should come back later."""
 

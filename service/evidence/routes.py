@@ -27,7 +27,9 @@ async def every_problem(request: Request) -> None:
     except msgspec.DecodeError:
         return
     if isinstance(raw, dict):
-        service: EvidenceService = request.app.state.evidence
+        slug = request.path_params.get("slug")
+        state = request.app.state
+        service: EvidenceService = state.questions.get(slug).evidence if slug else state.evidence
         problems = await anyio.to_thread.run_sync(service.problems, raw)
         if problems:
             raise not_valid(problems)

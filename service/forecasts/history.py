@@ -47,10 +47,17 @@ class History:
     """Reads of the published forecasts: the run served at a cut-off, the live one, and
     one history row per run (its probabilities from the cached summary of its document)."""
 
-    def __init__(self, database: Database, documents: Documents, live: Callable[[], Probe]):
+    def __init__(
+        self,
+        database: Database,
+        documents: Documents,
+        live: Callable[[], Probe],
+        prefix: str = "",
+    ):
         self.database = database
         self.documents = documents
         self.live = live
+        self.prefix = prefix  # the question's path prefix in links ("" or /questions/{slug})
 
     def run_id(self, as_of: dt.date | None = None) -> str:
         """The run whose forecast is served: the live forecast's (``service.publication.live``),
@@ -127,7 +134,7 @@ class History:
                     published_at=published_at,
                     p_confirmed={d.key: d.p_confirmed for d in summary.deadlines},
                     interval={d.key: d.interval for d in summary.deadlines},
-                    changes=f"/forecast/changes/{run_id}",
+                    changes=f"{self.prefix}/forecast/changes/{run_id}",
                 )
             )
         return history, next_cursor

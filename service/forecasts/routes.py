@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
 from litestar.openapi import ResponseSpec
@@ -39,6 +39,17 @@ def conditional(view: View, if_none_match: str | None) -> Response[bytes]:
     return Response(view.body, media_type="application/json", headers=headers)
 
 
+def _forecasts(scope: Scope) -> Any:
+    """The forecasts of the question in the path (the default one unprefixed); None for a
+    slug not served, which the handler answers with its 404."""
+    state = scope["litestar_app"].state
+    slug = scope.get("path_params", {}).get("slug")
+    if slug is None:
+        return state.forecasts
+    question = state.questions.by_slug.get(slug)
+    return question.forecasts if question is not None else None
+
+
 class CachedLiveForecast:
     """Middleware of GET /forecast: a request without parameters whose answer is cached
     is sent before Litestar parses parameters and resolves dependencies.
@@ -53,7 +64,8 @@ class CachedLiveForecast:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         view = None
         if scope["type"] == "http" and not scope.get("query_string"):
-            view = scope["litestar_app"].state.forecasts.cached_live()
+            forecasts = _forecasts(scope)
+            view = forecasts.cached_live() if forecasts is not None else None
         if view is None:
             await self.app(scope, receive, send)
             return

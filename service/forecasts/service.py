@@ -54,6 +54,7 @@ class ForecastService:
         artifacts_dir: Path,
         what_if_workers: int = 1,
         what_if_queue: int = 4,
+        prefix: str = "",
     ):
         self.database = database
         self.dataset = dataset
@@ -61,7 +62,9 @@ class ForecastService:
         self.live = LiveProbe(database)
         self.documents = Documents(database)
         self.served_views = ServedViews(database, dataset.question.clock)
-        self.published = History(database, self.documents, self.live)
+        # ``prefix``: the question's path in the links of what it serves ("" for the
+        # default question's unprefixed endpoints, else /questions/{slug}).
+        self.published = History(database, self.documents, self.live, prefix)
         self.what_ifs = WhatIfs(artifacts_dir, what_if_workers, what_if_queue)
 
     async def view(

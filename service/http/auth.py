@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 import math
 import threading
@@ -13,14 +12,17 @@ from collections import OrderedDict
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
-from service.common.errors import TooManyRequests, Unauthorized
+from service.common.errors import Forbidden, TooManyRequests, Unauthorized
 from service.common.schemas import ProblemError
-from service.http.clients import peer
+from service.http.clients import EVERY_QUESTION, bearer, configured_tokens, matching_token, peer
 from service.http.logs import printable
 
 logger = logging.getLogger(__name__)
 
-VALID_HEADER = "Authorization: Bearer <the server's FORECAST_API_TOKEN>"
+VALID_HEADER = (
+    "Authorization: Bearer <the server's FORECAST_API_TOKEN, or a FORECAST_API_TOKENS token "
+    "for this question>"
+)
 # A client that sends this many wrong tokens within the window gets 429 for its further
 # wrong tokens until the window of its first failure has passed. The right token is never
 # refused: behind one address (a NAT, a proxy) a guesser must not lock out the owner, and
@@ -69,27 +71,45 @@ class FailedAttempts:
 
 
 def require_token(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
-    """Let the request through only with ``Authorization: Bearer <FORECAST_API_TOKEN>``.
+    """Let the request through only with a bearer token that may write to its question
+    (the one in the path, else the default question).
 
     Raises
     ------
     Unauthorized
         Without a token, with a wrong one, or when the server has no token (writes off).
+    Forbidden
+        With a token limited to other questions (logged without the token).
+    NotFound
+        For a question that is not served.
     TooManyRequests
         For a missing or wrong token after ``MAX_FAILURES`` wrong tokens from this client
         within the window (the right token passes).
     """
-    expected: str | None = connection.app.state.settings.api_token
-    if not expected:
+    if not configured_tokens(connection):
         raise Unauthorized(
             "writes are disabled: the server was started without FORECAST_API_TOKEN",
             [ProblemError("Authorization", "no token can be accepted", "set FORECAST_API_TOKEN")],
         )
-    scheme, _, token = connection.headers.get("authorization", "").strip().partition(" ")
-    given = token.strip().encode("utf-8", "surrogateescape")
-    is_bearer = scheme.lower() == "bearer" and bool(given)
-    if is_bearer and hmac.compare_digest(given, expected.encode("utf-8")):
-        return
+    matched = matching_token(connection)
+    if matched is not None:
+        _, scope = matched
+        questions = connection.app.state.questions
+        slug = connection.path_params.get("slug")
+        question = questions.get(slug) if slug is not None else questions.default
+        if EVERY_QUESTION in scope or question.slug in scope:
+            return
+        logger.warning(
+            "a token limited to %s was refused a write to %s from %s",
+            ", ".join(scope),
+            question.slug,
+            printable(peer(connection)),
+        )
+        raise Forbidden(
+            f"this token may not write to the question {question.slug!r}",
+            [ProblemError("Authorization", "is limited to other questions", ", ".join(scope))],
+        )
+    is_bearer = bearer(connection) is not None
     attempts: FailedAttempts = connection.app.state.failed_attempts
     client = peer(connection)
     wait = attempts.retry_after(client)

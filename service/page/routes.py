@@ -7,14 +7,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from litestar import Controller, MediaType, Response, get
+from litestar.datastructures import State
 
 from service.common.errors import NotFound
 
 STATIC = Path(__file__).resolve().parent / "static"
 PAGE = (STATIC / "index.html").read_bytes()
+# The question index (GET /questions for a browser).
+QUESTIONS_PAGE = (STATIC / "questions.html").read_bytes()
 ASSETS = {
     "page.js": ((STATIC / "page.js").read_bytes(), "text/javascript"),
     "page.css": ((STATIC / "page.css").read_bytes(), "text/css"),
+    "questions.js": ((STATIC / "questions.js").read_bytes(), "text/javascript"),
 }
 
 
@@ -38,3 +42,21 @@ class PageController(Controller):
             raise NotFound(f"no static file {name!r}")
         body, media_type = ASSETS[name]
         return Response(body, media_type=media_type, headers={"Cache-Control": "no-cache"})
+
+
+class QuestionPageController(Controller):
+    """GET /questions/{slug}/: the same page for one question (its script reads that
+    question's endpoints, under the same prefix)."""
+
+    path = "/"
+    tags = ("page",)
+
+    @get(
+        operation_id="getQuestionPage",
+        summary="One question's forecast page",
+        media_type=MediaType.HTML,
+        sync_to_thread=False,
+    )
+    def page(self, state: State, slug: str) -> Response[bytes]:
+        state.questions.get(slug)  # 404 naming the served slugs
+        return Response(PAGE, media_type=MediaType.HTML)

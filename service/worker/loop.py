@@ -27,7 +27,7 @@ from forecast.pipeline.fit import Forecaster, RunResult
 from forecast.pipeline.store import TIMINGS_FILE, read_json, write_evidence
 from forecast.posterior.draws import DRAWS_FILE
 from forecast.processes import release_free_memory
-from service.common.db import connect, wait_for_schema
+from service.common.db import wait_for_schema
 from service.common.worker_status import (
     WORKER_STATUS_FILE,
     read_compile_seconds,
@@ -39,6 +39,7 @@ from service.common.worker_status import (
 from service.runs import queue
 from service.runs.retention import prune_run_files
 from service.settings import CONFIG_ERROR, Settings, settings_for_process
+from service.worker.lanes import Forecasters, Lane, RoundRobin, open_lanes
 from service.worker.writes import WorkerWrites
 
 logger = logging.getLogger(__name__)
@@ -228,14 +229,17 @@ def make_forecaster(settings: Settings) -> Forecaster:
 def serve(
     settings: Settings, forecaster_for: Callable[[Settings], Forecaster] = make_forecaster
 ) -> int:
-    """Compile the model, wait for the database's schema, recover interrupted runs, then
-    fit queued runs until SIGTERM; the exit code.
+    """Compile the default question's model, wait for every question's schema, recover
+    interrupted runs, then fit queued runs, question by question in turn, until SIGTERM;
+    the exit code.
 
-    ``forecaster_for`` makes the forecaster from the settings (``make_forecaster``; the
-    worker's entry point passes no other)."""
+    ``forecaster_for`` makes a question's forecaster from the settings with its data
+    directory (``make_forecaster``; the worker's entry point passes no other)."""
     try:
-        forecaster = forecaster_for(settings)
-    except (TypeError, ValueError) as exc:  # FORECAST_GATE_CONFIG or the data
+        lanes = open_lanes(settings)
+        default = lanes[0]
+        forecaster = forecaster_for(default.settings)
+    except (TypeError, ValueError) as exc:  # FORECAST_GATE_CONFIG, the data, the questions
         logger.error("the worker cannot start: %s", exc)
         return CONFIG_ERROR
     status_path = settings.artifacts_dir / WORKER_STATUS_FILE
@@ -249,31 +253,58 @@ def serve(
     logger.info("compiled the model in %.1f s", compile_seconds)
     write_compile_seconds(settings.artifacts_dir, compile_seconds)
     write_report(status_path, report_now())
-    database = connect(settings.database_url)
-    if not wait_for_schema(database, settings.poll_seconds, lambda: _Stop.requested):
-        database.dispose()
-        remove_report(status_path)
-        logger.info("worker stopped")
-        return 0
-    writes = WorkerWrites(database, status_path)
-    _attempt(writes.ready, writes)  # runs left running by a worker that died
-    logger.info("worker ready (pid %d), polling every %.2f s", os.getpid(), settings.poll_seconds)
+    forecasters = Forecasters(forecaster_for, settings.worker_models)
+    forecasters.put(default.slug, forecaster)
+    try:
+        for lane in lanes:
+            if not wait_for_schema(lane.database, settings.poll_seconds, lambda: _Stop.requested):
+                remove_report(status_path)
+                logger.info("worker stopped")
+                return 0
+            _attempt(lane.writes.ready, lane.writes)  # runs left running by a worker that died
+        logger.info(
+            "worker ready (pid %d) for %d question(s), polling every %.2f s",
+            os.getpid(),
+            len(lanes),
+            settings.poll_seconds,
+        )
+        _serve_lanes(lanes, forecasters, settings)
+    finally:
+        for lane in lanes:
+            lane.writes.stopped()
+            lane.database.dispose()
+    logger.info("worker stopped")
+    return 0
+
+
+def _serve_lanes(lanes: list[Lane], forecasters: Forecasters, settings: Settings) -> None:
+    """Fit queued runs, the questions in turn (``RoundRobin``), until SIGTERM."""
     archiver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive")
     archives = WhenIdle(archiver, ARCHIVE_WHEN_IDLE_SECONDS)
+    turns = RoundRobin(lanes)
+
+    def step(lane: Lane) -> bool:
+        """Whether a run of ``lane`` was processed."""
+        if not lane.writes.ready():
+            return False
+        queue.follow_clock(lane.database, lane.dataset, settings.seed)
+        if not queue.has_queued(lane.database.reader):
+            return False
+        forecaster = forecasters.get(lane)
+        done = process_one(lane.database.sessions, forecaster, lane.settings, archives.submit)
+        return done is not None
 
     def work() -> bool:
         """Whether a run was processed (else the worker waits a poll)."""
-        if not writes.ready():
-            return False
-        queue.follow_clock(database, forecaster.dataset, settings.seed)
-        return (
-            queue.has_queued(database.reader)
-            and process_one(database.sessions, forecaster, settings, archives.submit) is not None
-        )
+        for lane in turns:
+            if _attempt(lambda lane=lane: step(lane), lane.writes):
+                turns.served(lane)
+                return True
+        return False
 
     try:
         while not _Stop.requested:
-            if not _attempt(work, writes):
+            if not work():
                 archives.when_idle()
                 time.sleep(settings.poll_seconds)
     except Shutdown:
@@ -281,10 +312,6 @@ def serve(
     finally:
         archives.flush()
         archiver.shutdown(wait=True)
-        writes.stopped()
-        database.dispose()
-    logger.info("worker stopped")
-    return 0
 
 
 def _attempt(step: Callable[[], bool], writes: WorkerWrites) -> bool:

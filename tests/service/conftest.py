@@ -48,6 +48,8 @@ def make_settings(root: Path, data_dir: Path, **overrides: Any) -> Settings:
     fields: dict[str, Any] = {
         "database_url": f"sqlite:///{root / DB_FILE}",
         "data_dir": data_dir,
+        # The one question (tests of several build their own selection).
+        "questions": str(data_dir),
         "artifacts_dir": root / RUNS_DIR,
         "api_token": TOKEN,
         "sampler_config": SAMPLER_CONFIG,

@@ -107,6 +107,7 @@ def server_env(tmp_path: Path, data_dir: Path, database_url: str) -> dict[str, s
         "FORECAST_DATABASE_URL": database_url,
         "FORECAST_ARTIFACTS_DIR": str(tmp_path / "runs"),
         "FORECAST_DATA_DIR": str(data_dir),
+        "FORECAST_QUESTIONS": str(data_dir),
         "FORECAST_API_TOKEN": TOKEN,
         "FORECAST_SAMPLER_CONFIG": json.dumps(SAMPLER_CONFIG),
         "FORECAST_GATE_CONFIG": json.dumps(GATE_CONFIG),

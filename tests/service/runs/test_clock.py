@@ -80,7 +80,7 @@ def test_a_forecast_says_how_old_its_cut_off_is_and_on_the_live_clock_that_it_is
     published, live_dir, monkeypatch
 ):
     monkeypatch.setattr(clock, "utcnow", lambda: NOON)
-    live = dataclasses.replace(published, data_dir=live_dir)
+    live = dataclasses.replace(published, data_dir=live_dir, questions=str(live_dir))
     with TestClient(create_app(published)) as replay, TestClient(create_app(live)) as open_:
         replayed = replay.get("/forecast").json()
         followed = open_.get("/forecast").json()

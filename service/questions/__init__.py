@@ -1,0 +1,1 @@
+"""Several questions in one service: where each keeps its records, and their services."""

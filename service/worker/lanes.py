@@ -1,0 +1,127 @@
+"""One worker, several questions: a lane per question, served in turn, and a bounded set
+of compiled models.
+
+Each question's runs wait in its own tables (``service.questions.places``). The worker
+takes the questions in turn (round robin): after it has fitted a run of one question,
+every other question with a run waiting comes before that question's next run, so that
+evidence flooding one question (whose live runs coalesce into one anyway) never delays
+another's rerun by more than one fit. Within a question, the queue's own order holds
+(live runs first, then the oldest).
+
+The worker keeps the compiled models of at most ``FORECAST_WORKER_MODELS`` questions,
+one per question, the least recently used evicted (and logged); a question evicted is
+compiled again from the disk caches (seconds) when its next run comes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from forecast.data.dataset import Dataset, load_dataset
+from forecast.pipeline.fit import Forecaster
+from forecast.processes import release_free_memory
+from service.common.db import Database, connect
+from service.common.worker_status import WORKER_STATUS_FILE
+from service.questions.places import QuestionPlace, places
+from service.settings import Settings
+from service.worker.writes import WorkerWrites
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Lane:
+    """One question as the worker sees it: its data, database and settings."""
+
+    place: QuestionPlace
+    dataset: Dataset
+    database: Database
+    writes: WorkerWrites
+    # The worker's settings with this question's data and run folders.
+    settings: Settings
+
+    @property
+    def slug(self) -> str:
+        return self.place.slug
+
+
+def open_lanes(settings: Settings) -> list[Lane]:
+    """A lane per served question, the default one first.
+
+    Raises
+    ------
+    forecast.data.questions.QuestionsError, forecast.data.records.ValidationError
+        When a question cannot be served.
+    """
+    lanes = []
+    for place in places(settings):
+        database = connect(place.database_url, place.schema)
+        lanes.append(
+            Lane(
+                place=place,
+                dataset=load_dataset(place.data_dir),
+                database=database,
+                writes=WorkerWrites(database, place.artifacts_dir / WORKER_STATUS_FILE),
+                settings=dataclasses.replace(
+                    settings, data_dir=place.data_dir, artifacts_dir=place.artifacts_dir
+                ),
+            )
+        )
+    return lanes
+
+
+class RoundRobin:
+    """The lanes in the order they are offered the next fit: whoever was served last
+    goes to the back."""
+
+    def __init__(self, lanes: list[Lane]):
+        self.order = deque(lanes)
+
+    def __iter__(self) -> Iterator[Lane]:
+        return iter(list(self.order))
+
+    def served(self, lane: Lane) -> None:
+        """``lane`` had a run fitted: every other lane comes before its next one."""
+        self.order.remove(lane)
+        self.order.append(lane)
+
+
+class Forecasters:
+    """The compiled forecasters of the questions fitted last, at most ``limit`` of them."""
+
+    def __init__(self, make: Callable[[Settings], Forecaster], limit: int):
+        self.make = make
+        self.limit = limit
+        self.kept: OrderedDict[str, Forecaster] = OrderedDict()
+
+    def get(self, lane: Lane) -> Forecaster:
+        """The lane's forecaster, made (and compiled) if it is not kept; the least
+        recently used beyond ``limit`` is evicted."""
+        found = self.kept.get(lane.slug)
+        if found is not None:
+            self.kept.move_to_end(lane.slug)
+            return found
+        forecaster = self.make(lane.settings)
+        seconds = forecaster.compile()
+        logger.info("%s: compiled its model in %.1f s", lane.slug, seconds)
+        self.put(lane.slug, forecaster)
+        return forecaster
+
+    def put(self, slug: str, forecaster: Forecaster) -> None:
+        self.kept[slug] = forecaster
+        self.kept.move_to_end(slug)
+        evicted = []
+        while len(self.kept) > self.limit:
+            old, _ = self.kept.popitem(last=False)
+            evicted.append(old)
+        if evicted:
+            logger.info(
+                "evicted the compiled model of %s (a worker keeps %d; FORECAST_WORKER_MODELS)",
+                ", ".join(evicted),
+                self.limit,
+            )
+            release_free_memory()
