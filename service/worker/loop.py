@@ -277,34 +277,42 @@ def serve(
     return 0
 
 
+def fit_in_turn(
+    turns: RoundRobin,
+    forecasters: Forecasters,
+    seed: int,
+    background: Callable[..., Any] | None = None,
+) -> Lane | None:
+    """Fit one queued run of the first question, in turn, that has one: the lane whose
+    run was processed (it goes to the back of the turns), or None when nothing is queued."""
+    for lane in turns:
+        if _attempt(lambda lane=lane: _fit_lane(lane, forecasters, seed, background), lane.writes):
+            turns.served(lane)
+            return lane
+    return None
+
+
+def _fit_lane(
+    lane: Lane, forecasters: Forecasters, seed: int, background: Callable[..., Any] | None
+) -> bool:
+    """Whether a run of ``lane`` was processed (its live clock followed first)."""
+    if not lane.writes.ready():
+        return False
+    queue.follow_clock(lane.database, lane.dataset, seed)
+    if not queue.has_queued(lane.database.reader):
+        return False
+    forecaster = forecasters.get(lane)
+    return process_one(lane.database.sessions, forecaster, lane.settings, background) is not None
+
+
 def _serve_lanes(lanes: list[Lane], forecasters: Forecasters, settings: Settings) -> None:
-    """Fit queued runs, the questions in turn (``RoundRobin``), until SIGTERM."""
+    """Fit queued runs, the questions in turn (``fit_in_turn``), until SIGTERM."""
     archiver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive")
     archives = WhenIdle(archiver, ARCHIVE_WHEN_IDLE_SECONDS)
     turns = RoundRobin(lanes)
-
-    def step(lane: Lane) -> bool:
-        """Whether a run of ``lane`` was processed."""
-        if not lane.writes.ready():
-            return False
-        queue.follow_clock(lane.database, lane.dataset, settings.seed)
-        if not queue.has_queued(lane.database.reader):
-            return False
-        forecaster = forecasters.get(lane)
-        done = process_one(lane.database.sessions, forecaster, lane.settings, archives.submit)
-        return done is not None
-
-    def work() -> bool:
-        """Whether a run was processed (else the worker waits a poll)."""
-        for lane in turns:
-            if _attempt(lambda lane=lane: step(lane), lane.writes):
-                turns.served(lane)
-                return True
-        return False
-
     try:
         while not _Stop.requested:
-            if not work():
+            if fit_in_turn(turns, forecasters, settings.seed, archives.submit) is None:
                 archives.when_idle()
                 time.sleep(settings.poll_seconds)
     except Shutdown:

@@ -1,0 +1,145 @@
+"""Several questions, one service: each question's endpoints under /questions/{slug}/, its
+own evidence and runs, GET /questions, and write tokens limited to questions."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import pytest
+
+from service.questions.places import places
+from service.startup import StartError, prepare
+from tests.service.conftest import AUTH, TOKEN, endorsement, make_settings
+from tests.service.questions.conftest import BETA_AUTH, BETA_TOKEN, copy_question
+
+
+def test_questions_lists_every_question_with_its_clock_and_links(several_client, dataset):
+    listed = several_client.get("/questions").json()["questions"]
+    assert [q["slug"] for q in listed] == [places_slug(several_client), "alpha", "beta"]
+    default, alpha = listed[0], listed[1]
+    assert (default["default"], alpha["default"]) == (True, False)
+    assert alpha["question"] == dataset.question.question
+    assert (alpha["clock"], alpha["resolved"], alpha["headline"]) == ("evidence", False, None)
+    assert alpha["links"]["forecast"] == "/questions/alpha/forecast"
+    assert alpha["links"]["page"] == "/questions/alpha/"
+
+
+def places_slug(client) -> str:
+    return client.app.state.questions.default.slug
+
+
+def test_an_unknown_slug_is_a_404_naming_the_served_ones(several_client):
+    for method, path in (("GET", "/questions/gamma/forecast"), ("POST", "/questions/gamma/runs")):
+        response = several_client.request(method, path, json={"as_of": "2024-03-01"}, headers=AUTH)
+        assert response.status_code == 404, response.text
+        (error,) = response.json()["errors"]
+        assert error["field"] == "slug"
+        assert error["valid"] == f"{places_slug(several_client)}, alpha, beta"
+
+
+def test_evidence_posted_to_one_question_stays_in_that_question(several_client):
+    before = {
+        path: len(several_client.get(path).json())
+        for path in ("/evidence", "/questions/alpha/evidence", "/questions/beta/evidence")
+    }
+    posted = several_client.post("/questions/beta/evidence", json=endorsement(), headers=AUTH)
+    assert posted.status_code == 201, posted.text
+    after = {path: len(several_client.get(path).json()) for path in before}
+    assert after == {**before, "/questions/beta/evidence": before["/questions/beta/evidence"] + 1}
+    run_id = posted.json()["run_id"]
+    assert several_client.get(f"/questions/beta/runs/{run_id}").status_code == 200
+    for other in ("/runs", "/questions/alpha/runs"):
+        assert several_client.get(other).json() == []
+        assert several_client.get(f"{other}/{run_id}").status_code == 404
+
+
+def test_bad_input_on_a_questions_endpoint_gets_todays_answer_and_stores_nothing(several_client):
+    bad = endorsement(ally="ZZ")
+    default = several_client.post("/evidence", json=bad, headers=AUTH)
+    beta = several_client.post("/questions/beta/evidence", json=bad, headers=AUTH)
+    assert beta.status_code == default.status_code == 422
+    assert beta.json()["errors"] == default.json()["errors"]
+    assert several_client.get("/questions/beta/runs").json() == []
+
+
+def test_a_token_limited_to_one_question_cannot_write_to_another(several_client, caplog):
+    caplog.set_level(logging.WARNING)
+    ok = several_client.post("/questions/beta/evidence", json=endorsement(), headers=BETA_AUTH)
+    assert ok.status_code == 201, ok.text
+    for path in ("/evidence", "/questions/alpha/evidence"):
+        refused = several_client.post(path, json=endorsement(ally="EE"), headers=BETA_AUTH)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["errors"][0]["valid"] == "beta"
+    assert "a token limited to beta was refused a write to alpha" in caplog.text
+    assert BETA_TOKEN not in caplog.text
+    assert several_client.get("/questions/alpha/runs").json() == []
+    # The server's own token writes everywhere; a wrong one is still a 401.
+    assert (
+        several_client.post(
+            "/questions/alpha/runs", json={"as_of": "2024-03-01"}, headers=AUTH
+        ).status_code
+        == 202
+    )
+    wrong = {"Authorization": "Bearer " + "x" * 40}
+    assert (
+        several_client.post(
+            "/questions/beta/evidence", json=endorsement(), headers=wrong
+        ).status_code
+        == 401
+    )
+
+
+def test_history_links_of_a_question_stay_under_its_prefix(several, forecaster, several_client):
+    from service.common.db import connect
+    from service.runs.queue import in_transaction, queue_live_run
+    from service.worker.loop import process_one
+    from tests.stand_in import StandInForecaster
+
+    (beta,) = [p for p in places(several) if p.slug == "beta"]
+    database = connect(beta.database_url)
+    dataset = several_client.app.state.questions.get("beta").dataset
+    in_transaction(
+        database.sessions, lambda s: queue_live_run(s, dataset, trigger="startup", seed=1)
+    )
+    stand_in = StandInForecaster(dataset, sampler_config=forecaster.sampler_config)
+    stand_in.gate = forecaster.gate
+    settings = dataclasses.replace(several, artifacts_dir=beta.artifacts_dir)
+    run_id = process_one(database.sessions, stand_in, settings)
+    database.dispose()
+    (row,) = several_client.get("/questions/beta/forecast/history").json()
+    assert row["changes"] == f"/questions/beta/forecast/changes/{run_id}"
+    assert several_client.get(row["changes"]).status_code == 200
+    listed = {q["slug"]: q for q in several_client.get("/questions").json()["questions"]}
+    served = several_client.get("/questions/beta/forecast").json()
+    assert listed["beta"]["headline"]["deadlines"] == served["deadlines"]
+    assert listed["beta"]["headline"]["p_ever_confirmed"] == served["p_ever_confirmed"]
+    assert listed["alpha"]["headline"] is None
+    assert several_client.get("/forecast").status_code == 503  # the default has none
+
+
+def test_a_start_with_questions_that_cannot_be_served_lists_every_problem(tmp_path, data_dir):
+    broken = [copy_question(data_dir, tmp_path, slug) for slug in ("one", "two")]
+    (broken[0] / "allies.csv").write_text("code,name\n", encoding="utf-8")
+    toml = broken[1] / "question.toml"
+    toml.write_text(toml.read_text().replace('rule = "unanimity"', 'rule = "majority"'))
+    (tmp_path / "again").mkdir()
+    clash = copy_question(data_dir, tmp_path / "again", "one")
+    tokens = {TOKEN + "-more": ("gamma",)}
+
+    def start(*dirs):
+        settings = make_settings(
+            tmp_path, data_dir, questions=",".join(map(str, dirs)), api_tokens=tokens
+        )
+        with pytest.raises(StartError) as raised:
+            prepare(settings, fit_if_empty=False)
+        return str(raised.value)
+
+    assert "slug 'one' is taken" in start(*broken, clash)
+    message = start(*broken)
+    assert "question one" in message and "allies.csv" in message
+    assert "question two" in message and "majority" in message
+    assert "names gamma, not served" in message
+    # Nothing was written: no database was created for any question.
+    assert not (tmp_path / "forecast.db").exists()
+    assert not (tmp_path / "questions").exists()
