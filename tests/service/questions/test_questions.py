@@ -143,3 +143,31 @@ def test_a_start_with_questions_that_cannot_be_served_lists_every_problem(tmp_pa
     # Nothing was written: no database was created for any question.
     assert not (tmp_path / "forecast.db").exists()
     assert not (tmp_path / "questions").exists()
+
+
+def test_on_postgresql_each_question_keeps_its_tables_in_a_schema_of_its_own(
+    pg_settings, question_dirs
+):
+    from litestar.testing import TestClient
+    from sqlalchemy import text
+
+    from service.app import create_app
+    from service.common.db import connect
+
+    settings = dataclasses.replace(pg_settings, questions=",".join(str(d) for d in question_dirs))
+    prepare(settings, fit_if_empty=False)
+    with TestClient(create_app(settings)) as client:
+        posted = client.post("/questions/beta/evidence", json=endorsement(), headers=AUTH)
+        assert posted.status_code == 201, posted.text
+        assert client.get("/runs").json() == client.get("/questions/alpha/runs").json() == []
+        assert len(client.get("/questions/beta/runs").json()) == 1
+    database = connect(settings.database_url)
+    with database.reader() as session:
+        schemas = set(session.scalars(text("SELECT schema_name FROM information_schema.schemata")))
+        runs = {
+            schema: session.scalar(text(f"SELECT count(*) FROM {schema}.runs"))
+            for schema in ("public", "q_alpha", "q_beta")
+        }
+    database.dispose()
+    assert {"q_alpha", "q_beta"} <= schemas
+    assert runs == {"public": 0, "q_alpha": 0, "q_beta": 1}
