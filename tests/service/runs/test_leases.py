@@ -17,6 +17,7 @@ from service.common.tables import ForecastRow, RunRow
 from service.runs.leases import renew_every
 from service.runs.queue import claim_next, fail, has_queued, in_transaction, publish, queue_run
 from service.runs.queue import recover as recover_runs
+from service.worker.loop import process_one
 from service.worker.renewal import Renewal
 from service.worker.writes import WorkerWrites
 
@@ -179,3 +180,26 @@ def test_a_worker_that_lost_its_lease_publishes_and_fails_nothing(shared):
         None,
         1,
     )
+
+
+class Stalling:
+    """A forecaster during whose fit the worker stalls for a whole lease: another worker
+    takes its run back meanwhile."""
+
+    def __init__(self, forecaster, database: Database):
+        self.forecaster, self.database = forecaster, database
+
+    def run(self, *args, run_id: str, **kwargs):
+        age_lease(self.database, run_id, LEASE_SECONDS + 1)
+        assert recover_runs(self.database, OTHER, LEASE_SECONDS) == [run_id]
+        return self.forecaster.run(*args, run_id=run_id, **kwargs)
+
+
+def test_the_worker_discards_a_fit_whose_run_was_taken_back_and_goes_on(
+    database, settings, forecaster, caplog
+):
+    (run_id,) = manual_runs(database, 1)
+    assert process_one(database.sessions, Stalling(forecaster, database), settings) == run_id
+    run = run_row(database, run_id)
+    assert (run.status, run.worker, forecasts_of(database, run_id)) == ("queued", None, 0)
+    assert "discarded" in caplog.text
