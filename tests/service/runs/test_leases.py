@@ -15,8 +15,15 @@ from forecast.data.clock import utcnow
 from service.common.db import Database, connect
 from service.common.tables import ForecastRow, RunRow
 from service.runs.leases import renew_every
-from service.runs.queue import claim_next, fail, has_queued, in_transaction, publish, queue_run
-from service.runs.queue import recover as recover_runs
+from service.runs.queue import (
+    claim_next,
+    fail,
+    has_queued,
+    in_transaction,
+    publish,
+    queue_run,
+    recover,
+)
 from service.worker.loop import process_one
 from service.worker.renewal import Renewal
 from service.worker.writes import WorkerWrites
@@ -104,7 +111,7 @@ def test_a_run_whose_lease_lapsed_is_taken_back_and_one_renewed_is_not(shared):
     assert claim_next(shared.sessions, OTHER).run_id == fresh
     age_lease(shared, stale, LEASE_SECONDS + 1)
     age_lease(shared, fresh, LEASE_SECONDS - 5)
-    assert recover_runs(shared, "host-three:303", LEASE_SECONDS) == [stale]
+    assert recover(shared, "host-three:303", LEASE_SECONDS) == [stale]
     taken, kept = run_row(shared, stale), run_row(shared, fresh)
     assert (taken.status, taken.worker, taken.attempts) == ("queued", None, 1)
     assert (kept.status, kept.worker) == ("running", OTHER)
@@ -118,17 +125,17 @@ def test_a_renewing_worker_keeps_its_run_past_the_lease(shared):
     with Renewal(shared.sessions, run_id, ONE, renew_every(lease)) as renewal:
         for _ in range(6):  # three leases in all
             time.sleep(lease / 2)
-            assert recover_runs(shared, OTHER, lease) == []
+            assert recover(shared, OTHER, lease) == []
     assert not renewal.lost
     time.sleep(lease * 1.5)  # the renewals stopped with the block: the lease lapses
-    assert recover_runs(shared, OTHER, lease) == [run_id]
+    assert recover(shared, OTHER, lease) == [run_id]
 
 
 def test_the_renewal_stops_when_the_run_was_taken_back(shared):
     (run_id,) = manual_runs(shared, 1)
     claim_next(shared.sessions, ONE)
     age_lease(shared, run_id, LEASE_SECONDS + 1)
-    recover_runs(shared, OTHER, LEASE_SECONDS)
+    recover(shared, OTHER, LEASE_SECONDS)
     with Renewal(shared.sessions, run_id, ONE, 0.01) as renewal:
         time.sleep(0.3)
     assert renewal.lost
@@ -154,7 +161,7 @@ def test_a_worker_takes_back_its_own_run_and_a_dead_local_workers_at_once(shared
     assert claim_next(shared.sessions, "host-three:303").run_id == own
     assert claim_next(shared.sessions, dead_worker).run_id == predecessors
     assert claim_next(shared.sessions, ONE).run_id == elsewhere
-    assert recover_runs(shared, "host-three:303", LEASE_SECONDS) == [own, predecessors]
+    assert recover(shared, "host-three:303", LEASE_SECONDS) == [own, predecessors]
     assert run_row(shared, elsewhere).status == "running"  # another host's: its lease is fresh
 
 
@@ -162,7 +169,7 @@ def test_a_worker_that_lost_its_lease_publishes_and_fails_nothing(shared):
     (run_id,) = manual_runs(shared, 1)
     claim_next(shared.sessions, ONE)
     age_lease(shared, run_id, LEASE_SECONDS + 1)  # ONE stalled for a whole lease
-    assert recover_runs(shared, OTHER, LEASE_SECONDS) == [run_id]
+    assert recover(shared, OTHER, LEASE_SECONDS) == [run_id]
     # Back in the queue: ONE's late result is discarded.
     assert not publish(shared.sessions, run_id, ONE, {}, "{}", {"passed": True}, {})
     assert not fail(shared.sessions, run_id, ONE, "late")
@@ -191,7 +198,7 @@ class Stalling:
 
     def run(self, *args, run_id: str, **kwargs):
         age_lease(self.database, run_id, LEASE_SECONDS + 1)
-        assert recover_runs(self.database, OTHER, LEASE_SECONDS) == [run_id]
+        assert recover(self.database, OTHER, LEASE_SECONDS) == [run_id]
         return self.forecaster.run(*args, run_id=run_id, **kwargs)
 
 
