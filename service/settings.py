@@ -52,6 +52,9 @@ class Settings:
     seed: int = DEFAULT_SEED
     # How often the idle worker looks for a queued run, in seconds (a plain read).
     poll_seconds: float = 0.05
+    # A worker's hold on the run it fits, renewed every quarter of it; a run whose lease
+    # has lapsed (its worker died or stalled) is taken back by another worker.
+    run_lease_seconds: float = 60.0
     # Merged over the model's defaults; JSON objects in the environment.
     sampler_config: Mapping[str, Any] = field(default_factory=dict)
     model_config: Mapping[str, Any] = field(default_factory=dict)
@@ -113,6 +116,9 @@ class Settings:
             artifacts_dir=Path(env.get("FORECAST_ARTIFACTS_DIR", defaults.artifacts_dir)),
             seed=_integer(env, "FORECAST_SEED", defaults.seed, 0, 2**32 - 1),
             poll_seconds=_number(env, "FORECAST_POLL_SECONDS", defaults.poll_seconds),
+            run_lease_seconds=_number(
+                env, "FORECAST_RUN_LEASE_SECONDS", defaults.run_lease_seconds
+            ),
             sampler_config=_json_object(env, "FORECAST_SAMPLER_CONFIG"),
             model_config=_json_object(env, "FORECAST_MODEL_CONFIG"),
             gate_config=_json_object(env, "FORECAST_GATE_CONFIG"),

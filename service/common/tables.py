@@ -118,7 +118,10 @@ class RunRow(Base):
     timings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    worker: Mapped[str | None] = mapped_column(String(128))
+    worker: Mapped[str | None] = mapped_column(String(128))  # "host:pid" of the claimant
+    # The claimant's lease: renewed while it fits; a run whose lease lapsed is taken back
+    # (``service.runs.leases``).
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class ForecastRow(Base):

@@ -113,7 +113,7 @@ def read_report(path: Path) -> WorkerReport | None:
         report = msgspec.json.decode(path.read_bytes(), type=WorkerReport)
     except (OSError, msgspec.DecodeError):
         return None
-    if report.host == socket.gethostname() and not _running(report.pid):
+    if report.host == socket.gethostname() and not process_running(report.pid):
         return None
     return report
 
@@ -127,7 +127,8 @@ def remove_report(path: Path) -> None:
         logger.warning("the worker's status file %s cannot be removed: %s", path, exc)
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host (another user's included)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

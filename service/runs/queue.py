@@ -1,4 +1,4 @@
-"""The durable run queue: coalesced live runs, claims by the worker, results and recovery."""
+"""The durable run queue: coalesced live runs, claims by workers, results and recovery."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from service.common.db import Database
 from service.common.tables import EvidenceRow, ForecastRow, RunRow
 from service.publication.live import live_forecasts
 from service.publication.replacement import record_change
+from service.runs.leases import lost_its_worker
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +150,8 @@ def has_queued(reader: sessionmaker[Session]) -> bool:
 
 
 def claim_next(session_factory: sessionmaker[Session], worker: str) -> Claimed | None:
-    """Mark the next queued run running and load its evidence, in one transaction.
+    """Mark the next queued run running by ``worker``, with a fresh lease, and load its
+    evidence, in one transaction.
 
     A live run (new evidence) comes before every manual one, then the oldest first: a
     backlog of ``POST /runs`` never delays the forecast readers see.
@@ -173,7 +175,8 @@ def claim_next(session_factory: sessionmaker[Session], worker: str) -> Claimed |
             .where(RunRow.id == run_id, RunRow.status == "queued")
             .values(
                 status="running",
-                started_at=utcnow(),
+                started_at=(now := utcnow()),
+                heartbeat_at=now,
                 attempts=RunRow.attempts + 1,
                 worker=worker,
             )
@@ -194,16 +197,19 @@ def claim_next(session_factory: sessionmaker[Session], worker: str) -> Claimed |
 def publish(
     session_factory: sessionmaker[Session],
     run_id: str,
+    worker: str,
     document: dict[str, Any],
     document_json: str,
     diagnostics: dict[str, Any],
     timings: dict[str, Any],
-) -> None:
+) -> bool:
     """Mark the run succeeded and publish its forecast with what it changed, in one
-    transaction."""
+    transaction; False (nothing published) when ``worker`` no longer holds the run."""
     published_at = _timestamp(document.get("published_at")) or utcnow()
     with session_factory.begin() as session:
-        run = _finish(session, run_id, "succeeded", None, diagnostics, timings)
+        run = _finish(session, run_id, worker, "succeeded", None, diagnostics, timings)
+        if run is None:
+            return False
         change = record_change(session, run, msgspec.json.decode(document_json))
         session.add(
             ForecastRow(
@@ -214,18 +220,35 @@ def publish(
                 change=change,
             )
         )
+    return True
 
 
 def _finish(
     session: Session,
     run_id: str,
+    worker: str,
     status: str,
     error: str | None,
     diagnostics: dict[str, Any] | None,
     timings: dict[str, Any] | None,
-) -> RunRow:
-    """Mark the run finished (row-locked) with its outcome."""
+) -> RunRow | None:
+    """Mark the run finished (row-locked) with its outcome, if it is still running by
+    ``worker``; else None, and the outcome is discarded.
+
+    A worker that stalled for a whole lease may find its run taken back (queued, or
+    claimed and perhaps finished by another worker): its result is not the run's.
+    """
     run = session.get_one(RunRow, run_id, with_for_update=True)
+    if run.status != "running" or run.worker != worker:
+        logger.warning(
+            "run %s: %s result of %s discarded: the run is %s, by %s (the lease was lost)",
+            run_id,
+            status,
+            worker,
+            run.status,
+            run.worker or "no worker",
+        )
+        return None
     run.status = status
     run.finished_at = utcnow()
     run.error = error
@@ -237,46 +260,56 @@ def _finish(
 def fail(
     session_factory: sessionmaker[Session],
     run_id: str,
+    worker: str,
     error: str,
     diagnostics: dict[str, Any] | None = None,
     timings: dict[str, Any] | None = None,
-) -> None:
-    """Mark the run failed; nothing is published."""
+) -> bool:
+    """Mark the run failed; nothing is published. False (nothing recorded) when
+    ``worker`` no longer holds the run."""
     with session_factory.begin() as session:
-        _finish(session, run_id, "failed", error, diagnostics, timings)
+        return _finish(session, run_id, worker, "failed", error, diagnostics, timings) is not None
 
 
-def requeue(session_factory: sessionmaker[Session], run_id: str) -> None:
-    """Give back a run interrupted by a shutdown; the interrupted attempt does not count."""
+def requeue(session_factory: sessionmaker[Session], run_id: str, worker: str) -> None:
+    """Give back a run interrupted by a shutdown, if ``worker`` still holds it; the
+    interrupted attempt does not count."""
     with session_factory.begin() as session:
         run = session.get_one(RunRow, run_id, with_for_update=True)
-        if run.status == "running":
+        if run.status == "running" and run.worker == worker:
             run.attempts = max(run.attempts - 1, 0)
             _back_to_queue(session, run, "the worker was stopped")
 
 
-def recover(session_factory: sessionmaker[Session]) -> list[str]:
-    """At worker start: runs left ``running`` by a worker that died go back to the queue.
+def recover(database: Database, worker: str, lease_seconds: float) -> list[str]:
+    """Runs that lost their worker go back to the queue; their ids.
 
-    A run that has already been started ``MAX_ATTEMPTS`` times is marked failed instead.
-    One worker per database is assumed: any run still ``running`` has lost its worker.
+    Called by ``worker`` when it fits nothing: at its start and as it polls. Which runs
+    have lost their worker (a lease lapsed, the idle worker's own, a process of this host
+    that has ended) is ``service.runs.leases``'s rule; a run whose worker renews its lease
+    is left alone. A run that has already been started ``MAX_ATTEMPTS`` times is marked
+    failed instead. The search is a plain read; the write transaction is taken only when
+    it finds one.
     """
+    running = select(RunRow).where(RunRow.status == "running").order_by(RunRow.requested_at)
+    with database.reader() as session:
+        found = [
+            r.id for r in session.scalars(running) if lost_its_worker(r, worker, lease_seconds)
+        ]
+    if not found:
+        return []
     recovered = []
-    with session_factory.begin() as session:
-        stuck = session.scalars(
-            select(RunRow)
-            .where(RunRow.status == "running")
-            .order_by(RunRow.requested_at)
-            .with_for_update()
-        ).all()
-        for run in stuck:
+    with database.sessions.begin() as session:
+        locked = session.scalars(running.where(RunRow.id.in_(found)).with_for_update()).all()
+        # Again under the row locks: a lease renewed meanwhile keeps its run.
+        for run in (r for r in locked if lost_its_worker(r, worker, lease_seconds)):
             if run.attempts >= MAX_ATTEMPTS:
                 run.status = "failed"
                 run.finished_at = utcnow()
                 run.error = f"the worker died during each of its {run.attempts} attempts"
                 logger.error("run %s failed: %s", run.id, run.error)
             else:
-                _back_to_queue(session, run, "the worker died")
+                _back_to_queue(session, run, "the worker died or stalled")
             recovered.append(run.id)
     return recovered
 
@@ -296,6 +329,7 @@ def _back_to_queue(session: Session, run: RunRow, why: str) -> None:
     run.status = "queued"
     run.started_at = None
     run.worker = None
+    run.heartbeat_at = None
     session.flush()
     logger.warning("run %s queued again: %s during it (attempt %d)", run.id, why, run.attempts)
 

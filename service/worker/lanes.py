@@ -27,6 +27,7 @@ from forecast.processes import release_free_memory
 from service.common.db import Database, connect
 from service.common.worker_status import WORKER_STATUS_FILE
 from service.questions.places import QuestionPlace, places
+from service.runs.leases import worker_name
 from service.settings import Settings
 from service.worker.writes import WorkerWrites
 
@@ -65,7 +66,12 @@ def open_lanes(settings: Settings) -> list[Lane]:
                 place=place,
                 dataset=load_dataset(place.data_dir),
                 database=database,
-                writes=WorkerWrites(database, place.artifacts_dir / WORKER_STATUS_FILE),
+                writes=WorkerWrites(
+                    database,
+                    place.artifacts_dir / WORKER_STATUS_FILE,
+                    worker_name(),
+                    settings.run_lease_seconds,
+                ),
                 settings=dataclasses.replace(
                     settings, data_dir=place.data_dir, artifacts_dir=place.artifacts_dir
                 ),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import time
 import types
 from collections.abc import Callable
@@ -37,9 +36,11 @@ from service.common.worker_status import (
     write_report,
 )
 from service.runs import queue
+from service.runs.leases import renew_every, worker_name
 from service.runs.retention import prune_run_files
 from service.settings import CONFIG_ERROR, Settings, settings_for_process
 from service.worker.lanes import Forecasters, Lane, RoundRobin, open_lanes
+from service.worker.renewal import Renewal
 from service.worker.writes import WorkerWrites
 
 logger = logging.getLogger(__name__)
@@ -77,8 +78,13 @@ def process_one(
     run's posterior archive is written after publishing, by ``background(fn, *args)`` if
     given (the worker's ``WhenIdle.submit``: neither the next run nor its readers wait for
     it), else here.
+
+    While it fits, a thread renews the run's lease (``settings.run_lease_seconds``); a
+    worker that lost it (stalled for a whole lease: another worker took the run back)
+    records nothing (``service.runs.leases``).
     """
-    claimed = queue.claim_next(session_factory, _worker_name())
+    worker = worker_name()
+    claimed = queue.claim_next(session_factory, worker)
     if claimed is None:
         return None
     run_id = claimed.run_id
@@ -86,20 +92,22 @@ def process_one(
     logger.info("run %s: fitting at %s on %d items", run_id, claimed.as_of, len(claimed.evidence))
     try:
         _Stop.fitting = True
-        result = _fit(forecaster, claimed, run_dir)
+        with Renewal(session_factory, run_id, worker, renew_every(settings.run_lease_seconds)):
+            result = _fit(forecaster, claimed, run_dir)
     except Shutdown:
         _Stop.fitting = False
-        queue.requeue(session_factory, run_id)
+        queue.requeue(session_factory, run_id, worker)
         raise
     except GateFailed as exc:
-        _record_gate_failure(session_factory, settings, run_id, exc)
+        _record_gate_failure(session_factory, settings, run_id, worker, exc)
         return run_id
     except Exception as exc:  # a bug or bad inputs: recorded on the run, the worker goes on
-        _record_error(session_factory, settings, run_id, exc)
+        _record_error(session_factory, settings, run_id, worker, exc)
         return run_id
     finally:
         _Stop.fitting = False
-    _publish(session_factory, run_id, result)
+    if not _publish(session_factory, run_id, worker, result):
+        return run_id  # another worker holds the run now, and its folder
     _prune(session_factory, settings)
     # The posterior's netCDF is the audit copy (the forecast is served from the draws, and
     # a seeded run can be refitted to the same draws): written after publishing so that
@@ -122,7 +130,11 @@ def _fit(forecaster: Forecaster, claimed: queue.Claimed, run_dir: Path) -> RunRe
 
 
 def _record_gate_failure(
-    session_factory: sessionmaker[Session], settings: Settings, run_id: str, exc: GateFailed
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    run_id: str,
+    worker: str,
+    exc: GateFailed,
 ) -> None:
     """Record a fit that missed the gate, with its diagnostics and timings."""
     logger.warning("run %s failed the gate: %s", run_id, exc)
@@ -130,6 +142,7 @@ def _record_gate_failure(
     queue.fail(
         session_factory,
         run_id,
+        worker,
         str(exc),
         plain(exc.diagnostics),
         read_json(timings) if timings.exists() else None,
@@ -138,27 +151,38 @@ def _record_gate_failure(
 
 
 def _record_error(
-    session_factory: sessionmaker[Session], settings: Settings, run_id: str, exc: Exception
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    run_id: str,
+    worker: str,
+    exc: Exception,
 ) -> None:
     """Record a fit that raised: the log has the traceback, the run only the error's type."""
     # The message may hold server paths or data: the log has it, the API only the type.
     logger.exception("run %s raised", run_id)
-    queue.fail(session_factory, run_id, f"{type(exc).__name__}: {FIT_RAISED}")
+    queue.fail(session_factory, run_id, worker, f"{type(exc).__name__}: {FIT_RAISED}")
     _prune(session_factory, settings)
 
 
-def _publish(session_factory: sessionmaker[Session], run_id: str, result: RunResult) -> None:
-    """Publish a fit that passed the gate: its document, diagnostics and timings."""
+def _publish(
+    session_factory: sessionmaker[Session], run_id: str, worker: str, result: RunResult
+) -> bool:
+    """Publish a fit that passed the gate: its document, diagnostics and timings; False
+    when ``worker`` had lost the run (nothing published)."""
     document_json = encode(result.document).decode()
-    queue.publish(
+    published = queue.publish(
         session_factory,
         run_id,
+        worker,
         result.document,
         document_json,
         plain(result.diagnostics),
         plain(result.timings),
     )
+    if not published:
+        return False
     logger.info("run %s published (%.2f s)", run_id, result.timings.get("total_seconds", 0.0))
+    return True
 
 
 def _prune(session_factory: sessionmaker[Session], settings: Settings) -> None:
@@ -362,7 +386,3 @@ def _lower_priority(nice: int) -> None:
         except OSError:  # the thread has ended meanwhile
             continue
     logger.info("worker CPU priority: nice %d", nice)
-
-
-def _worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"

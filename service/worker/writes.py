@@ -5,6 +5,10 @@ server gone) is recorded in the worker's status file (``service.common.worker_st
 which ``/health`` reads. While it lasts the worker claims nothing and checks with a probe
 write every ``WRITE_PROBE_SECONDS``; once writes work again it says so in the file and
 hands back to the queue any run it was fitting or publishing (``queue.recover``).
+
+The same recovery runs at the worker's start and then, while it fits nothing, once per
+lease renewal period: runs whose worker died or stalled (``service.runs.leases``) go back
+to the queue.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from service.common.db import Database
 from service.common.outages import WriteStatus
 from service.common.worker_status import remove_report, report_now, write_report
 from service.runs import queue
+from service.runs.leases import renew_every
 
 logger = logging.getLogger(__name__)
 
@@ -29,20 +34,31 @@ WRITE_PROBE_SECONDS = 1.0
 class WorkerWrites:
     """Whether the worker may go on claiming runs, as its writes last found."""
 
-    def __init__(self, database: Database, status_path: Path, clock=time.monotonic):
+    def __init__(
+        self,
+        database: Database,
+        status_path: Path,
+        worker: str,
+        lease_seconds: float,
+        clock=time.monotonic,
+    ):
         self.database = database
         self.status_path = status_path
+        self.worker, self.lease_seconds = worker, lease_seconds
         self.clock = clock
         self.status = WriteStatus(database, clock)
         self.recovered = False
+        self.next_recovery = 0.0
         self.failing_since: float | None = None
         self.next_probe = 0.0
 
     def ready(self) -> bool:
-        """True once writes work and interrupted runs are back in the queue.
+        """True once writes work and interrupted runs are back in the queue (called when
+        the worker fits nothing).
 
         While writes fail, a probe write at most every ``WRITE_PROBE_SECONDS`` (else
-        False at once); the report is refreshed with each probe.
+        False at once); the report is refreshed with each probe. Once they work, runs
+        that lost their worker are looked for at once, then every lease renewal period.
 
         Raises
         ------
@@ -57,14 +73,16 @@ class WorkerWrites:
                 self._report()
                 return False
             self.failing_since = None
-        if not self.recovered:
-            recovered = queue.recover(self.database.sessions)
+        if not self.recovered or self.clock() >= self.next_recovery:
+            recovered = queue.recover(self.database, self.worker, self.lease_seconds)
             if recovered:
                 logger.warning(
                     "recovered %d interrupted run(s): %s", len(recovered), ", ".join(recovered)
                 )
-            self.recovered = True
-            self._report()
+            self.next_recovery = self.clock() + renew_every(self.lease_seconds)
+            if not self.recovered:
+                self.recovered = True
+                self._report()
         return True
 
     def failed(self, exc: OperationalError) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import uuid
@@ -57,6 +59,14 @@ def make_settings(root: Path, data_dir: Path, **overrides: Any) -> Settings:
         "poll_seconds": 0.05,
     }
     return Settings(**(fields | overrides))
+
+
+@pytest.fixture(scope="session")
+def dead_worker() -> str:
+    """The name of a worker of this host that has ended (a process started and reaped)."""
+    process = subprocess.Popen([sys.executable, "-c", ""])
+    process.wait(60)
+    return f"{socket.gethostname()}:{process.pid}"
 
 
 def evidence_count(settings: Settings) -> int:

@@ -105,7 +105,7 @@ def test_a_published_forecast_is_served_from_postgres(pg_settings, published_tem
         lambda s: queue_run(s, as_of=stored.as_of, seed=1, trigger="startup", live=True).id,
     )
     claim_next(database.sessions, "w")
-    publish(database.sessions, run_id, {}, stored.document, {"passed": True}, {})
+    publish(database.sessions, run_id, "w", {}, stored.document, {"passed": True}, {})
     database.dispose()
     with TestClient(create_app(pg_settings)) as client:
         response = client.get("/forecast")

@@ -27,6 +27,7 @@ def test_environment_overrides_and_postgres_urls_use_psycopg():
             "FORECAST_API_TOKEN": "  " + "t" * 32 + "\n",
             "FORECAST_DATA_DIR": "/srv/data",
             "FORECAST_SAMPLER_CONFIG": '{"draws": 200}',
+            "FORECAST_RUN_LEASE_SECONDS": "2.5",
         }
     )
     assert settings.port == 9000
@@ -34,6 +35,7 @@ def test_environment_overrides_and_postgres_urls_use_psycopg():
     assert settings.api_token == "t" * 32  # surrounding whitespace is not part of it
     assert settings.data_dir == Path("/srv/data")
     assert settings.sampler_config == {"draws": 200}
+    assert settings.run_lease_seconds == 2.5
 
 
 @pytest.mark.parametrize(
@@ -43,6 +45,7 @@ def test_environment_overrides_and_postgres_urls_use_psycopg():
         ("FORECAST_PORT", "70000", "1..65535"),
         ("FORECAST_SEED", "-1", "0..4294967295"),
         ("FORECAST_POLL_SECONDS", "0", "> 0"),
+        ("FORECAST_RUN_LEASE_SECONDS", "-1", "> 0"),
         ("FORECAST_SAMPLER_CONFIG", "[1]", "JSON object"),
         ("FORECAST_GATE_CONFIG", "{", "JSON object"),
         ("FORECAST_LOG_LEVEL", "LOUD", "DEBUG"),

@@ -381,7 +381,7 @@ def test_history_pages_with_a_link_header(published_client, published):
         with database.sessions.begin() as session:
             run_id = queue_run(session, as_of=dt.date(2024, 3, day), seed=1, trigger="manual").id
         claim_next(database.sessions, "w")
-        publish(database.sessions, run_id, {}, document, {"passed": True}, {})
+        publish(database.sessions, run_id, "w", {}, document, {"passed": True}, {})
     database.dispose()
     every = published_client.get("/forecast/history").json()
     assert len(every) == 3 and "link" not in published_client.get("/forecast/history").headers

@@ -18,6 +18,8 @@ from service.runs.queue import MAX_ATTEMPTS, claim_next, recover
 from service.worker.loop import Shutdown, WhenIdle, _archive, process_one
 from tests.service.conftest import AUTH, endorsement
 
+LEASE_SECONDS = 60.0
+
 
 class Failing:
     """A forecaster whose fit raises, to show how failures are recorded."""
@@ -322,29 +324,29 @@ def test_a_run_interrupted_by_shutdown_is_queued_again_without_counting(client, 
     assert (run["status"], run["attempts"]) == ("queued", 0)
 
 
-def test_runs_left_running_by_a_dead_worker_are_queued_again(client, database):
+def test_runs_left_running_by_a_dead_worker_are_queued_again(client, database, dead_worker):
     queued = client.post("/runs", json={"as_of": "2024-03-01"}, headers=AUTH).json()
-    assert claim_next(database.sessions, "dead-worker").run_id == queued["id"]
-    assert recover(database.sessions) == [queued["id"]]
+    assert claim_next(database.sessions, dead_worker).run_id == queued["id"]
+    assert recover(database, "new-worker", LEASE_SECONDS) == [queued["id"]]
     run = client.get(f"/runs/{queued['id']}").json()
     assert (run["status"], run["attempts"]) == ("queued", 1)
 
 
-def test_a_run_whose_worker_died_three_times_is_failed(client, database):
+def test_a_run_whose_worker_died_three_times_is_failed(client, database, dead_worker):
     queued = client.post("/runs", json={"as_of": "2024-03-01"}, headers=AUTH).json()
     for _ in range(MAX_ATTEMPTS):
-        assert claim_next(database.sessions, "dying-worker").run_id == queued["id"]
-        recover(database.sessions)
+        assert claim_next(database.sessions, dead_worker).run_id == queued["id"]
+        recover(database, "new-worker", LEASE_SECONDS)
     run = client.get(f"/runs/{queued['id']}").json()
     assert (run["status"], run["attempts"]) == ("failed", MAX_ATTEMPTS)
     assert "died" in run["error"]
 
 
-def test_an_interrupted_live_run_is_superseded_by_a_newer_queued_one(client, database):
+def test_an_interrupted_live_run_is_superseded_by_a_newer_queued_one(client, database, dead_worker):
     first = client.post("/evidence", json=endorsement("DD"), headers=AUTH).json()
-    claim_next(database.sessions, "dead-worker")
+    claim_next(database.sessions, dead_worker)
     second = client.post("/evidence", json=endorsement("EE"), headers=AUTH).json()
-    recover(database.sessions)
+    recover(database, "new-worker", LEASE_SECONDS)
     old = client.get(f"/runs/{first['run_id']}").json()
     assert old["status"] == "failed" and second["run_id"] in old["error"]
     assert client.get(f"/runs/{second['run_id']}").json()["status"] == "queued"
