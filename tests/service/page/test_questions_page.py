@@ -23,7 +23,7 @@ from forecast.data.dataset import load_dataset
 from service.app import create_app
 from service.common.db import connect, migrate
 from service.evidence.service import seed_evidence
-from service.questions.places import places
+from service.questions.places import QuestionPlace, places
 from service.runs.queue import in_transaction, queue_live_run
 from service.settings import Settings
 from tests.service.browser import Browser, Page
@@ -72,37 +72,37 @@ def second_question(root: Path, data_dir: Path) -> Path:
     return folder
 
 
-def publish(settings: Settings, slug: str) -> None:
-    """Migrate and seed a question's tables, and publish the stand-in's forecast there."""
-    from service.worker.loop import process_one
-
+def prepare(settings: Settings, slug: str) -> QuestionPlace:
+    """Migrate and seed a question's tables, as the API's start does (nothing published)."""
     place = next(p for p in places(settings) if p.slug == slug)
-    dataset = load_dataset(place.data_dir)
     database = connect(place.database_url, place.schema)
     try:
         migrate(database)
-        seed_evidence(database, dataset)
+        seed_evidence(database, load_dataset(place.data_dir))
+    finally:
+        database.dispose()
+    return place
+
+
+def publish(settings: Settings, slug: str) -> None:
+    """Prepare a question's tables and publish the stand-in's forecast there."""
+    from service.worker.loop import process_one
+
+    place = prepare(settings, slug)
+    dataset = load_dataset(place.data_dir)
+    database = connect(place.database_url, place.schema)
+    try:
         run_id = in_transaction(
             database.sessions,
             lambda s: queue_live_run(s, dataset, trigger="startup", seed=settings.seed).id,
         )
+        # The worker's settings for the question, as its lane has them.
         lane = dataclasses.replace(
             settings, data_dir=place.data_dir, artifacts_dir=place.artifacts_dir
         )
         stand_in = StandInForecaster(dataset, sampler_config=SAMPLER_CONFIG)
         with service_gate(stand_in) as forecaster:
             assert process_one(database.sessions, forecaster, lane) == run_id
-    finally:
-        database.dispose()
-
-
-def prepare(settings: Settings, slug: str) -> None:
-    """Migrate and seed a question's tables (nothing published)."""
-    place = next(p for p in places(settings) if p.slug == slug)
-    database = connect(place.database_url, place.schema)
-    try:
-        migrate(database)
-        seed_evidence(database, load_dataset(place.data_dir))
     finally:
         database.dispose()
 
