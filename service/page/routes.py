@@ -16,6 +16,7 @@ PAGE = (STATIC / "index.html").read_bytes()
 # The question index (GET /questions for a browser).
 QUESTIONS_PAGE = (STATIC / "questions.html").read_bytes()
 ASSETS = {
+    "format.js": ((STATIC / "format.js").read_bytes(), "text/javascript"),
     "page.js": ((STATIC / "page.js").read_bytes(), "text/javascript"),
     "page.css": ((STATIC / "page.css").read_bytes(), "text/css"),
     "questions.js": ((STATIC / "questions.js").read_bytes(), "text/javascript"),

@@ -1,22 +1,16 @@
 // The forecast page: every number comes from the JSON API (no model code here). It
 // follows new publications by conditional polling on the forecast's ETag (see
 // service/README.md), and shows what-ifs the API computes (GET /forecast?assume=).
+// pct, el, clear, passed, ahead, settled and interval: format.js, loaded before it.
 
-// Probabilities above 0 that round to 0.0% read "<0.1%": rare is not impossible.
-const pct = (p) => (p > 0 && p < 0.0005 ? "<0.1%" : (100 * p).toFixed(1) + "%");
 const points = (d) => (d >= 0 ? "+" : "−") + Math.abs(100 * d).toFixed(1);
 const POLL_MS = 1000;
-const el = (tag, attrs = {}, text = "") => {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (text) node.textContent = text;
-  return node;
-};
-const clear = (node) => { while (node.firstChild) node.removeChild(node.firstChild); return node; };
-// A deadline whose last day is on or before the cut-off has passed: the reports settle it,
-// so it is shown as a fact, not as a probability (ISO dates compare as text).
-const passed = (doc, dl) => dl.date <= doc.as_of;
-const ahead = (doc) => doc.deadlines.filter((dl) => !passed(doc, dl));
+
+// Where this question's endpoints are: "/questions/<slug>" on its page there, "" on the
+// default question's page at "/" (whose endpoints are unprefixed).
+const BASE = (location.pathname.match(/^\/questions\/[^/]+/) || [""])[0];
+const api = (path) => BASE + path; // an endpoint of this question
+const PAGE = BASE + "/"; // this page, without a what-if
 
 const state = {
   etag: null, // of the live forecast, for If-None-Match
@@ -51,9 +45,9 @@ function readAssume() {
 async function fetchLive() {
   const headers = { accept: "application/json" };
   if (state.etag) headers["If-None-Match"] = state.etag;
-  const response = await fetch("/forecast", { cache: "no-store", headers });
+  const response = await fetch(api("/forecast"), { cache: "no-store", headers });
   if (response.status === 304) return false;
-  if (!response.ok) throw new Error("/forecast: " + response.status);
+  if (!response.ok) throw new Error(api("/forecast") + ": " + response.status);
   state.live = await response.json();
   state.etag = response.headers.get("ETag");
   return true;
@@ -65,7 +59,7 @@ async function fetchShown() {
     state.doc = state.live;
     return;
   }
-  const path = "/forecast?assume=" + encodeURIComponent(assumeText());
+  const path = api("/forecast?assume=") + encodeURIComponent(assumeText());
   for (let attempt = 0; ; attempt++) {
     const response = await fetch(path, { headers: { accept: "application/json" } });
     if (response.ok) {
@@ -97,15 +91,12 @@ function renderHeader(doc) {
     card.appendChild(el("div", {}, dl.label));
     if (passed(doc, dl)) {
       card.setAttribute("data-passed", dl.key);
-      const fact = dl.p_confirmed >= 1 ? `passed: confirmed by ${dl.date}`
-        : dl.p_confirmed <= 0 ? `passed: not confirmed by ${dl.date}`
-          : `passed ${dl.date}: ${pct(dl.p_confirmed)} on the reports`;
-      card.appendChild(el("div", { class: "iv", "data-test": "passed-" + dl.key }, fact));
+      card.appendChild(el("div", { class: "iv", "data-test": "passed-" + dl.key }, settled(dl)));
       cards.appendChild(card);
       continue;
     }
     card.appendChild(el("div", { class: "p", "data-test": "p-" + dl.key }, pct(dl.p_confirmed)));
-    card.appendChild(el("div", { class: "iv", "data-test": "interval-" + dl.key }, `94% interval ${pct(dl.interval[0])} – ${pct(dl.interval[1])} · by ${dl.date}`));
+    card.appendChild(el("div", { class: "iv", "data-test": "interval-" + dl.key }, `94% interval ${interval(dl.interval)} · by ${dl.date}`));
     cards.appendChild(card);
   }
 }
@@ -152,9 +143,9 @@ function renderWhatIf() {
   const said = Object.entries(state.assume).map(([c, o]) => `${c} ${o}`).join(", ");
   box.appendChild(el("strong", {}, "What-if: "));
   box.appendChild(document.createTextNode(`${said}. These numbers assume it; they are not the published forecast. `));
-  box.appendChild(el("a", { href: "/?assume=" + encodeURIComponent(text), id: "whatif-link" }, "link to this what-if"));
+  box.appendChild(el("a", { href: PAGE + "?assume=" + encodeURIComponent(text), id: "whatif-link" }, "link to this what-if"));
   box.appendChild(document.createTextNode(" · "));
-  const reset = el("a", { href: "/", id: "whatif-reset" }, "back to the forecast");
+  const reset = el("a", { href: PAGE, id: "whatif-reset" }, "back to the forecast");
   reset.addEventListener("click", (event) => { event.preventDefault(); setAssume({}); });
   box.appendChild(reset);
 }
@@ -162,7 +153,7 @@ function renderWhatIf() {
 async function setAssume(assume) {
   state.assume = assume;
   const text = assumeText();
-  history.replaceState(null, "", text ? "/?assume=" + encodeURIComponent(text) : "/");
+  history.replaceState(null, "", text ? PAGE + "?assume=" + encodeURIComponent(text) : PAGE);
   document.body.setAttribute("data-ready", "0");
   await section("whatif", "The what-if", fetchShown);
   render();
@@ -403,9 +394,9 @@ let listsOk = true;
 // History, changes and evidence change with each publication (and evidence with each post).
 async function fetchLists() {
   const results = await Promise.all([
-    section("chart", "The history", async () => { state.history = listOf(await getJSON("/forecast/history"), "runs"); }),
-    section("changes", "What changed", async () => { state.changes = await getJSON("/forecast/changes?limit=50"); }),
-    section("evidence", "The evidence", async () => { state.evidence = listOf(await getJSON("/evidence"), "items"); }),
+    section("chart", "The history", async () => { state.history = listOf(await getJSON(api("/forecast/history")), "runs"); }),
+    section("changes", "What changed", async () => { state.changes = await getJSON(api("/forecast/changes?limit=50")); }),
+    section("evidence", "The evidence", async () => { state.evidence = listOf(await getJSON(api("/evidence")), "items"); }),
   ]);
   listsOk = results.every(Boolean);
 }
@@ -434,7 +425,7 @@ async function showPreparing(err) {
   const node = document.getElementById("question");
   let text = "No forecast yet: " + err.message;
   try {
-    const health = await getJSON("/health");
+    const health = await getJSON(api("/health"));
     const worker = health.worker;
     node.setAttribute("data-phase", worker ? worker.phase : "");
     if (worker && worker.phase === "compiling") {
@@ -469,5 +460,21 @@ async function poll() {
   }
 }
 
+// The questions this service forecasts, each linking to its page, this one marked (the
+// default question's at "/"); hidden while it serves only this one.
+async function renderSwitcher() {
+  const served = (await getJSON("/questions")).questions;
+  const nav = clear(document.getElementById("switcher"));
+  nav.hidden = served.length < 2;
+  const slug = BASE ? decodeURIComponent(BASE.slice("/questions/".length)) : null;
+  for (const q of served) {
+    const link = el("a", { href: q.links.page, title: q.question, "data-slug": q.slug }, `${q.candidate} (${q.opened.slice(0, 4)})`);
+    if (slug === null ? q.default : q.slug === slug) link.setAttribute("aria-current", "page");
+    nav.appendChild(link);
+  }
+  nav.appendChild(el("a", { href: "/questions", class: "index" }, "all questions"));
+}
+
 state.assume = readAssume();
+section("switcher", "The list of questions", renderSwitcher);
 poll();

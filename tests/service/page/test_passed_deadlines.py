@@ -122,6 +122,19 @@ HISTORY = [
         "p_confirmed": {"april": 0.0, "june": 0.4, "summit": 0.6},
     },
 ]
+# GET /questions of a service that serves this one question.
+QUESTIONS = {
+    "questions": [
+        {
+            "slug": "c",
+            "question": DOCUMENT["question"],
+            "candidate": "C",
+            "opened": "2024-02-01",
+            "default": True,
+            "links": {"page": "/questions/c/"},
+        }
+    ]
+}
 
 
 class Stub(BaseHTTPRequestHandler):
@@ -138,6 +151,8 @@ class Stub(BaseHTTPRequestHandler):
             self.answer(json.dumps(DOCUMENT).encode(), "application/json", etag='"run-1"')
         elif path == "/forecast/history":
             self.answer(json.dumps(HISTORY).encode(), "application/json")
+        elif path == "/questions":
+            self.answer(json.dumps(QUESTIONS).encode(), "application/json")
         elif path in ("/forecast/changes", "/evidence"):
             self.answer(b"[]", "application/json")
         else:
@@ -204,3 +219,10 @@ def test_what_would_move_it_and_the_chart_follow_only_deadlines_ahead(dom):
     chart = re.search(r'<svg id="chart".*?</svg>', dom, re.S).group(0)
     assert ">april<" not in chart and ">cut_off<" not in chart
     assert ">june<" in chart and ">summit<" in chart
+
+
+def test_a_service_of_one_question_shows_no_switcher(dom):
+    nav = re.search(r"<nav [^>]*>(.*?)</nav>", dom, re.S)
+    assert 'id="switcher"' in nav.group(0) and "hidden" in nav.group(0).split(">")[0]
+    assert 'href="/questions/c/"' in nav.group(1) and 'aria-current="page"' in nav.group(1)
+    assert "could not be shown" not in dom
