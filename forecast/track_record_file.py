@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 TRACK_RECORD_ENV = "FORECAST_TRACK_RECORD"
 DEFAULT_TRACK_RECORD = DEFAULT_DATA_DIR.parent / "var" / "track-record.json"
 REBUILD_COMMAND = "python -m forecast track-record"
+# What a file must hold to be read as a record (the rest is shown as it is).
+RECORD_FIELDS = ("made_at", "package_version", "model_code_hash", "source_hash", "questions")
+QUESTION_FIELDS = ("slug", "path", "data_hash", "checkpoints")
 
 
 class RecordStatus(msgspec.Struct, kw_only=True):
@@ -133,8 +136,7 @@ def read_status(
         )
     try:
         record = json.loads(path.read_bytes())
-        if not isinstance(record, dict) or not isinstance(record.get("questions"), list):
-            raise ValueError("not a track record (no list of questions)")
+        _check_shape(record)
         why = stale_reason(record, questions)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         logger.warning("track record %s is unreadable, treated as missing: %s", path, exc)
@@ -146,3 +148,18 @@ def read_status(
     return RecordStatus(
         status="ok" if why is None else "stale", reason=why, how_to_rebuild=how, record=record
     )
+
+
+def _check_shape(record: Any) -> None:
+    """ValueError naming what a file lacks to be a record."""
+    if not isinstance(record, dict):
+        raise ValueError(f"not a track record: a JSON {type(record).__name__}, not an object")
+    lacking = [k for k in RECORD_FIELDS if k not in record]
+    if not lacking and not isinstance(record["questions"], list):
+        lacking = ["a list of questions"]
+    for q in record.get("questions") or []:
+        lacking += [
+            f"question {k}" for k in QUESTION_FIELDS if not isinstance(q, dict) or k not in q
+        ]
+    if lacking:
+        raise ValueError(f"not a track record (no {', '.join(dict.fromkeys(lacking))})")

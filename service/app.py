@@ -38,6 +38,7 @@ from service.page.routes import PageController
 from service.runs.routes import RunController
 from service.runs.service import RunService
 from service.settings import Settings
+from service.track_record.routes import TrackRecordController
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ CONTROLLERS = (
     RunController,
     AllyController,
     PageController,
+    TrackRecordController,
 )
 
 
