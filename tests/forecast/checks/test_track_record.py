@@ -150,7 +150,7 @@ def test_pooled_calibration_and_coverage_by_hand():
     second = {
         "checkpoints": [
             row_with([(0.08, 1.0), (0.95, 1.0), (0.99, 0.0)], (False, True)),
-            row_with([(1.0, 1.0)], (False, False)),
+            row_with([(1.0, 1.0), (0.5, 0.0)], (False, False)),
             {"as_of": "2014-03-20", "gate": "diagnostics gate failed: R-hat"},
         ],
         "by_deadline": {
@@ -160,6 +160,8 @@ def test_pooled_calibration_and_coverage_by_hand():
     result = pooled([first, second])
     assert result["calibration"] == [
         {"bin": "0.0-0.1", "n": 2, "mean_forecast": pytest.approx(0.065), "observed": 0.5},
+        # A forecast on an edge falls in the bin above it (1.0 in the last).
+        {"bin": "0.5-0.6", "n": 1, "mean_forecast": 0.5, "observed": 0.0},
         {"bin": "0.8-0.9", "n": 1, "mean_forecast": pytest.approx(0.85), "observed": 1.0},
         {
             "bin": "0.9-1.0",
@@ -171,8 +173,9 @@ def test_pooled_calibration_and_coverage_by_hand():
     assert result["coverage"]["50"] == {"covered": 1, "n": 3, "share": pytest.approx(1 / 3)}
     assert result["coverage"]["94"] == {"covered": 2, "n": 3, "share": pytest.approx(2 / 3)}
     assert (result["checkpoints"], result["failed_checkpoints"]) == (4, 1)
-    # Brier over the six forecasts: (0.05^2 + 0.15^2 + 0.92^2 + 0.05^2 + 0.99^2 + 0) / 6.
-    expected = (0.0025 + 0.0225 + 0.8464 + 0.0025 + 0.9801) / 6
+    # Brier over the seven forecasts: (0.05^2 + 0.15^2 + 0.92^2 + 0.05^2 + 0.99^2 + 0 +
+    # 0.5^2) / 7.
+    expected = (0.0025 + 0.0225 + 0.8464 + 0.0025 + 0.9801 + 0.25) / 7
     assert result["scores"]["deadlines"]["model"]["brier"] == pytest.approx(expected, abs=1e-9)
     # Per ally: the per-question means weighted by their counts, (0.2 * 2 + 0.4 * 6) / 8.
     assert result["allies"]["model_ally"]["brier"] == pytest.approx(0.35, abs=1e-9)
