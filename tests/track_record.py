@@ -75,7 +75,16 @@ def hand_made_record(question: Path, **changes: Any) -> dict[str, Any]:
                         },
                     }
                 ],
-                "scores": {},
+                "scores": {
+                    "deadlines": {
+                        "model": {"brier": 0.09, "log": 0.3567, "n": 1},
+                        "base_rate": {"brier": 0.36, "log": 0.9163, "n": 1},
+                    },
+                    "ever": {
+                        "model": {"brier": 0.01, "log": 0.1054, "n": 1},
+                        "base_rate": {"brier": 0.04, "log": 0.2231, "n": 1},
+                    },
+                },
                 "by_deadline": {},
             }
         ],

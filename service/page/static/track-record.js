@@ -72,7 +72,8 @@ function showQuestion(q) {
     body.appendChild(row([[""], [`Confirmation date: 50% ${span(when.interval_50)} (${when.covered_50 ? "held" : "missed"}); 94% ${span(when.interval_94)} (${when.covered_94 ? "held" : "missed"}); actual ${when.actual ?? "never"}`]]));
   }
   box.appendChild(table);
-  const s = q.scores.deadlines;
+  const s = q.scores && q.scores.deadlines;
+  if (!s) return;
   box.appendChild(el("p", { class: "meta" }, `By deadline: Brier ${num(s.model.brier)} against the base rate's ${num(s.base_rate.brier)}, log ${num(s.model.log)} against ${num(s.base_rate.log)} (${s.model.n} forecasts).`));
 }
 

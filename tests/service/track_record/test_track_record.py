@@ -83,3 +83,25 @@ def test_the_track_record_page_loads_its_script_from_this_server(client):
 def test_the_endpoint_is_in_the_openapi_schema(client):
     paths = client.get("/schema/openapi.json").json()["paths"]
     assert paths["/track-record"]["get"]["operationId"] == "getTrackRecord"
+
+
+@pytest.mark.slow
+def test_the_page_shows_the_records_numbers_and_a_stale_ones_reason(settings, tmp_path):
+    """Rendered by headless Chromium (which enforces the content security policy)."""
+    from tests.service.conftest import missing, serving
+    from tests.service.page.test_page import CHROMIUM, cell, render
+
+    if CHROMIUM is None:
+        missing("chromium")
+    question = copy_question(tmp_path)
+    path = write_record(hand_made_record(question), tmp_path / "track-record.json")
+    with serving(dataclasses.replace(settings, track_record=path)) as url:
+        dom = render(url + "/track-record/page")
+        assert cell(dom, 'data-test="status"').startswith("Made 2026-12-07T10:00:00+00:00")
+        assert "Before the April ministerial" in dom and "0.090" in dom and "0.360" in dom
+        assert "0.7-0.8" in dom and "100%" in dom  # calibration, coverage
+        (question / "outcomes.csv").write_text("event,ally,date,source\n")
+        dom = render(url + "/track-record/page")
+    status = cell(dom, 'data-test="status"')
+    assert status.startswith("Stale: the data of nato-2014 changed")
+    assert f"{REBUILD_COMMAND} --out {path}" in status
