@@ -1,4 +1,5 @@
-"""Command line: ``python -m forecast fit | show | backtest | check | checks`` (README "Using it").
+"""Command line: ``python -m forecast fit | show | backtest | check | checks |
+track-record`` (README "Using it").
 
 Every command reads the question directory given by ``--data DIR`` (also ``--data-dir``,
 before or after the command; ``FORECAST_DATA_DIR``; default ``data/``)."""
@@ -20,6 +21,7 @@ from typing import Any
 from forecast.data.clock import today
 from forecast.data.dataset import Dataset, load_dataset, read_evidence
 from forecast.data.records import EvidenceItem, ValidationError
+from forecast.jsonable import plain
 from forecast.pipeline.store import (
     DEFAULT_RUNS_DIR,
     latest_published,
@@ -378,6 +380,94 @@ def cmd_checks(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_track_record(args: argparse.Namespace) -> int:
+    """Replay every resolved question at its checkpoints, store the scored record, print it."""
+    from forecast.data.questions import question_dirs
+    from forecast.track_record_file import record_path, write_record
+
+    questions = question_dirs(args.questions, args.data_dir)
+    progress = Progress()
+    progress("loading PyMC")
+    from forecast.checks.track_record import build_record
+
+    record = build_record(
+        questions,
+        quick=args.quick,
+        draws=args.draws,
+        seed=args.seed,
+        max_checkpoints=args.checkpoints,
+        progress=progress,
+    )
+    path = write_record(record, record_path(args.out))
+    if args.json:
+        print(json.dumps(plain(record)))
+    else:
+        print_track_record(record)
+        print(f"stored in {path}")
+    return 0
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def print_track_record(record: dict[str, Any]) -> None:
+    """The tables of ``track-record``: each question's checkpoints, then the pooled scores,
+    calibration and coverage (its JSON is ``record``)."""
+    if record["quick"]:
+        print("QUICK record (few draws): it runs end to end; its numbers are not to be judged")
+    for q in record["questions"]:
+        print(f"{q['slug']}: {q['question']} (opened {q['opened']}, confirmed {q['confirmed']})")
+        print(
+            f"  {'as of':<11}{'deadline':<22}{'P':>6}{'outcome':>8}{'Brier':>8}{'log':>7}"
+            f"{'base rate':>10}{'Brier':>8}{'log':>7}"
+        )
+        for row in q["checkpoints"]:
+            if row["gate"] != "passed":
+                print(f"  {row['as_of']:<11}not scored: {row['gate']}")
+                continue
+            ever = {**row["ever"], "key": "ever"}
+            for d in [*row["deadlines"], ever]:
+                print(
+                    f"  {row['as_of']:<11}{d['key'][:21]:<22}{d['p']:>6.2f}{d['outcome']:>8.0f}"
+                    f"{d['brier']:>8.3f}{d['log']:>7.3f}{d['base_rate']:>10.2f}"
+                    f"{d['base_rate_brier']:>8.3f}{d['base_rate_log']:>7.3f}"
+                )
+            when = row["confirmation_date"]
+            print(
+                f"  {'':<11}confirmation date 50% {when['interval_50']} 94% {when['interval_94']}"
+                f" (actual {when['actual']})"
+            )
+        s = q["scores"]["deadlines"]
+        print(
+            f"  by deadline: Brier {s['model']['brier']:.4f} (base rate "
+            f"{s['base_rate']['brier']:.4f}), log {s['model']['log']:.4f} "
+            f"({s['base_rate']['log']:.4f}), n={s['model']['n']}"
+        )
+    pooled = record["pooled"]
+    print("pooled over the questions:")
+    for what, s in pooled["scores"].items():
+        print(
+            f"  {what:<10} Brier {s['model']['brier']:.4f} "
+            f"(base rate {s['base_rate']['brier']:.4f}), log {s['model']['log']:.4f} "
+            f"({s['base_rate']['log']:.4f}), n={s['model']['n']}"
+        )
+    print("  calibration of P(confirmed by a deadline): bin, n, mean forecast, observed")
+    for row in pooled["calibration"]:
+        print(f"    {row['bin']}  {row['n']:4d}  {row['mean_forecast']:.3f}  {row['observed']:.3f}")
+    for level, c in pooled["coverage"].items():
+        print(
+            f"  confirmation date in the {level}% interval: {c['covered']} of {c['n']} "
+            f"checkpoints ({_share(c['share'])})"
+        )
+    for name, s in pooled["allies"].items():
+        if s["n"]:
+            print(f"  per ally ({name}): Brier {s['brier']:.4f}, log {s['log']:.4f}, n={s['n']}")
+    print(
+        f"made {record['made_at']} in {record['seconds']:.0f} s, seed {record['settings']['seed']}"
+    )
+
+
 def _data_option(p: argparse.ArgumentParser, **defaults: Any) -> None:
     p.add_argument("--data", "--data-dir", dest="data_dir", type=Path, metavar="DIR", **defaults)
 
@@ -458,6 +548,36 @@ def parser() -> argparse.ArgumentParser:
         help="where results are stored (FORECAST_CHECKS_DIR; default var/checks/)",
     )
     checks.set_defaults(func=cmd_checks)
+    record = sub.add_parser(
+        "track-record",
+        help="replay every resolved question at its checkpoints, score and store the record",
+    )
+    _data_option(record, default=argparse.SUPPRESS, help="the default question directory")
+    record.add_argument(
+        "--questions",
+        default=os.environ.get("FORECAST_QUESTIONS"),
+        metavar="SPEC",
+        help="the questions (FORECAST_QUESTIONS; default: data/ and every example)",
+    )
+    record.add_argument(
+        "--quick", action="store_true", help="fewer draws: runs end to end, not for judging"
+    )
+    record.add_argument("--draws", type=int, help="draws per chain")
+    record.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    record.add_argument(
+        "--checkpoints",
+        type=int,
+        default=8,
+        metavar="N",
+        help="at most N checkpoints per question (default 8; README 'Track record')",
+    )
+    record.add_argument("--json", action="store_true", help="print the record as JSON")
+    record.add_argument(
+        "--out",
+        type=Path,
+        help="where the record is stored (FORECAST_TRACK_RECORD; default var/track-record.json)",
+    )
+    record.set_defaults(func=cmd_track_record)
     return root
 
 

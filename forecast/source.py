@@ -14,6 +14,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # The rooms whose code turns the data into a posterior and its document: a fit or a
 # forecast made by other code here is another result.
 MODEL_ROOMS: tuple[str, ...] = ("data", "model", "posterior", "pipeline")
+# The rooms whose code, besides the model's, makes a check's result (the stored checks,
+# the track record).
+CHECK_ROOMS: tuple[str, ...] = ("checks",)
 
 
 @functools.cache

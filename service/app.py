@@ -31,6 +31,7 @@ from service.questions.registry import SERVICE_NAMES, Questions, open_question
 from service.questions.routes import QuestionController
 from service.runs.routes import RunController
 from service.settings import Settings
+from service.track_record.routes import TrackRecordController
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ CONTROLLERS = (
     RunController,
     AllyController,
     PageController,
+    TrackRecordController,
 )
 # Those each question has under /questions/{slug}/ (the page and its assets included).
 QUESTION_CONTROLLERS = (

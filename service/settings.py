@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from forecast.seed import DEFAULT_SEED
+from forecast.track_record_file import DEFAULT_TRACK_RECORD, TRACK_RECORD_ENV
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class Settings:
     # recently used is evicted, and compiled again from the disk caches when needed.
     worker_models: int = 3
     artifacts_dir: Path = PROJECT_ROOT / "var" / "runs"
+    # The stored track record (``python -m forecast track-record`` writes it).
+    track_record: Path = DEFAULT_TRACK_RECORD
     seed: int = DEFAULT_SEED
     # How often the idle worker looks for a queued run, in seconds (a plain read).
     poll_seconds: float = 0.05
@@ -114,6 +117,7 @@ class Settings:
             api_tokens=_tokens(env, "FORECAST_API_TOKENS"),
             worker_models=_integer(env, "FORECAST_WORKER_MODELS", defaults.worker_models, 1, 64),
             artifacts_dir=Path(env.get("FORECAST_ARTIFACTS_DIR", defaults.artifacts_dir)),
+            track_record=Path(env.get(TRACK_RECORD_ENV) or defaults.track_record),
             seed=_integer(env, "FORECAST_SEED", defaults.seed, 0, 2**32 - 1),
             poll_seconds=_number(env, "FORECAST_POLL_SECONDS", defaults.poll_seconds),
             run_lease_seconds=_number(

@@ -31,6 +31,10 @@ class Outcomes(msgspec.Struct, frozen=True, kw_only=True):
     endorsed: dict[str, dt.date]
     confirmed: dt.date | None
 
+    def confirmed_by(self, day: dt.date) -> float:
+        """1.0 if the candidate was confirmed on or before ``day``, else 0.0."""
+        return float(self.confirmed is not None and self.confirmed <= day)
+
 
 def load_outcomes(path: Path | str, codes: Sequence[str]) -> Outcomes:
     """Read an outcomes CSV with columns ``event,ally,date``.
@@ -127,6 +131,28 @@ def brier_log(pairs: list[tuple[float, float]]) -> dict[str, float]:
     }
 
 
+def calibration_table(
+    pairs: Sequence[tuple[float, float]], bins: int = CALIBRATION_BINS
+) -> list[dict[str, Any]]:
+    """(forecast, outcome) pairs in ``bins`` equal-width bins of the forecast: per bin
+    with a pair, its range (``lo-hi``: lo included, hi excluded but for the last bin,
+    which holds 1.0), how many pairs, their mean forecast and the observed frequency."""
+    edges = np.linspace(0, 1, bins + 1)
+    rows = []
+    for lo, hi in itertools.pairwise(edges):
+        inside = [(p, y) for p, y in pairs if lo <= p < hi or (hi == 1 and p == 1)]
+        if inside:
+            rows.append(
+                {
+                    "bin": f"{lo:.1f}-{hi:.1f}",
+                    "n": len(inside),
+                    "mean_forecast": float(np.mean([p for p, _ in inside])),
+                    "observed": float(np.mean([y for _, y in inside])),
+                }
+            )
+    return rows
+
+
 def score(
     forecasts: Sequence[dict[str, Any]],
     baselines: Sequence[dict[str, Any]],
@@ -147,7 +173,7 @@ def score(
             key, day = deadline["key"], dt.date.fromisoformat(deadline["date"])
             if day <= as_of:
                 continue
-            hit = float(outcomes.confirmed is not None and outcomes.confirmed <= day)
+            hit = outcomes.confirmed_by(day)
             entry = table.setdefault(
                 key,
                 {
@@ -174,20 +200,7 @@ def score(
         key: {name: brier_log(pairs) for name, pairs in entry.items()}
         for key, entry in table.items()
     }
-    edges = np.linspace(0, 1, CALIBRATION_BINS + 1)
-    rows = []
-    for lo, hi in itertools.pairwise(edges):
-        inside = [(p, y) for p, y in calibration if lo <= p < hi or (hi == 1 and p == 1)]
-        if inside:
-            rows.append(
-                {
-                    "bin": f"{lo:.1f}-{hi:.1f}",
-                    "n": len(inside),
-                    "mean_forecast": float(np.mean([p for p, _ in inside])),
-                    "observed": float(np.mean([y for _, y in inside])),
-                }
-            )
-    return {"scores": scores, "calibration": rows}
+    return {"scores": scores, "calibration": calibration_table(calibration)}
 
 
 def backtest(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -25,18 +24,17 @@ import pandas as pd
 from forecast import __version__
 from forecast.data.dataset import DEFAULT_DATA_DIR, Dataset
 from forecast.data.records import EvidenceItem
+from forecast.digest import data_hash as files_hash
 from forecast.files import replacing
 from forecast.jsonable import plain
 from forecast.model.config import config_hash
 from forecast.seed import DEFAULT_SEED
-from forecast.source import source_digest
+from forecast.source import CHECK_ROOMS, source_digest
 
 logger = logging.getLogger(__name__)
 
 CHECKS_DIR_ENV = "FORECAST_CHECKS_DIR"
 DEFAULT_CHECKS_DIR = Path(__file__).resolve().parents[2] / "var" / "checks"
-# The rooms whose code, besides the model's, makes a check's result.
-CHECK_ROOMS = ("checks",)
 # Small sampler settings for ``--quick`` and the notebook's quick mode: each check runs
 # end to end, its numbers are not to be judged.
 QUICK_SAMPLER: dict[str, Any] = {"chains": 2, "tune": 300, "draws": 300}
@@ -167,15 +165,8 @@ def checks_dir(path: Path | str | None = None) -> Path:
 
 
 def data_hash(data_dir: Path | str | None, files: Sequence[str]) -> str:
-    """SHA-256 over the names and bytes of ``files`` in ``data_dir`` (a missing one counts)."""
-    folder = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        path = folder / name
-        digest.update(name.encode() + b"\0")
-        digest.update(path.read_bytes() if path.exists() else b"<missing>")
-        digest.update(b"\0")
-    return digest.hexdigest()[:16]
+    """``digest.data_hash`` of ``files`` in ``data_dir`` (default ``data/``)."""
+    return files_hash(data_dir if data_dir is not None else DEFAULT_DATA_DIR, files)
 
 
 def settings_for(

@@ -1,6 +1,6 @@
-"""GET /: the page a person reads, a static document fed by the JSON API; its script and
-style are served beside it (``/static/...``) so that the content security policy needs
-no inline code."""
+"""GET /: the page a person reads, and GET /track-record/page: static documents fed by
+the JSON API; their scripts and style are served beside them (``/static/...``) so that
+the content security policy needs no inline code."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ STATIC = Path(__file__).resolve().parent / "static"
 PAGE = (STATIC / "index.html").read_bytes()
 # The question index (GET /questions for a browser).
 QUESTIONS_PAGE = (STATIC / "questions.html").read_bytes()
+TRACK_RECORD_PAGE = (STATIC / "track-record.html").read_bytes()
 ASSETS = {
     "format.js": ((STATIC / "format.js").read_bytes(), "text/javascript"),
     "page.js": ((STATIC / "page.js").read_bytes(), "text/javascript"),
+    "track-record.js": ((STATIC / "track-record.js").read_bytes(), "text/javascript"),
     "page.css": ((STATIC / "page.css").read_bytes(), "text/css"),
     "questions.js": ((STATIC / "questions.js").read_bytes(), "text/javascript"),
 }
@@ -35,6 +37,16 @@ class PageController(Controller):
     )
     def page(self) -> Response[bytes]:
         return Response(PAGE, media_type=MediaType.HTML)
+
+    @get(
+        "/track-record/page",
+        operation_id="getTrackRecordPage",
+        summary="The track record page: past questions' forecasts against their outcomes",
+        media_type=MediaType.HTML,
+        sync_to_thread=False,
+    )
+    def track_record_page(self) -> Response[bytes]:
+        return Response(TRACK_RECORD_PAGE, media_type=MediaType.HTML)
 
     @get("/static/{name:str}", include_in_schema=False, sync_to_thread=False)
     def asset(self, name: str) -> Response[bytes]:
