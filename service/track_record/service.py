@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
+from forecast.data.questions import QuestionDir
 from forecast.track_record_file import read_status
 from service.track_record.schemas import TrackRecordOut
 
@@ -27,13 +29,15 @@ RECORD_FIELDS = (
 
 
 class TrackRecordService:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, questions: Sequence[QuestionDir] | None = None):
         self.path = path
+        # The served questions: a record made for other resolved questions is stale.
+        self.questions = questions
 
     def read(self) -> TrackRecordOut:
         """The record with ``ok``, ``stale`` or ``missing`` (a missing or unreadable file
         is not an error: the response says why and how to make it)."""
-        found = read_status(self.path)
+        found = read_status(self.path, self.questions)
         record = found.record or {}
         return TrackRecordOut(
             status=found.status,

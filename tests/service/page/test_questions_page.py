@@ -169,7 +169,7 @@ def test_a_browser_asking_for_the_questions_gets_the_index_page_and_its_files(in
         assert asset.headers["content-type"].startswith("text/javascript")
     assert index_client.get("/static/page.css").headers["content-type"].startswith("text/css")
     assert "script-src 'self'" in page.headers["content-security-policy"]
-    assert '<a href="/track-record">' in page.text
+    assert '<a href="/track-record/page">' in page.text
 
 
 def test_each_question_page_is_the_page_and_its_endpoints_answer_under_its_prefix(index_client):

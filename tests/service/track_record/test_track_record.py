@@ -20,13 +20,26 @@ def record_file(tmp_path):
 
 
 @pytest.fixture
-def client(settings, record_file):
-    with TestClient(create_app(dataclasses.replace(settings, track_record=record_file))) as client:
+def question(tmp_path):
+    """A copy of a resolved question, served beside the default one."""
+    return copy_question(tmp_path)
+
+
+def serving_too(settings, question, record_file):
+    """``settings`` serving ``question`` too, with the record at ``record_file``."""
+    return dataclasses.replace(
+        settings, track_record=record_file, questions=f"{settings.data_dir},{question}"
+    )
+
+
+@pytest.fixture
+def client(settings, record_file, question):
+    with TestClient(create_app(serving_too(settings, question, record_file))) as client:
         yield client
 
 
-def test_a_current_record_is_served_whole_with_status_ok(client, tmp_path, record_file):
-    record = hand_made_record(copy_question(tmp_path))
+def test_a_current_record_is_served_whole_with_status_ok(client, question, record_file):
+    record = hand_made_record(question)
     write_record(record, record_file)
     response = client.get("/track-record")
     assert response.status_code == 200
@@ -38,8 +51,7 @@ def test_a_current_record_is_served_whole_with_status_ok(client, tmp_path, recor
     assert body["made_at"] == record["made_at"] and body["quick"] is False
 
 
-def test_a_record_of_other_data_is_served_as_stale_with_the_reason(client, tmp_path, record_file):
-    question = copy_question(tmp_path)
+def test_a_record_of_other_data_is_served_as_stale_with_the_reason(client, question, record_file):
     write_record(hand_made_record(question), record_file)
     (question / "later.csv").write_text((question / "later.csv").read_text() + "\n")
     body = client.get("/track-record").json()
@@ -86,16 +98,15 @@ def test_the_endpoint_is_in_the_openapi_schema(client):
 
 
 @pytest.mark.slow
-def test_the_page_shows_the_records_numbers_and_a_stale_ones_reason(settings, tmp_path):
+def test_the_page_shows_the_records_numbers_and_a_stale_ones_reason(settings, tmp_path, question):
     """Rendered by headless Chromium (which enforces the content security policy)."""
     from tests.service.conftest import missing, serving
     from tests.service.page.test_page import CHROMIUM, cell, render
 
     if CHROMIUM is None:
         missing("chromium")
-    question = copy_question(tmp_path)
     path = write_record(hand_made_record(question), tmp_path / "track-record.json")
-    with serving(dataclasses.replace(settings, track_record=path)) as url:
+    with serving(serving_too(settings, question, path)) as url:
         dom = render(url + "/track-record/page")
         assert cell(dom, 'data-test="status"').startswith("Made 2026-12-07T10:00:00+00:00")
         assert "Before the April ministerial" in dom and "0.090" in dom and "0.360" in dom
@@ -105,3 +116,14 @@ def test_the_page_shows_the_records_numbers_and_a_stale_ones_reason(settings, tm
     status = cell(dom, 'data-test="status"')
     assert status.startswith("Stale: the data of nato-2014 changed")
     assert f"{REBUILD_COMMAND} --out {path}" in status
+
+
+def test_a_record_made_for_other_questions_than_those_served_is_stale(
+    settings, question, record_file
+):
+    write_record(hand_made_record(question), record_file)
+    alone = dataclasses.replace(settings, track_record=record_file)  # nato-2014 not served
+    with TestClient(create_app(alone)) as client:
+        body = client.get("/track-record").json()
+    assert body["status"] == "stale"
+    assert body["reason"] == "made for the questions nato-2014, now none"
