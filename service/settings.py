@@ -49,6 +49,9 @@ class Settings:
     # Compiled models a worker keeps at once (one per question it fitted last); the least
     # recently used is evicted, and compiled again from the disk caches when needed.
     worker_models: int = 3
+    # Whether an idle worker rebuilds a missing or stale track record (in a child process
+    # at the lowest CPU priority: service/worker/record_builds.py).
+    track_record_build: bool = True
     artifacts_dir: Path = PROJECT_ROOT / "var" / "runs"
     # The stored track record (``python -m forecast track-record`` writes it).
     track_record: Path = DEFAULT_TRACK_RECORD
@@ -116,6 +119,8 @@ class Settings:
             questions=env.get("FORECAST_QUESTIONS", defaults.questions).strip(),
             api_tokens=_tokens(env, "FORECAST_API_TOKENS"),
             worker_models=_integer(env, "FORECAST_WORKER_MODELS", defaults.worker_models, 1, 64),
+            track_record_build=_choice(env, "FORECAST_TRACK_RECORD_BUILD", "ON", ("ON", "OFF"))
+            == "ON",
             artifacts_dir=Path(env.get("FORECAST_ARTIFACTS_DIR", defaults.artifacts_dir)),
             track_record=Path(env.get(TRACK_RECORD_ENV) or defaults.track_record),
             seed=_integer(env, "FORECAST_SEED", defaults.seed, 0, 2**32 - 1),

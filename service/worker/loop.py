@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecast.data.dataset import load_dataset
+from forecast.data.questions import QuestionDir
 from forecast.jsonable import encode, plain
 from forecast.model.gate import GateConfig, GateFailed
 from forecast.pipeline.fit import Forecaster, RunResult
@@ -40,6 +41,7 @@ from service.runs.leases import renew_every, worker_name
 from service.runs.retention import prune_run_files
 from service.settings import CONFIG_ERROR, Settings, settings_for_process
 from service.worker.lanes import Forecasters, Lane, RoundRobin, open_lanes
+from service.worker.record_builds import RecordBuilds
 from service.worker.renewal import Renewal
 from service.worker.writes import WorkerWrites
 
@@ -330,18 +332,27 @@ def _fit_lane(
 
 
 def _serve_lanes(lanes: list[Lane], forecasters: Forecasters, settings: Settings) -> None:
-    """Fit queued runs, the questions in turn (``fit_in_turn``), until SIGTERM."""
+    """Fit queued runs, the questions in turn (``fit_in_turn``), until SIGTERM; when none
+    is queued, write the posterior archives owed and keep the track record current."""
     archiver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive")
     archives = WhenIdle(archiver, ARCHIVE_WHEN_IDLE_SECONDS)
+    builds = RecordBuilds(
+        settings.track_record,
+        [QuestionDir(lane.slug, lane.place.data_dir) for lane in lanes],
+        settings.artifacts_dir,
+        enabled=settings.track_record_build,
+    )
     turns = RoundRobin(lanes)
     try:
         while not _Stop.requested:
             if fit_in_turn(turns, forecasters, settings.seed, archives.submit) is None:
                 archives.when_idle()
+                builds.when_idle()
                 time.sleep(settings.poll_seconds)
     except Shutdown:
         pass
     finally:
+        builds.stop()
         archives.flush()
         archiver.shutdown(wait=True)
 

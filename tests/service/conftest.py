@@ -52,6 +52,7 @@ def make_settings(root: Path, data_dir: Path, **overrides: Any) -> Settings:
         "data_dir": data_dir,
         # The one question (tests of several build their own selection).
         "questions": str(data_dir),
+        "track_record_build": False,
         "artifacts_dir": root / RUNS_DIR,
         "api_token": TOKEN,
         "sampler_config": SAMPLER_CONFIG,

@@ -108,6 +108,7 @@ def server_env(tmp_path: Path, data_dir: Path, database_url: str) -> dict[str, s
         "FORECAST_ARTIFACTS_DIR": str(tmp_path / "runs"),
         "FORECAST_DATA_DIR": str(data_dir),
         "FORECAST_QUESTIONS": str(data_dir),
+        "FORECAST_TRACK_RECORD_BUILD": "off",
         "FORECAST_API_TOKEN": TOKEN,
         "FORECAST_SAMPLER_CONFIG": json.dumps(SAMPLER_CONFIG),
         "FORECAST_GATE_CONFIG": json.dumps(GATE_CONFIG),
