@@ -79,9 +79,10 @@ def wrk(url: str, seconds: int = WRK_SECONDS, script: Path | None = None) -> flo
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
-def _rss_mb(pid: int) -> float:
+def _rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """A process's resident memory (``VmRSS``; ``VmHWM``: its peak so far), in MB."""
     status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+    return int(re.search(rf"{field}:\s+(\d+)", status).group(1)) / 1024
 
 
 def _worker_pid(service_pid: int) -> int:
