@@ -23,147 +23,41 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.http_speed import (
-    TOKEN,
     WRK_ARGS,
     WRK_SECONDS,
     _get,
     _post,
-    _published_count,
     _rss_mb,
     _settled,
     _worker_pid,
     served_after,
     wrk,
 )
+from bench.served import (
+    Served,
+    all_published,
+    archives_written,
+    copies_of_data,
+    every_path_answers,
+    serving,
+)
 from forecast.data.dataset import DEFAULT_DATA_DIR
 from forecast.data.questions import question_slug
-from forecast.pipeline.store import POSTERIOR_FILE
-from forecast.polling import free_port, wait_until
-from service.questions.places import QuestionPlace, places
-from service.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = int(os.environ.get("BENCH_SCALE_QUESTIONS", "20"))
-# Every question's first forecast: the first compile may take a minute with empty caches,
-# then a compile from the disk caches and a fit per question.
-ALL_PUBLISHED_SECONDS = 600
 FLOOD_POSTS = 20
 RERUN_REPEATS = 3
 # Posted items: Hungary's statements (a holdout), a day later each time, from here on.
 FIRST_POSTED = dt.date(2024, 3, 1)
-
-
-@dataclass
-class Served:
-    """A running service: its address, process and questions (the default first)."""
-
-    base: str
-    process: subprocess.Popen[bytes]
-    places: list[QuestionPlace]
-    worker_models: int
-
-    def question(self, slug: str) -> str:
-        return f"{self.base}/questions/{slug}"
-
-    @property
-    def slugs(self) -> list[str]:
-        return [place.slug for place in self.places]
-
-
-@contextmanager
-def serving(folder: Path, questions: str) -> Iterator[Served]:
-    """``python -m service --fit-if-empty`` on a database in ``folder``, serving
-    ``questions`` (``FORECAST_QUESTIONS``); stopped on leaving."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "FORECAST_PORT": str(port),
-        "FORECAST_DATABASE_URL": f"sqlite:///{folder / 'forecast.db'}",
-        "FORECAST_ARTIFACTS_DIR": str(folder / "runs"),
-        "FORECAST_API_TOKEN": TOKEN,
-        "FORECAST_LOG_LEVEL": "WARNING",
-        "FORECAST_QUESTIONS": questions,
-    }
-    settings = Settings.from_env(env)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service", "--fit-if-empty"], cwd=ROOT, env=env
-    )
-    try:
-        yield Served(f"http://127.0.0.1:{port}", process, places(settings), settings.worker_models)
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def copies_of_data(folder: Path, count: int) -> Path:
-    """``count`` copies of ``data/`` in ``folder``, each with a slug of its own."""
-    folder.mkdir(parents=True)
-    for k in range(1, count + 1):
-        copy = folder / f"copy-{k:02d}"
-        shutil.copytree(DEFAULT_DATA_DIR, copy)
-        toml = copy / "question.toml"
-        text, found = re.subn(
-            r'^slug = "[^"]*"', f'slug = "copy-{k:02d}"', toml.read_text(), flags=re.M
-        )
-        if found != 1:
-            raise RuntimeError(f"{toml}: no slug line to replace")
-        toml.write_text(text)
-    return folder
-
-
-def all_published(served: Served, label: str) -> float:
-    """Seconds until GET /questions shows a headline for every question (progress
-    printed as it grows)."""
-    started = time.perf_counter()
-    shown = -1
-
-    def every_headline() -> bool:
-        nonlocal shown
-        if served.process.poll() is not None:
-            raise RuntimeError(f"the service exited with {served.process.returncode} ({label})")
-        status, body = _get(f"{served.base}/questions")
-        listed = json.loads(body)["questions"] if status == 200 else []
-        published = sum(q["headline"] is not None for q in listed)
-        if published != shown:
-            shown = published
-            elapsed = time.perf_counter() - started
-            print(
-                f"  {label}: {published}/{len(served.places)} published after {elapsed:.0f} s",
-                flush=True,
-            )
-        return status == 200 and published == len(served.places)
-
-    wait_until(every_headline, f"a forecast for every question ({label})", ALL_PUBLISHED_SECONDS, 1)
-    return time.perf_counter() - started
-
-
-def archives_written(served: Served) -> None:
-    """Wait until no run is queued or running and each live run's archive is written
-    (the worker writes them once idle): what a long-lived worker holds."""
-    for place in served.places:
-        _settled(served.question(place.slug))
-    for place in served.places:
-        run_id = json.loads(_get(f"{served.question(place.slug)}/forecast")[1])["run_id"]
-        archive = place.artifacts_dir / run_id / POSTERIOR_FILE
-        wait_until(archive.exists, f"archive {archive}", 120, every=0.2)
 
 
 def worker_cpu_seconds(pid: int) -> float:
@@ -196,15 +90,6 @@ def spread_script(folder: Path, slugs: list[str]) -> Path:
     return script
 
 
-def every_path_answers(served: Served) -> None:
-    """GET /questions/<slug>/forecast answers 200 for every question (wrk counts any
-    answer)."""
-    for slug in served.slugs:
-        status, _ = _get(f"{served.question(slug)}/forecast")
-        if status != 200:
-            raise RuntimeError(f"GET /questions/{slug}/forecast answered {status}")
-
-
 class Posted:
     """Hungary's statements, each dated a day after the one before (a later cut-off)."""
 
@@ -226,40 +111,66 @@ class Posted:
         return _post(base, body)
 
 
-def rerun(served: Served, b: str, posted: Posted) -> float:
-    """Seconds from an item posted to question ``b`` to its new forecast served, nothing
-    else queued."""
-    _settled(served.question(b))
-    started = time.perf_counter()
-    run_id = posted.post(served.question(b))["run_id"]
-    return served_after(served.question(b), run_id, started)
+@dataclass(frozen=True)
+class Rerun:
+    """A rerun of one question, in seconds: from its item posted to its forecast served,
+    of which queued (requested -> started) and fitted (started -> finished, as the worker
+    recorded them); and the fits of another question that ran while it was queued."""
+
+    seconds: float
+    queued: float
+    fitted: float
+    others_meanwhile: int = 0
 
 
-def rerun_during_flood(served: Served, a: str, b: str, posted: Posted) -> tuple[float, int]:
-    """Seconds from an item posted to question ``b``, right after the first of
-    ``FLOOD_POSTS`` items posted to ``a`` in a burst was answered, to ``b``'s new
-    forecast served; and ``a``'s reruns published for the burst."""
-    base_a, base_b = served.question(a), served.question(b)
-    for base in (base_a, base_b):
+def _run(base: str, run_id: str) -> dict:
+    return json.loads(_get(f"{base}/runs/{run_id}")[1])
+
+
+def _at(run: dict, field: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(run[field])
+
+
+def rerun(served: Served, b: str, posted: Posted, flooded: str | None = None) -> Rerun:
+    """An item posted to question ``b``, nothing else queued; or, with ``flooded``, right
+    after the first of ``FLOOD_POSTS`` items posted to that question in a burst was
+    answered: the rerun it queued, once served."""
+    base_b = served.question(b)
+    others = [served.question(flooded)] if flooded else []
+    for base in (*others, base_b):
         _settled(base)
-    published_before = _published_count(base_a)
-    first = threading.Event()
+    burst, first = None, threading.Event()
+    if flooded:
 
-    def burst() -> None:
-        for _ in range(FLOOD_POSTS):
-            posted.post(base_a)
-            first.set()
+        def post_all() -> None:
+            for _ in range(FLOOD_POSTS):
+                posted.post(others[0])
+                first.set()
 
-    flood = threading.Thread(target=burst)
-    flood.start()
-    if not first.wait(30):
-        raise RuntimeError(f"the first item posted to {a} was not answered in 30 s")
+        burst = threading.Thread(target=post_all)
+        burst.start()
+        if not first.wait(30):
+            raise RuntimeError(f"the first item posted to {flooded} was not answered in 30 s")
     started = time.perf_counter()
     run_id = posted.post(base_b)["run_id"]
     seconds = served_after(base_b, run_id, started)
-    flood.join()
-    _settled(base_a)
-    return seconds, _published_count(base_a) - published_before
+    run = _run(base_b, run_id)
+    meanwhile = 0
+    if burst is not None:
+        burst.join()
+        _settled(others[0])
+        # The other question's fits that overlapped this run's wait in the queue.
+        for other in json.loads(_get(f"{others[0]}/runs?limit=50")[1]):
+            if other["started_at"] and other["finished_at"]:
+                meanwhile += _at(other, "started_at") < _at(run, "started_at") and _at(
+                    other, "finished_at"
+                ) > _at(run, "requested_at")
+    return Rerun(
+        seconds,
+        (_at(run, "started_at") - _at(run, "requested_at")).total_seconds(),
+        (_at(run, "finished_at") - _at(run, "started_at")).total_seconds(),
+        meanwhile,
+    )
 
 
 def measure_one(folder: Path) -> dict[str, float]:
@@ -310,20 +221,18 @@ def measure_many(folder: Path, count: int) -> dict[str, float]:
         posted = Posted()
         # Fitted early at the start, so evicted since when more questions than
         # FORECAST_WORKER_MODELS followed: compiled again from the disk caches.
-        result["rerun_first_seconds"] = rerun(served, b, posted)
-        rerun(served, a, posted)  # a's model compiled again too, before the flood below
-        idle, flooded, flood_reruns = [], [], 0
+        result["rerun_first_seconds"] = rerun(served, b, posted).seconds
+        rerun(served, a, posted)  # a's model compiled again too, before the bursts below
+        idle, flooded = [], []
         for _ in range(RERUN_REPEATS):
             idle.append(rerun(served, b, posted))
-            seconds, reruns = rerun_during_flood(served, a, b, posted)
-            flooded.append(seconds)
-            flood_reruns += reruns
-        result.update(
-            rerun_idle_median_seconds=statistics.median(idle),
-            rerun_flood_median_seconds=statistics.median(flooded),
-            rerun_flood_max_seconds=max(flooded),
-            flood_reruns=flood_reruns,
-        )
+            flooded.append(rerun(served, b, posted, flooded=a))
+        for name, reruns in (("idle", idle), ("flood", flooded)):
+            result[f"rerun_{name}_median_seconds"] = statistics.median(r.seconds for r in reruns)
+            result[f"rerun_{name}_max_seconds"] = max(r.seconds for r in reruns)
+            result[f"rerun_{name}_queued_median"] = statistics.median(r.queued for r in reruns)
+            result[f"rerun_{name}_fitted_median"] = statistics.median(r.fitted for r in reruns)
+        result["flood_fits_before_b"] = max(r.others_meanwhile for r in flooded)
         result["many_worker_rss_after_reruns_mb"] = _rss_mb(worker)
     return result
 
@@ -368,22 +277,30 @@ def _report(r: dict[str, float]) -> None:
         (n, f"/questions/<slug>/forecast, over all {n} in turn", r["many_spread_rps"]),
     ):
         print(f"| {served} | {path} | {rps:.0f} | {rps / base:.2f} |")
-    idle, flood = r["rerun_idle_median_seconds"], r["rerun_flood_median_seconds"]
+    idle = r["rerun_idle_median_seconds"]
     print(
         f"POST an item to question B -> B's new forecast served ({n} questions; s, median "
         f"of {RERUN_REPEATS}, alternately)"
     )
-    print("| while | seconds | ratio to idle |")
-    print("|---|---|---|")
-    print(f"| nothing else queued | {idle:.2f} | 1.00 |")
-    print(
-        f"| a burst of {FLOOD_POSTS} items to question A has begun ({r['flood_reruns']} "
-        f"reruns of A published in all; slowest {r['rerun_flood_max_seconds']:.2f} s) "
-        f"| {flood:.2f} | {flood / idle:.2f} |"
-    )
+    print("| while | served (median) | slowest | queued | fitted | ratio to idle |")
+    print("|---|---|---|---|---|---|")
+    for label, name in (
+        ("nothing else queued", "idle"),
+        (
+            f"a burst of {FLOOD_POSTS} items to question A has begun (A's fits B waited for: "
+            f"at most {r['flood_fits_before_b']})",
+            "flood",
+        ),
+    ):
+        seconds = r[f"rerun_{name}_median_seconds"]
+        print(
+            f"| {label} | {seconds:.2f} | {r[f'rerun_{name}_max_seconds']:.2f} "
+            f"| {r[f'rerun_{name}_queued_median']:.2f} | {r[f'rerun_{name}_fitted_median']:.2f} "
+            f"| {seconds / idle:.2f} |"
+        )
     print(
         f"| B's first rerun after the start, its model compiled again if evicted (one) "
-        f"| {r['rerun_first_seconds']:.2f} | {r['rerun_first_seconds'] / idle:.2f} |"
+        f"| {r['rerun_first_seconds']:.2f} | | | | {r['rerun_first_seconds'] / idle:.2f} |"
     )
     print(f"Memory once every question is fitted (FORECAST_WORKER_MODELS={r['worker_models']})")
     print("| questions served | worker RSS MB | worker peak MB | API RSS MB | idle worker CPU |")
