@@ -12,7 +12,9 @@ worker's memory.
   queued and right after a burst of items posted to question A has begun (the worker
   takes the questions in turn: ``service.worker.lanes``), alternately.
 - Memory: the worker's RSS once every question has been fitted (and its archive
-  written), with ``FORECAST_WORKER_MODELS`` compiled models kept at most.
+  written), with ``FORECAST_WORKER_MODELS`` compiled models kept at most; again after
+  the reruns, and after every question has been fitted once more (its model compiled
+  again unless it was among the last kept).
 
 ``BENCH_SCALE_QUESTIONS`` sets how many questions (default 20; 0 skips this benchmark).
 Run with ``python -m bench.scale``; ``make bench`` runs it with the others.
