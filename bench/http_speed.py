@@ -69,17 +69,20 @@ def _wait_for(url: str, seconds: float) -> bytes:
     return answer[1]
 
 
-def wrk(url: str, seconds: int = WRK_SECONDS) -> float:
-    """Requests per second that wrk measured (loopback only, bounded in time)."""
+def wrk(url: str, seconds: int = WRK_SECONDS, script: Path | None = None) -> float:
+    """Requests per second that wrk measured (loopback only, bounded in time); ``script``,
+    a wrk Lua script (the paths it asks for, say)."""
+    extra = ["-s", str(script)] if script is not None else []
     out = subprocess.run(
-        ["wrk", *WRK_ARGS, f"-d{seconds}s", url], capture_output=True, text=True, check=True
+        ["wrk", *WRK_ARGS, f"-d{seconds}s", *extra, url], capture_output=True, text=True, check=True
     ).stdout
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
-def _rss_mb(pid: int) -> float:
+def _rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """A process's resident memory (``VmRSS``; ``VmHWM``: its peak so far), in MB."""
     status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+    return int(re.search(rf"{field}:\s+(\d+)", status).group(1)) / 1024
 
 
 def _worker_pid(service_pid: int) -> int:
@@ -311,19 +314,32 @@ def end_to_end(
         _settled(base)
         started = time.perf_counter()
         run_id = post(base, day)["run_id"]
-        # One light poll every 20 ms (more would take CPU from the niced worker).
-        while (status := json.loads(_get(f"{base}/runs/{run_id}")[1]).get("status")) not in (
-            "succeeded",
-            "failed",
-        ):
-            if time.perf_counter() - started > seconds_each:
-                raise RuntimeError(f"run {run_id} still {status} after {seconds_each:.0f} s")
-            time.sleep(0.02)
-        served = json.loads(_get(f"{base}/forecast")[1]).get("run_id")
-        seconds.append(time.perf_counter() - started)
-        if status == "failed" or served != run_id:
-            raise RuntimeError(f"run {run_id} {status}; GET /forecast serves {served}")
+        seconds.append(served_after(base, run_id, started, seconds_each))
     return seconds
+
+
+def served_after(base: str, run_id: str, started: float, seconds: float = 120) -> float:
+    """Seconds from ``started`` (``time.perf_counter()``) until GET ``base``/forecast serves
+    the run ``run_id``.
+
+    Raises
+    ------
+    RuntimeError
+        When the run fails, is not served once it succeeded, or takes over ``seconds``.
+    """
+    # One light poll every 20 ms (more would take CPU from the niced worker).
+    while (status := json.loads(_get(f"{base}/runs/{run_id}")[1]).get("status")) not in (
+        "succeeded",
+        "failed",
+    ):
+        if time.perf_counter() - started > seconds:
+            raise RuntimeError(f"run {run_id} still {status} after {seconds:.0f} s")
+        time.sleep(0.02)
+    served = json.loads(_get(f"{base}/forecast")[1]).get("run_id")
+    elapsed = time.perf_counter() - started
+    if status == "failed" or served != run_id:
+        raise RuntimeError(f"run {run_id} {status}; GET /forecast serves {served}")
+    return elapsed
 
 
 def main() -> dict[str, float]:
