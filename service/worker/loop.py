@@ -298,7 +298,7 @@ def serve(
     finally:
         for lane in lanes:
             lane.writes.stopped()
-            lane.database.dispose()
+            lane.close()
     logger.info("worker stopped")
     return 0
 
@@ -325,7 +325,7 @@ def _fit_lane(
     if not lane.writes.ready():
         return False
     queue.follow_clock(lane.database, lane.dataset, seed)
-    if not queue.has_queued(lane.database.reader):
+    if not lane.has_queued():
         return False
     forecaster = forecasters.get(lane)
     return process_one(lane.database.sessions, forecaster, lane.settings, background) is not None

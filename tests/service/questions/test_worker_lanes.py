@@ -53,7 +53,7 @@ def test_a_flooded_question_does_not_delay_anothers_run_by_more_than_one_fit(sev
     with beta.database.reader() as session:
         assert session.get(RunRow, beta_run).status == "succeeded"
     for lane in lanes:
-        lane.database.dispose()
+        lane.close()
 
 
 def test_the_worker_keeps_at_most_its_limit_of_compiled_models_and_says_which_it_evicts(
@@ -71,4 +71,26 @@ def test_the_worker_keeps_at_most_its_limit_of_compiled_models_and_says_which_it
     assert "evicted the compiled model of alpha" in caplog.text
     assert "evicted the compiled model of beta" in caplog.text
     for lane in lanes:
-        lane.database.dispose()
+        lane.close()
+
+
+def test_an_idle_question_costs_no_query_until_another_connection_commits(several, monkeypatch):
+    lanes = open_lanes(several)
+    alpha = lanes[1]
+    looks = []
+    real = queue.has_queued
+    monkeypatch.setattr(queue, "has_queued", lambda reader: looks.append(1) or real(reader))
+    assert not alpha.has_queued()
+    assert not alpha.has_queued() and not alpha.has_queued()
+    assert len(looks) == 1  # nothing committed since the queue was found empty
+    run_id = queue_manual(alpha, 2)  # a commit on another connection
+    assert alpha.has_queued()
+    assert alpha.has_queued()  # still queued: looked again
+    assert len(looks) == 3
+    forecasters = Forecasters(Made(), limit=3)
+    assert fit_in_turn(RoundRobin([alpha]), forecasters, several.seed) is alpha
+    with alpha.database.reader() as session:
+        assert session.get(RunRow, run_id).status == "succeeded"
+    assert not alpha.has_queued()
+    for lane in lanes:
+        lane.close()
