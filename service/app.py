@@ -24,6 +24,7 @@ from service.health.routes import HealthController
 from service.http.auth import FailedAttempts
 from service.http.docs import ReferencePlugin
 from service.http.headers import add_security_headers
+from service.http.responses import problems
 from service.http.strict import StrictRequest
 from service.page.routes import PageController, QuestionPageController
 from service.questions.places import places
@@ -137,7 +138,8 @@ def create_app(settings: Settings) -> Litestar:
 
 def _name_question_operations(app: Litestar, prefix: str) -> None:
     """Each question's copy of an operation is ``question`` + its name (``getForecast``:
-    ``questionGetForecast``): OpenAPI operation ids are unique."""
+    ``questionGetForecast``), so that OpenAPI operation ids are unique, and may answer 404
+    (a slug not served)."""
     for route in app.routes:
         if not route.path.startswith(prefix):
             continue
@@ -145,6 +147,7 @@ def _name_question_operations(app: Litestar, prefix: str) -> None:
             name = handler.operation_id
             if isinstance(name, str) and not name.startswith("question"):
                 handler.operation_id = "question" + name[0].upper() + name[1:]
+            handler.responses = {**problems(404), **(handler.responses or {})}
 
 
 def api_wording(data_dir: Path) -> tuple[str, str]:
