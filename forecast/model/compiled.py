@@ -36,6 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import numba
@@ -112,12 +113,46 @@ def cache_enabled() -> bool:
     return os.environ.get("FORECAST_COMPILE_CACHE", "on") != "off"
 
 
+# The PyTensor functions read from a snapshot, kept for the process by the snapshot's
+# path: a model of the same structure compiled again (another question of the same shape,
+# or a question whose model a worker evicted and needs again) reuses them, given its own
+# data, instead of reading another copy, which numba never frees (8 MB a copy: a worker
+# serving questions in turn grew without bound). At most one per model structure.
+_READ: dict[Path, snapshot.Functions] = {}
+# Likewise each callback made (by its cache folder and key): loading one again from
+# numba's cache makes another copy that is never freed.
+_CFUNCS: dict[tuple[str, str], Any] = {}
+
+
+def forget_read() -> None:
+    """Forget the functions and callbacks read in this process: the next compile reads
+    them from the disk caches, as a new process does."""
+    with _LOCK:
+        _READ.clear()
+        _CFUNCS.clear()
+
+
 def _functions(model: pm.Model, key: str) -> snapshot.Functions:
-    """The PyTensor functions nutpie wraps: unpickled from the model's snapshot (``key``)
-    if there is one (no graph rewriting), else compiled as nutpie compiles them and stored."""
+    """The PyTensor functions nutpie wraps: those read already in this process, or
+    unpickled from the model's snapshot (``key``) if there is one (no graph rewriting),
+    each given ``model``'s data; else compiled as nutpie compiles them and stored.
+
+    Functions compiled here are not kept: their shared variables are ``model``'s own
+    data, which another model's data must never overwrite (the next compile reads them
+    from the snapshot)."""
     from nutpie import compile_pymc as nutpie_pymc
 
-    functions = snapshot.load(model, key)
+    path = snapshot.path_of(key)
+    with _LOCK:
+        functions = _READ.get(path)
+        if functions is not None:
+            snapshot.take_data(model, functions)
+            logger.info("compile snapshot: %s reused (read earlier in this process)", key[:12])
+            return functions
+        functions = snapshot.load(model, key)
+        if functions is not None:
+            _READ[path] = functions
+            return functions
     if functions is None:
         # nutpie's defaults for numba: support-point initial values, every free
         # variable jittered.
@@ -270,11 +305,19 @@ def callback_key(source: str, graph_key: str, dtypes: Sequence[str], user_data: 
 
 
 def _compiled_cfunc(make_function: Callable[[], Any], signature: Any, key: str) -> Any:
-    """``numba.cfunc(signature, cache=True)`` of a fresh function object: loaded from the
-    cache when an entry for ``key`` exists, else compiled and stored."""
+    """``numba.cfunc(signature, cache=True)`` of a fresh function object: the one made
+    already in this process for ``key`` (its code reads the data from the user data it is
+    called with, so any model of the structure may call it), else loaded from the cache
+    when an entry for ``key`` exists, else compiled and stored."""
+    from pytensor.link.numba.cache import NUMBA_CACHE_PATH
+
+    made = (str(NUMBA_CACHE_PATH), key)
     with _LOCK:
+        if made in _CFUNCS:
+            return _CFUNCS[made]
         started = time.perf_counter()
         cfunc = numba.cfunc(signature, cache=True)(make_function())
+        _CFUNCS[made] = cfunc
         hit = cfunc.cache_hits > 0
         logger.info(
             "compile cache: %s %s in %.1f s",

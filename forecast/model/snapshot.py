@@ -144,7 +144,8 @@ def _compile_settings() -> tuple:
     )
 
 
-def _path(key: str) -> Path:
+def path_of(key: str) -> Path:
+    """Where the snapshot of ``key`` is stored."""
     return directory() / f"{key}.pkl"
 
 
@@ -174,14 +175,14 @@ def _safe_folder() -> Path | None:
 def stored(key: str) -> bool:
     """Whether a snapshot of ``key`` is on disk where it may be read (a machine that
     compiled the model before)."""
-    return _path(key).exists() and _safe_folder() is not None and _private(_path(key))
+    return path_of(key).exists() and _safe_folder() is not None and _private(path_of(key))
 
 
 def load(model: pm.Model, key: str) -> Functions | None:
     """The stored functions of ``key`` (the key of ``model``), holding ``model``'s
     current data; None if there are none or they cannot be read (such an entry is
     deleted and logged)."""
-    path = _path(key)
+    path = path_of(key)
     if not path.exists() or _safe_folder() is None:
         return None
     if not _private(path):
@@ -194,7 +195,7 @@ def load(model: pm.Model, key: str) -> Functions | None:
         if not isinstance(stored, _Stored):
             raise TypeError(f"holds a {type(stored).__name__}")
         functions = _rebuilt(stored)
-        _take_data(model, functions)
+        take_data(model, functions)
     except Exception as error:  # unpickling raises many kinds
         path.unlink(missing_ok=True)
         logger.warning(
@@ -222,7 +223,7 @@ def save(key: str, functions: Functions, initial: InitialValues) -> Path:
         initial_names=initial.names,
         shape_info=functions.shape_info,
     )
-    path = _path(key)
+    path = path_of(key)
     if _safe_folder() is None:
         return path
     with replacing(path) as partial, partial.open("wb") as stream:
@@ -274,7 +275,7 @@ class InitialValues(NamedTuple):
         return nutpie_pymc._wrap_with_lock(initial_point)
 
 
-def _take_data(model: pm.Model, functions: Functions) -> None:
+def take_data(model: pm.Model, functions: Functions) -> None:
     """Give the unpickled functions' shared variables the model's current values (they
     hold the data of the process that stored them)."""
     from pytensor.compile.sharedvalue import SharedVariable

@@ -30,6 +30,15 @@ def cache_dir(tmp_path_factory):
         yield path
 
 
+@pytest.fixture(autouse=True)
+def new_process():
+    """Each test compiles as a new process does, from the disk caches alone (a process
+    keeps what it has read: ``compiled.forget_read``)."""
+    compiled.forget_read()
+    yield
+    compiled.forget_read()
+
+
 X = (0.5, -1.0, 2.0)
 
 
@@ -86,6 +95,7 @@ def test_second_compile_loads_and_agrees_with_nutpie(cache_dir, caplog):
     assert caplog.text.count("compiled and stored") == 2
     assert len(list(cache_dir.iterdir())) >= 4  # index and data of both callbacks
     caplog.clear()
+    compiled.forget_read()  # as a second process
     second = compiled.compile_for_nutpie(small_model())
     assert caplog.text.count("compile cache: loaded") == 2
     reference = nutpie.compile_pymc_model(small_model(), freeze_model=False)
@@ -290,3 +300,24 @@ def test_the_snapshot_key_follows_pytensor_settings_and_initial_values(monkeypat
         model.set_initval(model["mu"], 0.5)
     assert snapshot.model_key(model) != key
     assert snapshot.model_key(small_model()) == key
+
+
+def test_a_snapshot_read_once_serves_every_model_of_its_structure_each_on_its_own_data(
+    cache_dir, caplog
+):
+    import nutpie
+
+    compiled.compile_for_nutpie(small_model(prior_sd=6.0))  # compiled and stored
+    first_x, second_x = (1.0, 2.0, 3.0), (-4.0, 0.5, 9.0)
+    first = compiled.compile_for_nutpie(small_model(prior_sd=6.0, x=first_x))  # read
+    caplog.set_level(logging.INFO, logger=compiled.__name__)
+    second = compiled.compile_for_nutpie(small_model(prior_sd=6.0, x=second_x))
+    assert "reused (read earlier in this process)" in caplog.text
+    assert second.logp_func is first.logp_func  # one copy of the functions
+    assert second.compiled_logp_func is first.compiled_logp_func  # and of the callbacks
+    point = np.array([0.3, -0.2])
+    for model, x in ((first, first_x), (second, second_x)):
+        reference = nutpie.compile_pymc_model(small_model(prior_sd=6.0, x=x), freeze_model=False)
+        assert logp_and_grad(model, point)[0] == pytest.approx(
+            logp_and_grad(reference, point)[0], rel=1e-12
+        )
