@@ -64,7 +64,7 @@ def question_slug(path: Path) -> str:
         raise QuestionsError(f"{path}: question.toml cannot be read ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise QuestionsError(f"{path}/question.toml is not valid TOML: {exc}") from None
-    slug = raw.get("slug", _slugified(path.resolve().name))
+    slug = raw.get("slug") or _slugified(path.resolve().name)
     if not isinstance(slug, str) or not SLUG_PATTERN.match(slug):
         raise QuestionsError(f"{path}: slug {slug!r} is not valid (valid: {SLUG_RULE})")
     return slug

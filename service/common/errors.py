@@ -177,6 +177,14 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response[byte
     return problem_response(request, status, "client-error", str(exc.detail), [], headers)
 
 
+def _write_status(request: Request) -> Any:
+    """The write status of the question in the path (the default one unprefixed)."""
+    state = request.app.state
+    slug = request.path_params.get("slug")
+    question = state["questions"].by_slug.get(slug) if slug and "questions" in state else None
+    return question.write_status if question is not None else state.get("write_status")
+
+
 def handle_storage_error(request: Request, exc: OperationalError) -> Response[bytes]:
     """The database did not answer or cannot be written (read-only, disk full): an outage.
 
@@ -191,7 +199,7 @@ def handle_storage_error(request: Request, exc: OperationalError) -> Response[by
         return problem_response(
             request, 503, "unavailable", "the database does not answer", [], {"Retry-After": "5"}
         )
-    status = request.app.state.get("write_status")
+    status = _write_status(request)
     if status is not None:
         status.failed(exc)
     return problem_response(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -56,7 +57,11 @@ class QueueWatch:
     def worth_a_look(self) -> bool:
         if not self.database.is_sqlite:
             return True
-        self.version = self._version()
+        try:
+            self.version = self._version()
+        except self.database.engine.dialect.loaded_dbapi.Error:
+            self.empty_at = None  # the look, through SQLAlchemy, reports what is wrong
+            return True
         return self.empty_at is None or self.version != self.empty_at
 
     def looked(self, queued: bool) -> None:
@@ -67,15 +72,16 @@ class QueueWatch:
     def _version(self) -> int:
         if self.connection is None:
             self.connection = self.database.engine.raw_connection()
-        cursor = self.connection.cursor()
         try:
-            cursor.execute("PRAGMA data_version")
-            return int(cursor.fetchone()[0])
+            cursor = self.connection.cursor()
+            try:
+                cursor.execute("PRAGMA data_version")
+                return int(cursor.fetchone()[0])
+            finally:
+                cursor.close()
         except Exception:
             self.close()
             raise
-        finally:
-            cursor.close()
 
     def close(self) -> None:
         if self.connection is not None:
@@ -95,10 +101,15 @@ class Lane:
     # The worker's settings with this question's data and run folders.
     settings: Settings
     watch: QueueWatch
+    # While its model cannot be built (``loop._park``): monotonic seconds it waits until.
+    parked_until: float = 0.0
 
     @property
     def slug(self) -> str:
         return self.place.slug
+
+    def parked(self) -> bool:
+        return time.monotonic() < self.parked_until
 
     def has_queued(self) -> bool:
         """Whether a run is queued (``QueueWatch`` spares the query while nothing changed)."""

@@ -48,6 +48,8 @@ from service.worker.writes import WorkerWrites
 logger = logging.getLogger(__name__)
 
 FIT_RAISED = "the fit raised an error; the worker's log has the details"
+# Seconds a question whose model could not be built waits before it is tried again.
+PARK_SECONDS = 300.0
 # Seconds after a publication before the worker, finding nothing queued, writes the
 # posterior archives it owes.
 ARCHIVE_WHEN_IDLE_SECONDS = 1.0
@@ -325,10 +327,29 @@ def _fit_lane(
     if not lane.writes.ready():
         return False
     queue.follow_clock(lane.database, lane.dataset, seed)
-    if not lane.has_queued():
+    if lane.parked() or not lane.has_queued():
         return False
-    forecaster = forecasters.get(lane)
+    try:
+        forecaster = forecasters.get(lane)
+    except Exception as exc:  # its data, its config or the compile: the other questions go on
+        _park(lane, exc)
+        return False
     return process_one(lane.database.sessions, forecaster, lane.settings, background) is not None
+
+
+def _park(lane: Lane, exc: Exception) -> None:
+    """A question whose model cannot be built: its next run is failed with the reason's
+    type (the log has the traceback), and the question waits ``PARK_SECONDS`` before its
+    model is tried again; the other questions are served meanwhile."""
+    logger.exception(
+        "%s: its model could not be built; next try in %.0f s", lane.slug, PARK_SECONDS
+    )
+    lane.parked_until = time.monotonic() + PARK_SECONDS
+    worker = worker_name()
+    claimed = queue.claim_next(lane.database.sessions, worker)
+    if claimed is not None:
+        reason = f"{type(exc).__name__}: the question's model could not be built; {FIT_RAISED}"
+        queue.fail(lane.database.sessions, claimed.run_id, worker, reason)
 
 
 def _serve_lanes(lanes: list[Lane], forecasters: Forecasters, settings: Settings) -> None:

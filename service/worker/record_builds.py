@@ -52,6 +52,7 @@ class RecordBuilds:
         self.command = list(command) if command is not None else self._command()
         self.process: subprocess.Popen[bytes] | None = None
         self.next_check = 0.0
+        self.just_built = False  # the last build succeeded and its record is not checked yet
 
     def when_idle(self) -> None:
         """Called when no run is queued: watch a build, or start one if the record is
@@ -65,7 +66,20 @@ class RecordBuilds:
             return
         self.next_check = self.clock() + CHECK_EVERY_SECONDS
         found = read_status(self.record, self.questions)
+        built, self.just_built = self.just_built, False
         if found.status == "ok":
+            return
+        if built:
+            # A record just made that this process still finds stale: its code changed
+            # under it (this process reads the code it started with). Not rebuilt in a loop.
+            logger.warning(
+                "track record %s: rebuilt, still %s for this worker (%s); next try in an hour "
+                "(restart the service after changing its code)",
+                self.record,
+                found.status,
+                found.reason,
+            )
+            self.next_check = self.clock() + RETRY_AFTER_FAILURE_SECONDS
             return
         self._start(found.reason or found.status)
 
@@ -101,7 +115,7 @@ class RecordBuilds:
         self.process = None
         if code == 0:
             logger.info("track record %s rebuilt", self.record)
-            self.next_check = self.clock()
+            self.next_check, self.just_built = self.clock(), True
         else:
             logger.error(
                 "the track record's build exited with %s (log: %s); next try in an hour",

@@ -171,3 +171,19 @@ def test_on_postgresql_each_question_keeps_its_tables_in_a_schema_of_its_own(
     database.dispose()
     assert {"q_alpha", "q_beta"} <= schemas
     assert runs == {"public": 0, "q_alpha": 0, "q_beta": 1}
+
+
+def test_a_question_whose_database_refuses_a_write_is_the_one_reported(several, several_client):
+    import dataclasses as dc
+
+    from service.questions.places import places as placed
+    from tests.service.test_outages import unwritable
+
+    (beta,) = [p for p in placed(several) if p.slug == "beta"]
+    with unwritable(dc.replace(several, database_url=beta.database_url)):
+        refused = several_client.post("/questions/beta/evidence", json=endorsement(), headers=AUTH)
+    assert refused.status_code == 503, refused.text
+    questions = several_client.app.state.questions
+    assert questions.get("beta").write_status.reason is not None
+    assert questions.default.write_status.reason is None
+    assert questions.get("alpha").write_status.reason is None

@@ -94,3 +94,32 @@ def test_an_idle_question_costs_no_query_until_another_connection_commits(severa
     assert not alpha.has_queued()
     for lane in lanes:
         lane.close()
+
+
+class Broken(Made):
+    """Alpha's model cannot be built."""
+
+    def __call__(self, settings):
+        if settings.data_dir.name == "alpha-data":
+            raise ValueError("alpha's model cannot be built")
+        return super().__call__(settings)
+
+
+def test_a_question_whose_model_cannot_be_built_fails_its_run_and_the_others_go_on(several, caplog):
+    lanes = open_lanes(several)
+    _, alpha, beta = lanes
+    alpha_run, beta_run = queue_manual(alpha, 1), queue_manual(beta, 1)
+    forecasters = Forecasters(Broken(), limit=3)
+    turns = RoundRobin(lanes)
+    served = [fit_in_turn(turns, forecasters, several.seed) for _ in range(3)]
+    assert [lane.slug if lane else None for lane in served] == ["beta", None, None]
+    assert alpha.parked()
+    assert "alpha: its model could not be built" in caplog.text
+    with alpha.database.reader() as session:
+        run = session.get(RunRow, alpha_run)
+        assert run.status == "failed"
+        assert run.error.startswith("ValueError: the question's model could not be built")
+    with beta.database.reader() as session:
+        assert session.get(RunRow, beta_run).status == "succeeded"
+    for lane in lanes:
+        lane.close()

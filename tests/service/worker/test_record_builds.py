@@ -86,3 +86,18 @@ def test_a_current_record_or_no_resolved_question_starts_nothing(tmp_path):
     assert builder.process is None
     unresolved = RecordBuilds(tmp_path / "other.json", [], tmp_path, clock=lambda: 0.0)
     assert not unresolved.enabled
+
+
+def test_a_build_whose_record_this_worker_still_finds_stale_is_not_repeated(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    now = [0.0]
+    builder = builds(tmp_path, "pass", now)  # exits 0, writes nothing: still missing
+    builder.when_idle()
+    wait_for(builder)
+    builder.when_idle()
+    assert builder.process is None
+    assert "rebuilt, still missing for this worker" in caplog.text
+    now[0] = RETRY_AFTER_FAILURE_SECONDS
+    builder.when_idle()
+    assert builder.process is not None
+    builder.stop()
