@@ -15,7 +15,7 @@ from forecast.data.questions import QuestionsError
 from forecast.data.records import ValidationError
 from service.app import create_app
 from service.common.db import Database, connect, migrate
-from service.common.tables import ForecastRow, RunRow
+from service.common.tables import ForecastRow, QuestionRow, RunRow
 from service.evidence.service import seed_evidence
 from service.http.server import server_options
 from service.publication.live import live_forecasts
@@ -83,12 +83,20 @@ def prepare(settings: Settings, *, fit_if_empty: bool) -> None:
     Raises
     ------
     StartError
-        Before anything is written, when any question cannot be served.
+        Before any evidence or run is stored, when any question cannot be served: its
+        data, or a database that holds another question's records (each database
+        records its question at its first start).
     """
-    for place, dataset in served_questions(settings):
-        database = connect(place.database_url, place.schema)
-        try:
+    served = served_questions(settings)
+    databases = [connect(place.database_url, place.schema) for place, _ in served]
+    try:
+        problems = []
+        for (place, _), database in zip(served, databases, strict=True):
             migrate(database)
+            problems += owner_problems(database, place)
+        if problems:
+            raise StartError("; ".join(problems))
+        for (place, dataset), database in zip(served, databases, strict=True):
             seed_evidence(database, dataset)
             if fit_if_empty:
                 run_id = queue_first_run(database, dataset, settings.seed)
@@ -96,8 +104,31 @@ def prepare(settings: Settings, *, fit_if_empty: bool) -> None:
                     logger.info(
                         "%s: no forecast is published yet: queued run %s", place.slug, run_id
                     )
-        finally:
+    finally:
+        for database in databases:
             database.dispose()
+
+
+def owner_problems(database: Database, place: QuestionPlace) -> list[str]:
+    """The database's question, recorded at its first start (``QuestionRow``): a problem
+    if it is another question's (its evidence, runs and forecasts would be served as
+    this one's, as when the default question is changed)."""
+
+    def work(session: Session) -> str | None:
+        owner = session.scalar(select(QuestionRow.slug))
+        if owner is None:
+            session.add(QuestionRow(slug=place.slug))
+        return owner
+
+    owner = in_transaction(database.sessions, work)
+    if owner is None or owner == place.slug:
+        return []
+    return [
+        f"question {place.slug}: its database ({place.database_url.split('@')[-1]}"
+        f"{', schema ' + place.schema if place.schema else ''}) holds the records of "
+        f"question {owner!r} (valid: serve {owner!r} from it, or give {place.slug!r} "
+        "another FORECAST_DATABASE_URL)"
+    ]
 
 
 def serve_api(settings: Settings) -> None:

@@ -51,6 +51,14 @@ class Base(DeclarativeBase):
     pass
 
 
+class QuestionRow(Base):
+    """The question whose records these tables hold (one row: its slug)."""
+
+    __tablename__ = "question"
+
+    slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
 class EvidenceRow(Base):
     """One evidence item (shipped or posted); retraction marks it, never deletes it."""
 

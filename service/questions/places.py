@@ -6,12 +6,15 @@ run folder it always had (``FORECAST_DATABASE_URL``, ``FORECAST_ARTIFACTS_DIR``)
 other question keeps
 
 - on SQLite, a database file of its own beside the default one
-  (``<folder of the default file>/questions/<slug>.db``);
+  (``<default file without .db>-questions/<slug>.db``: ``var/forecast-questions/``);
 - on PostgreSQL, a schema of its own in the same database (``q_<slug>``, hyphens as
   underscores), created by the migrations;
 - its run folders under ``<FORECAST_ARTIFACTS_DIR>-questions/<slug>/``.
 
 The API process and the worker both place questions with ``places``, so they agree.
+Each database records the question it holds at its first start, and a start that would
+serve another question from it stops (``service.startup.owner_problems``): changing the
+default question cannot serve one question's records as another's.
 """
 
 from __future__ import annotations
@@ -62,8 +65,8 @@ def _place(settings: Settings, slug: str, data_dir: Path, *, default: bool) -> Q
     url = make_url(settings.database_url)
     schema = None
     if url.get_backend_name() == "sqlite":
-        folder = Path(url.database).parent if url.database else Path(".")
-        url = url.set(database=str(folder / "questions" / f"{slug}.db"))
+        main = Path(url.database or "forecast.db")
+        url = url.set(database=str(main.with_name(f"{main.stem}-questions") / f"{slug}.db"))
     else:
         schema = "q_" + slug.replace("-", "_")
     artifacts = settings.artifacts_dir.with_name(settings.artifacts_dir.name + "-questions")

@@ -142,7 +142,7 @@ def test_a_start_with_questions_that_cannot_be_served_lists_every_problem(tmp_pa
     assert "names gamma, not served" in message
     # Nothing was written: no database was created for any question.
     assert not (tmp_path / "forecast.db").exists()
-    assert not (tmp_path / "questions").exists()
+    assert not (tmp_path / "forecast-questions").exists()
 
 
 def test_on_postgresql_each_question_keeps_its_tables_in_a_schema_of_its_own(
@@ -187,3 +187,19 @@ def test_a_question_whose_database_refuses_a_write_is_the_one_reported(several, 
     assert questions.get("beta").write_status.reason is not None
     assert questions.default.write_status.reason is None
     assert questions.get("alpha").write_status.reason is None
+
+
+def test_a_database_that_holds_another_questions_records_stops_the_start(
+    several, question_dirs, data_dir
+):
+    # The same files, with alpha's copy made the default question: the default database
+    # holds the default question's records, not alpha's.
+    swapped = dataclasses.replace(
+        several, data_dir=question_dirs[0], questions=f"{data_dir},{question_dirs[1]}"
+    )
+    with pytest.raises(StartError) as raised:
+        prepare(swapped, fit_if_empty=True)
+    message = str(raised.value)
+    assert "question alpha: its database" in message
+    assert f"holds the records of question {data_dir.name!r}" in message
+    prepare(several, fit_if_empty=False)  # as it was: it starts
