@@ -20,6 +20,7 @@ from service.allies.routes import AllyController
 from service.common.errors import EXCEPTION_HANDLERS
 from service.evidence.routes import EvidenceController
 from service.forecasts.routes import ForecastController
+from service.forecasts.whatif import WhatIfs
 from service.health.routes import HealthController
 from service.http.auth import FailedAttempts
 from service.http.docs import ReferencePlugin
@@ -62,7 +63,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     """Open every question's data and database once, with its services; the default
     question's are also the app state's own names (the unprefixed endpoints')."""
     settings: Settings = app.state.settings
-    questions = Questions([open_question(place, settings) for place in places(settings)])
+    what_ifs = WhatIfs(settings.what_if_workers, settings.what_if_queue)
+    questions = Questions([open_question(place, settings, what_ifs) for place in places(settings)])
     default = questions.default
     app.state.update(
         questions=questions,

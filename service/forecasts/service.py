@@ -55,6 +55,7 @@ class ForecastService:
         what_if_workers: int = 1,
         what_if_queue: int = 4,
         prefix: str = "",
+        what_ifs: WhatIfs | None = None,
     ):
         self.database = database
         self.dataset = dataset
@@ -65,7 +66,8 @@ class ForecastService:
         # ``prefix``: the question's path in the links of what it serves ("" for the
         # default question's unprefixed endpoints, else /questions/{slug}).
         self.published = History(database, self.documents, self.live, prefix)
-        self.what_ifs = WhatIfs(artifacts_dir, what_if_workers, what_if_queue)
+        # The process's what-ifs, shared by the questions it serves (else its own).
+        self.what_ifs = what_ifs or WhatIfs(what_if_workers, what_if_queue)
 
     async def view(
         self,
@@ -98,7 +100,7 @@ class ForecastService:
             return found.served
         run_id = found.stored.run_id
         body = await self.what_ifs.get(
-            run_id, found.stored.body, found.dates, found.what_if, client
+            self.artifacts_dir / run_id, found.stored.body, found.dates, found.what_if, client
         )
         return view_of(run_id, with_freshness(body, found.freshness))
 

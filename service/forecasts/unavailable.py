@@ -21,38 +21,39 @@ class UnavailableDraws:
     """What is known of runs whose draws could not be used, so that the next request for
     one costs a ``stat``, not a computation."""
 
-    def __init__(self, artifacts_dir: Path):
-        self.artifacts_dir = artifacts_dir
-        # Run id to the file's (size, mtime) or None, and the answer given.
-        self.known: dict[str, tuple[tuple[int, int] | None, Unavailable]] = {}
+    def __init__(self) -> None:
+        # Run folder to its draws file's (size, mtime) or None, and the answer given.
+        self.known: dict[Path, tuple[tuple[int, int] | None, Unavailable]] = {}
 
-    def check(self, run_id: str) -> None:
-        """Raise the remembered ``Unavailable`` for ``run_id``, unless its file changed."""
-        known = self.known.get(run_id)
+    def check(self, run_dir: Path) -> None:
+        """Raise the remembered ``Unavailable`` for the run in ``run_dir``, unless its file
+        changed."""
+        known = self.known.get(run_dir)
         if known is None:
             return
         signature, answer = known
-        if self._signature(run_id) != signature:
-            del self.known[run_id]
+        if self._signature(run_dir) != signature:
+            del self.known[run_dir]
             return
         raise Unavailable(answer.detail, answer.errors, answer.headers)
 
-    def remember(self, run_id: str, exc: MissingDraws, field: str) -> Unavailable:
+    def remember(self, run_dir: Path, exc: MissingDraws, field: str) -> Unavailable:
         """The 503 for a run whose draws ``exc`` says are missing or unreadable, kept."""
+        run_id = run_dir.name
         what = "cannot be read" if isinstance(exc, UnreadableDraws) else "are missing"
         answer = Unavailable(
             f"the stored draws of run {run_id} {what}: only the published forecast can be served",
             [ProblemError(field, "cannot be computed for this run", "omit it")],
             {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)},
         )
-        if run_id not in self.known:  # logged once per run (and file)
+        if run_dir not in self.known:  # logged once per run (and file)
             logger.error("run %s: the stored draws %s (%s)", run_id, what, exc)
-        self.known[run_id] = (self._signature(run_id), answer)
+        self.known[run_dir] = (self._signature(run_dir), answer)
         return answer
 
-    def _signature(self, run_id: str) -> tuple[int, int] | None:
+    def _signature(self, run_dir: Path) -> tuple[int, int] | None:
         try:
-            stat = (self.artifacts_dir / run_id / DRAWS_FILE).stat()
+            stat = (run_dir / DRAWS_FILE).stat()
         except OSError:
             return None
         return (stat.st_size, stat.st_mtime_ns)

@@ -48,27 +48,29 @@ CACHE_SIZE = 256
 Key = tuple[str, tuple[dt.date, ...], tuple[tuple[str, str], ...]]
 
 
-def what_if_key(run_id: str, dates: list[dt.date], assume: dict[str, str]) -> Key:
-    return (run_id, tuple(dates), tuple(sorted(assume.items())))
+def what_if_key(run_dir: str, dates: list[dt.date], assume: dict[str, str]) -> Key:
+    """A what-if: the run's folder (a question's run), its dates and its assumptions."""
+    return (run_dir, tuple(dates), tuple(sorted(assume.items())))
 
 
 class WhatIfs:
-    """Single-flight, bounded computation of what-if documents for one API process.
+    """Single-flight, bounded computation of what-if documents for one API process, for
+    every question it serves (one pool, one bound, one share per client: a client cannot
+    take more by asking about several questions).
 
     Used from the event loop only (no locks needed): ``get`` answers from the cache,
     joins a computation in flight, or starts one if there is room and the client is
     within its share (``shares``).
     """
 
-    def __init__(self, artifacts_dir: Path, workers: int = 1, queue: int = 4):
-        self.artifacts_dir = artifacts_dir
+    def __init__(self, workers: int = 1, queue: int = 4):
         self.workers = workers
         self.capacity = workers + queue
         self.cache: Lru[Key, bytes] = Lru(CACHE_SIZE)
         self.in_flight: dict[Key, asyncio.Future[bytes]] = {}
         self.shares = Shares(self.capacity)
         self.owners: dict[Key, str] = {}  # the client that started each computation
-        self.unavailable = UnavailableDraws(artifacts_dir)
+        self.unavailable = UnavailableDraws()
         # Requests that waited on each computation in flight, and computations started.
         self.joined: dict[Key, int] = {}
         self.started = 0
@@ -79,13 +81,14 @@ class WhatIfs:
 
     async def get(
         self,
-        run_id: str,
+        run_dir: Path,
         body: bytes,
         dates: list[dt.date],
         assume: dict,
         client: str = "anonymous",
     ) -> bytes:
-        """The what-if document's bytes; ``client`` names who asks (``Shares``).
+        """The what-if document's bytes for the run stored in ``run_dir``; ``client``
+        names who asks (``Shares``).
 
         Raises
         ------
@@ -97,7 +100,7 @@ class WhatIfs:
         Unavailable
             The run's draws are missing or unreadable, or the what-if process died.
         """
-        key = what_if_key(run_id, dates, assume)
+        key = what_if_key(str(run_dir), dates, assume)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.shares.wait_seconds
         # Each pass answers from the cache, joins the computation in flight or starts one;
@@ -107,7 +110,7 @@ class WhatIfs:
             cached = self.cache.get(key)
             if cached is not None:
                 return cached
-            self.unavailable.check(run_id)
+            self.unavailable.check(run_dir)
             if self.shares.has_room(client):
                 future = self._start(key, client, body, dates, assume)
                 break
@@ -143,7 +146,7 @@ class WhatIfs:
     async def _run(
         self, key: Key, future: asyncio.Future[bytes], body: bytes, dates: list, assume: dict
     ) -> None:
-        run_dir = str(self.artifacts_dir / key[0])
+        run_dir = key[0]
         try:
             loop = asyncio.get_running_loop()
             result = await loop.run_in_executor(
@@ -151,7 +154,7 @@ class WhatIfs:
             )
         except MissingDraws as exc:
             future.set_exception(
-                self.unavailable.remember(key[0], exc, "by" if dates else "assume")
+                self.unavailable.remember(Path(run_dir), exc, "by" if dates else "assume")
             )
         except BrokenProcessPool:
             logger.error("a what-if process died; starting a new pool")

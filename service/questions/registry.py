@@ -16,6 +16,7 @@ from service.common.worker_status import WORKER_STATUS_FILE
 from service.evidence.service import EvidenceService
 from service.forecasts.changes import ChangeService
 from service.forecasts.service import ForecastService
+from service.forecasts.whatif import WhatIfs
 from service.health.service import HealthService
 from service.questions.places import QuestionPlace
 from service.runs.service import RunService
@@ -51,8 +52,11 @@ class QuestionServices:
         self.database.dispose()
 
 
-def open_question(place: QuestionPlace, settings: Settings) -> QuestionServices:
-    """Load the question's data and open its database (migrated by the API's start)."""
+def open_question(
+    place: QuestionPlace, settings: Settings, what_ifs: WhatIfs | None = None
+) -> QuestionServices:
+    """Load the question's data and open its database (migrated by the API's start);
+    ``what_ifs``: the process's, shared by every question."""
     dataset = load_dataset(place.data_dir)
     database = connect(place.database_url, place.schema)
     forecasts = ForecastService(
@@ -62,6 +66,7 @@ def open_question(place: QuestionPlace, settings: Settings) -> QuestionServices:
         what_if_workers=settings.what_if_workers,
         what_if_queue=settings.what_if_queue,
         prefix="" if place.default else f"/questions/{place.slug}",
+        what_ifs=what_ifs,
     )
     evidence = EvidenceService(database, dataset, settings.seed)
     write_status = WriteStatus(database)

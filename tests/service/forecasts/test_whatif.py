@@ -181,7 +181,7 @@ def test_with_two_clients_computing_each_may_hold_two_of_five_slots():
     although a lone client may hold four."""
 
     async def scenario() -> tuple[list[object], list[object]]:
-        what_ifs = WhatIfs(Path("runs"), workers=1, queue=4)
+        what_ifs = WhatIfs(workers=1, queue=4)
         held = Held()
         what_ifs.compute = held
         what_ifs.executor = ThreadPoolExecutor(max_workers=5)
@@ -189,7 +189,7 @@ def test_with_two_clients_computing_each_may_hold_two_of_five_slots():
 
         async def ask(day: int, client: str) -> object:
             try:
-                await what_ifs.get("run_a", b"{}", [dt.date(2024, 3, day)], {}, client)
+                await what_ifs.get(Path("runs/run_a"), b"{}", [dt.date(2024, 3, day)], {}, client)
             except TooManyRequests as refused:
                 return refused.errors[0].valid
             return "answered"

@@ -203,3 +203,13 @@ def test_a_database_that_holds_another_questions_records_stops_the_start(
     assert "question alpha: its database" in message
     assert f"holds the records of question {data_dir.name!r}" in message
     prepare(several, fit_if_empty=False)  # as it was: it starts
+
+
+def test_every_question_shares_the_processs_what_if_pool_and_its_shares(several_client):
+    """One bound and one share per client for the process: a client does not get more
+    what-if computations by asking about several questions."""
+    questions = list(several_client.app.state.questions)
+    pools = {id(q.forecasts.what_ifs) for q in questions}
+    assert len(questions) == 3 and len(pools) == 1
+    what_ifs = questions[0].forecasts.what_ifs
+    assert what_ifs.capacity == 1 + 4  # FORECAST_WHATIF_WORKERS + FORECAST_WHATIF_QUEUE
