@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 # Bumped whenever the generated callbacks change.
 CALLBACK_VERSION = 1
 _LIBRARIES = ("numba", "llvmlite", "pytensor", "nutpie", "pymc", "numpy")
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()  # re-entered: compile_for_nutpie holds it around _functions
 
 
 def compile_for_nutpie(model: pm.Model, key: str | None = None) -> Any:
@@ -65,15 +65,17 @@ def compile_for_nutpie(model: pm.Model, key: str | None = None) -> Any:
     if not cache_enabled():
         return nutpie_pymc.compile_pymc_model(model, freeze_model=False)
 
-    n_dim, n_expanded, logp_pt, expand_pt, initial_point_fn, shape_info = _functions(
-        model, key or snapshot.model_key(model)
-    )
-    shared_data, shared_vars = {}, {}
-    for var in [*logp_pt.get_shared(), *expand_pt.get_shared()]:
-        if var.name in shared_data and shared_vars[var.name] is not var:
-            raise ValueError(f"Shared variables must have unique names: {var.name}")
-        shared_data[var.name] = np.array(var.get_value(), order="C", copy=True)
-        shared_vars[var.name] = var
+    key = key or snapshot.model_key(model)
+    # Functions read once are shared by the models of their structure (``_READ``): each
+    # model's data are copied out of them before another model's can be put in.
+    with _LOCK:
+        n_dim, n_expanded, logp_pt, expand_pt, initial_point_fn, shape_info = _functions(model, key)
+        shared_data, shared_vars = {}, {}
+        for var in [*logp_pt.get_shared(), *expand_pt.get_shared()]:
+            if var.name in shared_data and shared_vars[var.name] is not var:
+                raise ValueError(f"Shared variables must have unique names: {var.name}")
+            shared_data[var.name] = np.array(var.get_value(), order="C", copy=True)
+            shared_vars[var.name] = var
     for value in shared_data.values():
         value.flags.writeable = False
     user_data = nutpie_pymc.make_user_data(shared_vars, shared_data)
