@@ -92,7 +92,7 @@ def _of_question(name: str) -> Provide:
     """The service ``name`` of the question in the path (404 naming the served slugs)."""
 
     def provide(state: State, slug: str) -> Any:
-        return getattr(state.questions.get(slug), name)
+        return getattr(state.questions.in_path(slug), name)
 
     return Provide(provide, sync_to_thread=False)
 

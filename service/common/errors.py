@@ -179,10 +179,9 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response[byte
 
 def _write_status(request: Request) -> Any:
     """The write status of the question in the path (the default one unprefixed)."""
-    state = request.app.state
-    slug = request.path_params.get("slug")
-    question = state["questions"].by_slug.get(slug) if slug and "questions" in state else None
-    return question.write_status if question is not None else state.get("write_status")
+    questions = request.app.state.get("questions")  # none before the app has started
+    question = questions.found_in_path(request.path_params.get("slug")) if questions else None
+    return question.write_status if question is not None else None
 
 
 def handle_storage_error(request: Request, exc: OperationalError) -> Response[bytes]:

@@ -27,9 +27,8 @@ async def every_problem(request: Request) -> None:
     except msgspec.DecodeError:
         return
     if isinstance(raw, dict):
-        slug = request.path_params.get("slug")
-        state = request.app.state
-        service: EvidenceService = state.questions.get(slug).evidence if slug else state.evidence
+        questions = request.app.state.questions
+        service: EvidenceService = questions.in_path(request.path_params.get("slug")).evidence
         problems = await anyio.to_thread.run_sync(service.problems, raw)
         if problems:
             raise not_valid(problems)

@@ -42,11 +42,8 @@ def conditional(view: View, if_none_match: str | None) -> Response[bytes]:
 def _forecasts(scope: Scope) -> Any:
     """The forecasts of the question in the path (the default one unprefixed); None for a
     slug not served, which the handler answers with its 404."""
-    state = scope["litestar_app"].state
-    slug = scope.get("path_params", {}).get("slug")
-    if slug is None:
-        return state.forecasts
-    question = state.questions.by_slug.get(slug)
+    questions = scope["litestar_app"].state.questions
+    question = questions.found_in_path(scope.get("path_params", {}).get("slug"))
     return question.forecasts if question is not None else None
 
 

@@ -14,7 +14,7 @@ from litestar.handlers import BaseRouteHandler
 
 from service.common.errors import Forbidden, TooManyRequests, Unauthorized
 from service.common.schemas import ProblemError
-from service.http.clients import EVERY_QUESTION, bearer, configured_tokens, matching_token, peer
+from service.http.clients import bearer, configured_tokens, matching_token, may_write, peer
 from service.http.logs import printable
 
 logger = logging.getLogger(__name__)
@@ -94,10 +94,8 @@ def require_token(connection: ASGIConnection, _handler: BaseRouteHandler) -> Non
     matched = matching_token(connection)
     if matched is not None:
         _, scope = matched
-        questions = connection.app.state.questions
-        slug = connection.path_params.get("slug")
-        question = questions.get(slug) if slug is not None else questions.default
-        if EVERY_QUESTION in scope or question.slug in scope:
+        question = connection.app.state.questions.in_path(connection.path_params.get("slug"))
+        if may_write(scope, question.slug):
             return
         logger.warning(
             "a token limited to %s was refused a write to %s from %s",

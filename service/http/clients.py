@@ -6,15 +6,26 @@ import hmac
 
 from litestar.connection import ASGIConnection
 
+from service.settings import Settings
+
 EVERY_QUESTION = "*"  # a token's scope: every question
 
 
-def configured_tokens(connection: ASGIConnection) -> list[tuple[str, tuple[str, ...]]]:
+def write_tokens(settings: Settings) -> list[tuple[str, tuple[str, ...]]]:
     """Every write token with the question slugs it may write to (``*``: every one):
     ``FORECAST_API_TOKEN`` first, then ``FORECAST_API_TOKENS``."""
-    settings = connection.app.state.settings
     found = [(settings.api_token, (EVERY_QUESTION,))] if settings.api_token else []
     return found + list(settings.api_tokens.items())
+
+
+def configured_tokens(connection: ASGIConnection) -> list[tuple[str, tuple[str, ...]]]:
+    """``write_tokens`` of the app's settings."""
+    return write_tokens(connection.app.state.settings)
+
+
+def may_write(scope: tuple[str, ...], slug: str) -> bool:
+    """Whether a token of ``scope`` may write to the question ``slug``."""
+    return EVERY_QUESTION in scope or slug in scope
 
 
 def bearer(connection: ASGIConnection) -> bytes | None:

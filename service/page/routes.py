@@ -71,5 +71,5 @@ class QuestionPageController(Controller):
         sync_to_thread=False,
     )
     def page(self, state: State, slug: str) -> Response[bytes]:
-        state.questions.get(slug)  # 404 naming the served slugs
+        state.questions.in_path(slug)  # 404 naming the served slugs
         return Response(PAGE, media_type=MediaType.HTML)

@@ -18,6 +18,7 @@ from service.forecasts.changes import ChangeService
 from service.forecasts.service import ForecastService
 from service.forecasts.whatif import WhatIfs
 from service.health.service import HealthService
+from service.http.clients import may_write, write_tokens
 from service.questions.places import QuestionPlace
 from service.runs.service import RunService
 from service.settings import Settings
@@ -94,9 +95,7 @@ def open_question(
 
 def writes_enabled(settings: Settings, slug: str) -> bool:
     """Whether some configured token may write to the question ``slug``."""
-    return bool(settings.api_token) or any(
-        "*" in slugs or slug in slugs for slugs in settings.api_tokens.values()
-    )
+    return any(may_write(scope, slug) for _, scope in write_tokens(settings))
 
 
 class Questions:
@@ -111,6 +110,16 @@ class Questions:
 
     def __len__(self) -> int:
         return len(self.by_slug)
+
+    def in_path(self, slug: str | None) -> QuestionServices:
+        """The question a request's path names (``slug``; None, an unprefixed path: the
+        default question); ``NotFound`` (404) for a slug not served."""
+        return self.default if slug is None else self.get(slug)
+
+    def found_in_path(self, slug: str | None) -> QuestionServices | None:
+        """``in_path`` without the 404: None for a slug not served (for code that runs
+        before the handler, which answers it)."""
+        return self.default if slug is None else self.by_slug.get(slug)
 
     def get(self, slug: str) -> QuestionServices:
         """The question ``slug``; ``NotFound`` (404) naming the valid slugs."""
