@@ -213,3 +213,17 @@ def test_every_question_shares_the_processs_what_if_pool_and_its_shares(several_
     assert len(questions) == 3 and len(pools) == 1
     what_ifs = questions[0].forecasts.what_ifs
     assert what_ifs.capacity == 1 + 4  # FORECAST_WHATIF_WORKERS + FORECAST_WHATIF_QUEUE
+
+
+def test_health_says_writes_are_enabled_only_where_some_token_may_write(several):
+    from litestar.testing import TestClient
+
+    from service.app import create_app
+
+    scoped = dataclasses.replace(several, api_token=None)  # BETA_TOKEN alone
+    with TestClient(create_app(scoped)) as client:
+        enabled = {
+            slug: client.get(f"/questions/{slug}/health").json()["writes_enabled"]
+            for slug in ("alpha", "beta")
+        }
+    assert enabled == {"alpha": False, "beta": True}
