@@ -40,9 +40,14 @@ class QuestionPlace:
     default: bool
 
     @property
+    def directory(self) -> QuestionDir:
+        """The question as ``forecast.data.questions`` names it (its slug and folder)."""
+        return QuestionDir(self.slug, self.data_dir)
+
+    @property
     def resolved(self) -> bool:
         """Whether its outcome is on record (its replay log and outcomes are shipped)."""
-        return QuestionDir(self.slug, self.data_dir).resolved
+        return self.directory.resolved
 
 
 def places(settings: Settings) -> list[QuestionPlace]:

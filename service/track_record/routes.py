@@ -6,13 +6,12 @@ from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from forecast.data.questions import QuestionDir
 from service.track_record.schemas import TrackRecordOut
 from service.track_record.service import TrackRecordService
 
 
 def provide_track_record(state: State) -> TrackRecordService:
-    served = [QuestionDir(q.slug, q.place.data_dir) for q in state["questions"]]
+    served = [q.place.directory for q in state["questions"]]
     return TrackRecordService(state["settings"].track_record, served)
 
 

@@ -20,7 +20,6 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecast.data.dataset import load_dataset
-from forecast.data.questions import QuestionDir
 from forecast.jsonable import encode, plain
 from forecast.model.gate import GateConfig, GateFailed
 from forecast.pipeline.fit import Forecaster, RunResult
@@ -359,7 +358,7 @@ def _serve_lanes(lanes: list[Lane], forecasters: Forecasters, settings: Settings
     archives = WhenIdle(archiver, ARCHIVE_WHEN_IDLE_SECONDS)
     builds = RecordBuilds(
         settings.track_record,
-        [QuestionDir(lane.slug, lane.place.data_dir) for lane in lanes],
+        [lane.place.directory for lane in lanes],
         settings.artifacts_dir,
         enabled=settings.track_record_build,
     )
